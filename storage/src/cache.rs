@@ -1,0 +1,1 @@
+//! Shared, memory-bounded block cache. (Being written.)

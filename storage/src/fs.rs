@@ -1,0 +1,1 @@
+//! File-system helpers: naming, directory fsync, atomic file replacement. (Being written.)

@@ -1,0 +1,1 @@
+//! The memtable. (Being written.)

@@ -1,0 +1,1 @@
+//! The merging iterator. (Being written.)

@@ -1,0 +1,1 @@
+//! SSTables. (Being written.)
