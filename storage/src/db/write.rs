@@ -1,0 +1,210 @@
+//! The write path: a group-commit queue in front of the WAL and the active memtable.
+//!
+//! Writers enqueue their batch and wait. The writer at the front becomes the *leader*: it
+//! takes the batches queued behind it (up to a size limit), makes room in the memtable
+//! (possibly rotating it, or stalling while flushes and compactions catch up), appends every
+//! batch to the WAL, syncs once for the whole group, inserts the group into the memtable, and
+//! then wakes the followers with the group's result. While one leader syncs, the next group
+//! gathers in the queue, so concurrent durable writers share fsyncs:
+//!
+//! ```text
+//!   queue:  [L w w w] [w w]          leader L: WAL append x4, one fsync, memtable insert x4
+//!            group 1   forming       then group 2's front writer becomes the next leader
+//! ```
+//!
+//! `SyncMode::Always` limits each group to one batch (one fsync per write); `None` writes the
+//! group to the OS without fsync. A WAL failure poisons the engine (`bg_error`): the log may
+//! now end in a partial record, and appending after it would turn a torn tail into corruption.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{lock, Imm, Inner, State};
+use crate::memtable::Memtable;
+use crate::stats::Counters;
+use crate::wal::{wal_file_name, RecordWriter, SyncMode};
+use crate::{Error, Result, WriteBatch};
+
+/// Largest group a leader commits at once.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+/// A small first batch only drags along this much more, to keep its latency low.
+const SMALL_BATCH_EXTRA: usize = 128 << 10;
+
+/// One queued write.
+pub struct WriteSlot {
+    batch: WriteBatch,
+    result: Mutex<Option<Result<()>>>,
+}
+
+impl Inner {
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(Error::Closed { reason: None });
+        }
+        let slot = Arc::new(WriteSlot {
+            batch,
+            result: Mutex::new(None),
+        });
+        let mut q = lock(&self.queue);
+        q.push_back(slot.clone());
+        loop {
+            if let Some(r) = lock(&slot.result).take() {
+                return r;
+            }
+            if q.front().is_some_and(|f| Arc::ptr_eq(f, &slot)) {
+                break;
+            }
+            q = self.queue_cond.wait(q).expect("write queue lock poisoned");
+        }
+        let group = self.gather_group(&q);
+        drop(q);
+        let result = self.commit_group(&group);
+        let mut q = lock(&self.queue);
+        for s in &group {
+            q.pop_front();
+            if !Arc::ptr_eq(s, &slot) {
+                *lock(&s.result) = Some(result.as_ref().map(|_| ()).map_err(Error::duplicate));
+            }
+        }
+        self.queue_cond.notify_all();
+        result
+    }
+
+    fn gather_group(&self, q: &std::collections::VecDeque<Arc<WriteSlot>>) -> Vec<Arc<WriteSlot>> {
+        let first = q.front().expect("the leader is at the front of the queue");
+        if self.opts.sync_mode == SyncMode::Always {
+            return vec![first.clone()];
+        }
+        let first_len = first.batch.encoded_len();
+        let limit = if first_len < SMALL_BATCH_EXTRA {
+            first_len + SMALL_BATCH_EXTRA
+        } else {
+            MAX_GROUP_BYTES
+        };
+        let mut total = 0;
+        let mut group = Vec::new();
+        for s in q.iter() {
+            let len = s.batch.encoded_len();
+            if !group.is_empty() && total + len > limit {
+                break;
+            }
+            total += len;
+            group.push(s.clone());
+        }
+        group
+    }
+
+    fn commit_group(&self, group: &[Arc<WriteSlot>]) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        self.make_room(&mut wal)?;
+        if let Err(e) = self.append_to_wal(&mut wal, group) {
+            tracing::error!(error = %e, "WAL write failed; the engine stops accepting writes");
+            self.core().bg_error.get_or_insert(e.duplicate());
+            return Err(e);
+        }
+        let st = self.current();
+        let c = &self.counters;
+        let mut user_bytes = 0u64;
+        let mut ops = 0u64;
+        for s in group {
+            for op in s.batch.iter() {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                st.mem.insert(op.key, op.version, seq, op.kind, op.value);
+                user_bytes += (op.key.len() + op.value.len() + 8) as u64;
+                ops += 1;
+            }
+        }
+        self.visible_seq.store(self.seq.load(Ordering::Relaxed), Ordering::Release);
+        Counters::add(&c.user_bytes, user_bytes);
+        Counters::add(&c.writes, ops);
+        Counters::add(&c.write_groups, 1);
+        Ok(())
+    }
+
+    fn append_to_wal(&self, wal: &mut RecordWriter, group: &[Arc<WriteSlot>]) -> Result<()> {
+        let before = wal.len();
+        for s in group {
+            wal.append(s.batch.encoded())?;
+        }
+        if self.opts.sync_mode == SyncMode::None {
+            wal.flush()?;
+        } else {
+            wal.sync()?;
+            Counters::add(&self.counters.wal_syncs, 1);
+        }
+        Counters::add(&self.counters.wal_bytes, wal.len() - before);
+        Ok(())
+    }
+
+    /// Ensure the active memtable can take a write: delay when L0 is filling up, wait when
+    /// flushes or compactions are too far behind, rotate the memtable when it is full.
+    fn make_room(&self, wal: &mut RecordWriter) -> Result<()> {
+        let mut delayed = false;
+        loop {
+            if let Some(e) = self.closed_error() {
+                return Err(e);
+            }
+            let st = self.current();
+            let l0 = st.version.levels[0].len();
+            if !delayed && l0 >= self.opts.l0_slowdown_trigger {
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_millis(1));
+                Counters::add(&self.counters.stall_micros, t.elapsed().as_micros() as u64);
+                delayed = true;
+                continue;
+            }
+            if st.mem.approximate_size() < self.opts.memtable_size {
+                return Ok(());
+            }
+            if st.imm.len() >= self.opts.max_immutable_memtables || l0 >= self.opts.l0_stop_trigger {
+                self.wait_for_background();
+                continue;
+            }
+            return self.rotate(wal);
+        }
+    }
+
+    /// Block until the background threads change something (bounded, then re-check).
+    fn wait_for_background(&self) {
+        let t = Instant::now();
+        let core = self.core();
+        let st = self.current();
+        let behind = st.imm.len() >= self.opts.max_immutable_memtables
+            || st.version.levels[0].len() >= self.opts.l0_stop_trigger;
+        if behind && core.bg_error.is_none() {
+            let _ = self.bg_cond.wait_timeout(core, Duration::from_millis(100));
+        }
+        Counters::add(&self.counters.stall_micros, t.elapsed().as_micros() as u64);
+    }
+
+    /// Make the active memtable immutable and start a new one with a new WAL segment.
+    pub(crate) fn rotate(&self, wal: &mut RecordWriter) -> Result<()> {
+        let mut core = self.core();
+        let number = core.next_file_number;
+        core.next_file_number += 1;
+        let fresh = RecordWriter::create(&wal_file_name(&self.dir, number))?;
+        // The old segment is complete: sync it so a torn record can only ever be in the newest.
+        wal.sync()?;
+        *wal = fresh;
+        let cur = self.current();
+        let mut imm = vec![Imm {
+            mem: cur.mem.clone(),
+            log: cur.mem_log,
+        }];
+        imm.extend(cur.imm.iter().cloned());
+        let st = State {
+            mem: Arc::new(Memtable::new()),
+            mem_log: number,
+            imm,
+            version: cur.version.clone(),
+        };
+        self.install(&core, st);
+        self.bg_cond.notify_all();
+        tracing::debug!(wal = number, "memtable rotated");
+        Ok(())
+    }
+}
