@@ -202,9 +202,7 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock> {
         .truncate(false)
         .open(&path)
         .with_path(&path)?;
-    // `File::try_lock` is stable since Rust 1.89; the workspace's declared rust-version is
-    // older, but the toolchain this builds with is new enough.
-    #[allow(clippy::incompatible_msrv)]
+    // `File::try_lock` (Rust 1.89+) takes an advisory lock released when the file closes.
     let locked = file.try_lock();
     match locked {
         Ok(()) => Ok(DirLock { _file: file, path }),
