@@ -23,6 +23,8 @@ use crate::{Error, Result};
 pub struct WriteBatch {
     rep: Vec<u8>,
     count: u32,
+    /// Lowest version of any operation (`u64::MAX` when empty), for the GC watermark check.
+    min_version: Version,
 }
 
 impl Default for WriteBatch {
@@ -46,6 +48,7 @@ impl WriteBatch {
         WriteBatch {
             rep: vec![0; 4],
             count: 0,
+            min_version: Version::MAX,
         }
     }
 
@@ -66,6 +69,7 @@ impl WriteBatch {
         self.count = self.count.checked_add(1).ok_or_else(|| {
             Error::InvalidArgument("write batch holds too many operations".into())
         })?;
+        self.min_version = self.min_version.min(version);
         self.rep.push(kind as u8);
         put_varint(&mut self.rep, key.len() as u64);
         self.rep.extend_from_slice(key);
@@ -87,6 +91,11 @@ impl WriteBatch {
         self.count == 0
     }
 
+    /// Lowest version among the operations (`u64::MAX` for an empty batch).
+    pub fn min_version(&self) -> Version {
+        self.min_version
+    }
+
     /// Size of the encoding in bytes.
     pub fn encoded_len(&self) -> usize {
         self.rep.len()
@@ -103,8 +112,10 @@ impl WriteBatch {
         let mut r = Reader::new(&rep);
         let count = r.u32_le().ok_or("batch shorter than its header")?;
         let mut seen = 0u32;
+        let mut min_version = Version::MAX;
         while !r.is_empty() {
-            decode_op(&mut r).map_err(|e| format!("operation {seen}: {e}"))?;
+            let op = decode_op(&mut r).map_err(|e| format!("operation {seen}: {e}"))?;
+            min_version = min_version.min(op.version);
             seen = seen.checked_add(1).ok_or("batch count overflows")?;
         }
         if seen != count {
@@ -112,7 +123,11 @@ impl WriteBatch {
                 "batch header says {count} operations, found {seen}"
             ));
         }
-        Ok(WriteBatch { rep, count })
+        Ok(WriteBatch {
+            rep,
+            count,
+            min_version,
+        })
     }
 
     /// Iterate over the operations in the order they were added.

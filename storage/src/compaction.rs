@@ -20,7 +20,9 @@
 //!
 //! Garbage collection ([`GcFilter`]) keeps, per user key, every version above the watermark
 //! and the newest version at or below it, and drops that newest one too when it is a
-//! tombstone and the output is bottommost (no deeper level overlaps: it shadows nothing).
+//! tombstone and the output is bottommost (no deeper level overlaps: it shadows nothing) and
+//! no *higher* source holds an older version of any key in range (versions are the caller's,
+//! so a newer write may carry an older version; the tombstone must keep hiding it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,19 +51,36 @@ impl CompactionPick {
     /// A single table moving to an empty key range of the next level can be moved instead of
     /// rewritten (no merge to do; garbage collection waits for a later compaction).
     pub fn is_trivial_move(&self) -> bool {
-        self.level > 0 && self.output_level == self.level + 1 && self.inputs.len() == 1 && self.next_inputs.is_empty() && !self.bottommost
+        self.level > 0
+            && self.output_level == self.level + 1
+            && self.inputs.len() == 1
+            && self.next_inputs.is_empty()
+            && !self.bottommost
     }
 
     /// Smallest and largest user key across every input.
     pub fn key_range(&self) -> (Vec<u8>, Vec<u8>) {
         let all = self.inputs.iter().chain(&self.next_inputs);
-        let lo = all.clone().map(|f| &f.info.smallest_key).min().cloned().unwrap_or_default();
-        let hi = all.map(|f| &f.info.largest_key).max().cloned().unwrap_or_default();
+        let lo = all
+            .clone()
+            .map(|f| &f.info.smallest_key)
+            .min()
+            .cloned()
+            .unwrap_or_default();
+        let hi = all
+            .map(|f| &f.info.largest_key)
+            .max()
+            .cloned()
+            .unwrap_or_default();
         (lo, hi)
     }
 
     pub fn input_bytes(&self) -> u64 {
-        self.inputs.iter().chain(&self.next_inputs).map(|f| f.info.size).sum()
+        self.inputs
+            .iter()
+            .chain(&self.next_inputs)
+            .map(|f| f.info.size)
+            .sum()
     }
 }
 
@@ -81,7 +100,11 @@ pub fn level_scores(version: &Version, opts: &Options) -> Vec<f64> {
 
 /// Choose the next compaction, if any level needs one. `pointers[level]` is the largest key
 /// of the previous compaction at that level (round-robin position).
-pub fn pick_compaction(version: &Version, opts: &Options, pointers: &[Vec<u8>]) -> Option<CompactionPick> {
+pub fn pick_compaction(
+    version: &Version,
+    opts: &Options,
+    pointers: &[Vec<u8>],
+) -> Option<CompactionPick> {
     let scores = level_scores(version, opts);
     let (level, score) = scores
         .iter()
@@ -110,7 +133,11 @@ pub fn pick_whole_level(version: &Version, level: usize) -> Option<CompactionPic
     if level + 1 >= version.levels.len() || version.levels[level].is_empty() {
         return None;
     }
-    Some(with_next_level(version, level, version.levels[level].clone()))
+    Some(with_next_level(
+        version,
+        level,
+        version.levels[level].clone(),
+    ))
 }
 
 /// Manual rewrite of every table of `level` in place (used to collect garbage at the bottom).
@@ -126,7 +153,8 @@ pub fn pick_in_place(version: &Version, level: usize) -> Option<CompactionPick> 
         bottommost: false,
     };
     let (lo, hi) = pick.key_range();
-    pick.bottommost = (level + 1..version.levels.len()).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+    pick.bottommost =
+        (level + 1..version.levels.len()).all(|l| version.overlapping(l, &lo, &hi).is_empty());
     Some(pick)
 }
 
@@ -141,7 +169,8 @@ fn with_next_level(version: &Version, level: usize, inputs: Vec<Arc<FileMeta>>) 
     let (lo, hi) = pick.key_range();
     pick.next_inputs = version.overlapping(level + 1, &lo, &hi);
     let (lo, hi) = pick.key_range();
-    pick.bottommost = (level + 2..version.levels.len()).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+    pick.bottommost =
+        (level + 2..version.levels.len()).all(|l| version.overlapping(l, &lo, &hi).is_empty());
     pick
 }
 
@@ -153,6 +182,10 @@ pub struct GcFilter {
     key: Vec<u8>,
     last_version: Option<Ver>,
     kept_at_or_below: bool,
+    /// Bottom tombstones are dropped only at or below this version: a higher source (memtable,
+    /// shallower table) may hold an *older* version of the key, which the tombstone must keep
+    /// hiding. Callers pass the lowest version any higher source holds.
+    tombstone_floor: Ver,
     pub dropped: u64,
 }
 
@@ -164,8 +197,15 @@ impl GcFilter {
             key: Vec::new(),
             last_version: None,
             kept_at_or_below: false,
+            tombstone_floor: Ver::MAX,
             dropped: 0,
         }
+    }
+
+    /// See the `tombstone_floor` field.
+    pub fn with_tombstone_floor(mut self, floor: Ver) -> GcFilter {
+        self.tombstone_floor = floor;
+        self
     }
 
     /// Whether to keep this entry. Must be called for every entry, in internal order, with
@@ -194,7 +234,7 @@ impl GcFilter {
             return false;
         }
         self.kept_at_or_below = true;
-        !(kind == ValueKind::Tombstone && self.bottommost)
+        !(kind == ValueKind::Tombstone && self.bottommost && version <= self.tombstone_floor)
     }
 }
 
@@ -274,7 +314,12 @@ fn write_tables_inner(
     Ok(())
 }
 
-fn finish(number: u64, path: PathBuf, b: TableBuilder, done: &mut Vec<(FileInfo, PathBuf)>) -> Result<()> {
+fn finish(
+    number: u64,
+    path: PathBuf,
+    b: TableBuilder,
+    done: &mut Vec<(FileInfo, PathBuf)>,
+) -> Result<()> {
     let p = b.finish()?;
     done.push((
         FileInfo {
@@ -313,7 +358,12 @@ mod tests {
     }
 
     fn version(files: Vec<(usize, FileInfo)>) -> Version {
-        Version::new(4).apply(&VersionEdit { added: files, ..Default::default() }).0
+        Version::new(4)
+            .apply(&VersionEdit {
+                added: files,
+                ..Default::default()
+            })
+            .0
     }
 
     #[test]
@@ -325,7 +375,10 @@ mod tests {
 
     #[test]
     fn l0_by_file_count_takes_all_l0_and_overlapping_l1() {
-        let opts = Options { l0_compaction_trigger: 2, ..Options::default() };
+        let opts = Options {
+            l0_compaction_trigger: 2,
+            ..Options::default()
+        };
         let v = version(vec![
             (0, info(5, "c", "f", 10)),
             (0, info(6, "e", "h", 10)),
@@ -336,13 +389,22 @@ mod tests {
         let p = pick_compaction(&v, &opts, &[]).unwrap();
         assert_eq!(p.level, 0);
         assert_eq!(p.inputs.len(), 2);
-        assert_eq!(p.next_inputs.iter().map(|f| f.info.number).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            p.next_inputs
+                .iter()
+                .map(|f| f.info.number)
+                .collect::<Vec<_>>(),
+            vec![3]
+        );
         assert!(p.bottommost);
     }
 
     #[test]
     fn deeper_level_by_size_round_robin() {
-        let opts = Options { l1_target_size: 100, ..Options::default() };
+        let opts = Options {
+            l1_target_size: 100,
+            ..Options::default()
+        };
         let v = version(vec![
             (1, info(1, "a", "c", 80)),
             (1, info(2, "d", "f", 80)),
@@ -372,20 +434,55 @@ mod tests {
     fn gc_keeps_versions_above_watermark_and_newest_at_or_below() {
         use ValueKind::*;
         let mut f = GcFilter::new(10, false);
-        let kept = run(&mut f, &[("a", 12, Value), ("a", 10, Value), ("a", 7, Value), ("a", 3, Tombstone), ("b", 5, Value), ("b", 5, Value), ("b", 4, Value)]);
-        assert_eq!(kept, vec![("a".into(), 12), ("a".into(), 10), ("b".into(), 5)]);
+        let kept = run(
+            &mut f,
+            &[
+                ("a", 12, Value),
+                ("a", 10, Value),
+                ("a", 7, Value),
+                ("a", 3, Tombstone),
+                ("b", 5, Value),
+                ("b", 5, Value),
+                ("b", 4, Value),
+            ],
+        );
+        assert_eq!(
+            kept,
+            vec![("a".into(), 12), ("a".into(), 10), ("b".into(), 5)]
+        );
         assert_eq!(f.dropped, 4);
     }
 
     #[test]
     fn gc_drops_shadowing_tombstone_only_at_bottom() {
         use ValueKind::*;
-        let entries = [("a", 12, Value), ("a", 8, Tombstone), ("a", 3, Value), ("b", 2, Tombstone)];
+        let entries = [
+            ("a", 12, Value),
+            ("a", 8, Tombstone),
+            ("a", 3, Value),
+            ("b", 2, Tombstone),
+        ];
         let kept_mid = run(&mut GcFilter::new(10, false), &entries);
-        assert_eq!(kept_mid, vec![("a".into(), 12), ("a".into(), 8), ("b".into(), 2)]);
+        assert_eq!(
+            kept_mid,
+            vec![("a".into(), 12), ("a".into(), 8), ("b".into(), 2)]
+        );
         let kept_bottom = run(&mut GcFilter::new(10, true), &entries);
         assert_eq!(kept_bottom, vec![("a".into(), 12)]);
         let above = run(&mut GcFilter::new(1, true), &entries);
-        assert_eq!(above.len(), 4, "tombstones above the watermark stay: {above:?}");
+        assert_eq!(
+            above.len(),
+            4,
+            "tombstones above the watermark stay: {above:?}"
+        );
+        let floor = run(
+            &mut GcFilter::new(10, true).with_tombstone_floor(7),
+            &entries,
+        );
+        assert_eq!(
+            floor,
+            vec![("a".into(), 12), ("a".into(), 8)],
+            "a higher source holds version 7: a@8 stays, b@2 goes"
+        );
     }
 }

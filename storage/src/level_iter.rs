@@ -19,13 +19,29 @@ pub struct LevelIterator {
     /// Index of the open table; `files.len()` when none.
     idx: usize,
     cur: Option<TableIterator>,
+    /// Whether blocks read through this cursor go into the block cache (not for compaction).
+    fill_cache: bool,
 }
 
 impl LevelIterator {
     /// `files` must be sorted and disjoint (a level's invariant).
     pub fn new(files: Vec<Arc<FileMeta>>, tables: Arc<TableCache>) -> LevelIterator {
         let idx = files.len();
-        LevelIterator { files, tables, idx, cur: None }
+        LevelIterator {
+            files,
+            tables,
+            idx,
+            cur: None,
+            fill_cache: true,
+        }
+    }
+
+    /// A cursor for compaction: its reads do not evict hot blocks from the cache.
+    pub fn without_cache_fill(files: Vec<Arc<FileMeta>>, tables: Arc<TableCache>) -> LevelIterator {
+        LevelIterator {
+            fill_cache: false,
+            ..LevelIterator::new(files, tables)
+        }
     }
 
     fn open(&mut self, idx: usize) -> Result<()> {
@@ -33,7 +49,11 @@ impl LevelIterator {
         self.idx = idx;
         if let Some(f) = self.files.get(idx) {
             let t = self.tables.get(f.info.number)?;
-            self.cur = Some(t.iter());
+            self.cur = Some(if self.fill_cache {
+                t.iter()
+            } else {
+                t.iter_without_cache_fill()
+            });
         }
         Ok(())
     }
@@ -78,7 +98,9 @@ impl LevelIterator {
     }
 
     fn cur(&self) -> &TableIterator {
-        self.cur.as_ref().expect("LevelIterator accessed while not valid")
+        self.cur
+            .as_ref()
+            .expect("LevelIterator accessed while not valid")
     }
 }
 

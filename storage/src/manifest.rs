@@ -44,10 +44,9 @@ impl Manifest {
         let mut writer = RecordWriter::create(&path)?;
         writer.append(&snapshot.encode())?;
         writer.sync()?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::InvalidArgument(format!("bad manifest path {}", path.display())))?;
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            Error::InvalidArgument(format!("bad manifest path {}", path.display()))
+        })?;
         write_file_atomic(&current_file_name(dir), format!("{name}\n").as_bytes())?;
         sync_dir(dir)?;
         Ok(Manifest { writer, number })
@@ -84,7 +83,8 @@ impl Manifest {
             manifest_number: number,
         };
         for (offset, rec) in &log.records {
-            let edit = VersionEdit::decode(rec, num_levels).map_err(|r| Error::corruption(&path, *offset, r))?;
+            let edit = VersionEdit::decode(rec, num_levels)
+                .map_err(|r| Error::corruption(&path, *offset, r))?;
             st.log_number = edit.log_number.unwrap_or(st.log_number);
             st.next_file_number = st.next_file_number.max(edit.next_file_number.unwrap_or(0));
             st.gc_watermark = edit.gc_watermark.unwrap_or(st.gc_watermark);
@@ -97,7 +97,11 @@ impl Manifest {
             return Err(Error::corruption(&path, 0, "manifest holds no records"));
         }
         let max_file = st.version.live_files().max().unwrap_or(0);
-        st.next_file_number = st.next_file_number.max(max_file + 1).max(st.log_number + 1).max(number + 1);
+        st.next_file_number = st
+            .next_file_number
+            .max(max_file + 1)
+            .max(st.log_number + 1)
+            .max(number + 1);
         Ok(Some(st))
     }
 }
@@ -112,14 +116,23 @@ fn parse_current(dir: &Path, current: &Path, contents: &[u8]) -> Result<(PathBuf
         .ok_or_else(bad)?;
     let path = manifest_file_name(dir, number);
     if !path.exists() {
-        return Err(Error::corruption(current, 0, format!("CURRENT names {name}, which does not exist")));
+        return Err(Error::corruption(
+            current,
+            0,
+            format!("CURRENT names {name}, which does not exist"),
+        ));
     }
     std::fs::metadata(&path).with_path(&path)?;
     Ok((path, number))
 }
 
 /// A snapshot edit describing `version` and the counters, for a manifest's first record.
-pub fn snapshot_edit(version: &Version, log_number: u64, next_file_number: u64, gc_watermark: u64) -> VersionEdit {
+pub fn snapshot_edit(
+    version: &Version,
+    log_number: u64,
+    next_file_number: u64,
+    gc_watermark: u64,
+) -> VersionEdit {
     VersionEdit {
         log_number: Some(log_number),
         next_file_number: Some(next_file_number),

@@ -129,7 +129,10 @@ impl Scan {
             }
             self.key.clear();
             self.key.extend_from_slice(self.iter.key());
-            while self.iter.valid() && self.iter.key() == self.key.as_slice() && self.iter.version() > self.version {
+            while self.iter.valid()
+                && self.iter.key() == self.key.as_slice()
+                && self.iter.version() > self.version
+            {
                 self.iter.next()?;
             }
             if self.iter.valid() && self.iter.key() == self.key.as_slice() {
@@ -209,14 +212,31 @@ mod tests {
         Entry {
             key: k.into(),
             version: v,
-            kind: if val.is_some() { ValueKind::Value } else { ValueKind::Tombstone },
+            kind: if val.is_some() {
+                ValueKind::Value
+            } else {
+                ValueKind::Tombstone
+            },
             value: val.unwrap_or("").into(),
         }
     }
 
-    fn scan(entries: Vec<Entry>, v: u64, lo: Bound<&str>, hi: Bound<&str>, d: Direction) -> Vec<(String, String)> {
+    fn scan(
+        entries: Vec<Entry>,
+        v: u64,
+        lo: Bound<&str>,
+        hi: Bound<&str>,
+        d: Direction,
+    ) -> Vec<(String, String)> {
         let own = |b: Bound<&str>| b.map(|s| s.as_bytes().to_vec());
-        let s = Scan::new(Box::new(VecIterator::new(entries)), Arc::new(()), v, own(lo), own(hi), d);
+        let s = Scan::new(
+            Box::new(VecIterator::new(entries)),
+            Arc::new(()),
+            v,
+            own(lo),
+            own(hi),
+            d,
+        );
         s.map(|r| {
             let (k, v) = r.unwrap();
             (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
@@ -240,31 +260,75 @@ mod tests {
     #[test]
     fn forward_and_reverse_agree_at_every_version() {
         for v in 0..11 {
-            let fwd = scan(data(), v, Bound::Unbounded, Bound::Unbounded, Direction::Forward);
-            let mut rev = scan(data(), v, Bound::Unbounded, Bound::Unbounded, Direction::Reverse);
+            let fwd = scan(
+                data(),
+                v,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                Direction::Forward,
+            );
+            let mut rev = scan(
+                data(),
+                v,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                Direction::Reverse,
+            );
             rev.reverse();
             assert_eq!(fwd, rev, "at version {v}");
         }
-        let at6 = scan(data(), 6, Bound::Unbounded, Bound::Unbounded, Direction::Forward);
-        let want: Vec<(String, String)> = vec![("a".into(), "a5".into()), ("b".into(), "b3".into()), ("c".into(), "c4".into())];
+        let at6 = scan(
+            data(),
+            6,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Direction::Forward,
+        );
+        let want: Vec<(String, String)> = vec![
+            ("a".into(), "a5".into()),
+            ("b".into(), "b3".into()),
+            ("c".into(), "c4".into()),
+        ];
         assert_eq!(at6, want);
-        let at8 = scan(data(), 8, Bound::Unbounded, Bound::Unbounded, Direction::Forward);
-        assert_eq!(at8.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), vec!["a", "c", "d"], "b is deleted at 7");
+        let at8 = scan(
+            data(),
+            8,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Direction::Forward,
+        );
+        assert_eq!(
+            at8.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            vec!["a", "c", "d"],
+            "b is deleted at 7"
+        );
     }
 
     #[test]
     fn bounds_inclusive_and_exclusive_both_directions() {
         for d in [Direction::Forward, Direction::Reverse] {
             let keys = |lo, hi| {
-                let mut k: Vec<String> = scan(data(), 100, lo, hi, d).into_iter().map(|p| p.0).collect();
+                let mut k: Vec<String> = scan(data(), 100, lo, hi, d)
+                    .into_iter()
+                    .map(|p| p.0)
+                    .collect();
                 k.sort();
                 k
             };
-            assert_eq!(keys(Bound::Included("a"), Bound::Included("c")), vec!["a", "c"]);
+            assert_eq!(
+                keys(Bound::Included("a"), Bound::Included("c")),
+                vec!["a", "c"]
+            );
             assert_eq!(keys(Bound::Excluded("a"), Bound::Excluded("d")), vec!["c"]);
             assert_eq!(keys(Bound::Excluded("c"), Bound::Unbounded), vec!["d"]);
-            assert_eq!(keys(Bound::Unbounded, Bound::Excluded("a")), Vec::<String>::new());
-            assert_eq!(keys(Bound::Included("bb"), Bound::Included("cc")), vec!["c"]);
+            assert_eq!(
+                keys(Bound::Unbounded, Bound::Excluded("a")),
+                Vec::<String>::new()
+            );
+            assert_eq!(
+                keys(Bound::Included("bb"), Bound::Included("cc")),
+                vec!["c"]
+            );
         }
     }
 }

@@ -45,7 +45,12 @@ impl SeqFilter {
 }
 
 /// Newest visible entry of `key` at or below `at` in `mem`.
-pub fn get_visible(mem: &Arc<Memtable>, key: &[u8], at: Version, max_seq: u64) -> Option<(Version, ValueKind, Vec<u8>)> {
+pub fn get_visible(
+    mem: &Arc<Memtable>,
+    key: &[u8],
+    at: Version,
+    max_seq: u64,
+) -> Option<(Version, ValueKind, Vec<u8>)> {
     let mut it = SeqFilter::new(mem, max_seq);
     it.seek(key, at).ok()?;
     (it.valid() && it.key() == key).then(|| (it.version(), it.kind(), it.value().to_vec()))

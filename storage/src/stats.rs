@@ -70,7 +70,8 @@ impl Stats {
         if self.user_bytes_written == 0 {
             return 0.0;
         }
-        (self.flush_bytes_written + self.compaction_bytes_written) as f64 / self.user_bytes_written as f64
+        (self.flush_bytes_written + self.compaction_bytes_written) as f64
+            / self.user_bytes_written as f64
     }
 
     /// Block cache hits / lookups; 0 before any lookup.
@@ -107,7 +108,11 @@ impl std::fmt::Display for Stats {
         writeln!(
             f,
             "writes {} in {} groups ({} fsyncs); user {} B, wal {} B",
-            self.writes, self.write_groups, self.wal_syncs, self.user_bytes_written, self.wal_bytes_written
+            self.writes,
+            self.write_groups,
+            self.wal_syncs,
+            self.user_bytes_written,
+            self.wal_bytes_written
         )?;
         writeln!(
             f,

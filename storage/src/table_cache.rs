@@ -42,17 +42,30 @@ impl TableCache {
     pub fn get(&self, number: u64) -> Result<Arc<Table>> {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed);
         {
-            let mut map = self.map.lock().expect("table cache lock poisoned: a holder panicked");
+            let mut map = self
+                .map
+                .lock()
+                .expect("table cache lock poisoned: a holder panicked");
             if let Some((t, used)) = map.get_mut(&number) {
                 *used = tick;
                 return Ok(t.clone());
             }
         }
-        let table = Table::open(&table_file_name(&self.dir, number), number, self.block_cache.clone())?;
-        let mut map = self.map.lock().expect("table cache lock poisoned: a holder panicked");
+        let table = Table::open(
+            &table_file_name(&self.dir, number),
+            number,
+            self.block_cache.clone(),
+        )?;
+        let mut map = self
+            .map
+            .lock()
+            .expect("table cache lock poisoned: a holder panicked");
         let t = map.entry(number).or_insert((table, tick)).0.clone();
         if map.len() > self.capacity {
-            let victim = map.iter().min_by_key(|(_, (_, used))| *used).map(|(n, _)| *n);
+            let victim = map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(n, _)| *n);
             if let Some(v) = victim.filter(|v| *v != number) {
                 map.remove(&v);
             }

@@ -125,7 +125,9 @@ impl Version {
     pub fn find_in_level(&self, level: usize, key: &[u8]) -> Option<&Arc<FileMeta>> {
         let files = &self.levels[level];
         let i = files.partition_point(|f| f.info.largest_key.as_slice() < key);
-        files.get(i).filter(|f| f.info.smallest_key.as_slice() <= key)
+        files
+            .get(i)
+            .filter(|f| f.info.smallest_key.as_slice() <= key)
     }
 
     /// A new version with `edit`'s file changes applied. Returns the tables the edit removed.
@@ -146,7 +148,7 @@ impl Version {
         }
         for (level, files) in next.levels.iter_mut().enumerate() {
             if level == 0 {
-                files.sort_by(|a, b| b.info.number.cmp(&a.info.number));
+                files.sort_by_key(|f| std::cmp::Reverse(f.info.number));
             } else {
                 files.sort_by(|a, b| a.info.smallest_key.cmp(&b.info.smallest_key));
             }
@@ -231,11 +233,13 @@ impl VersionEdit {
                 3 => e.gc_watermark = Some(r.u64_le().ok_or("truncated watermark")?),
                 4 => {
                     let l = level(&mut r)?;
-                    e.deleted.push((l, r.varint().ok_or("truncated file number")?));
+                    e.deleted
+                        .push((l, r.varint().ok_or("truncated file number")?));
                 }
                 5 => {
                     let l = level(&mut r)?;
-                    e.added.push((l, decode_file(&mut r).ok_or("truncated file entry")?));
+                    e.added
+                        .push((l, decode_file(&mut r).ok_or("truncated file entry")?));
                 }
                 t => return Err(format!("unknown version edit tag {t}")),
             }
@@ -305,11 +309,24 @@ mod tests {
     #[test]
     fn edit_decode_rejects_garbage() {
         assert!(VersionEdit::decode(&[9], 7).is_err());
-        assert!(VersionEdit::decode(&[4, 8, 1], 7).is_err(), "level out of range");
-        assert!(VersionEdit::decode(&[5, 1, 1], 7).is_err(), "truncated file");
-        let full = VersionEdit { added: vec![(1, info(1, "a", "b"))], ..Default::default() }.encode();
+        assert!(
+            VersionEdit::decode(&[4, 8, 1], 7).is_err(),
+            "level out of range"
+        );
+        assert!(
+            VersionEdit::decode(&[5, 1, 1], 7).is_err(),
+            "truncated file"
+        );
+        let full = VersionEdit {
+            added: vec![(1, info(1, "a", "b"))],
+            ..Default::default()
+        }
+        .encode();
         for cut in 1..full.len() {
-            assert!(VersionEdit::decode(&full[..cut], 7).is_err(), "cut at {cut}");
+            assert!(
+                VersionEdit::decode(&full[..cut], 7).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 
@@ -317,7 +334,12 @@ mod tests {
     fn apply_keeps_l0_newest_first_and_levels_sorted() {
         let v = Version::new(3);
         let e = VersionEdit {
-            added: vec![(0, info(1, "a", "c")), (0, info(4, "b", "d")), (1, info(3, "m", "p")), (1, info(2, "a", "f"))],
+            added: vec![
+                (0, info(1, "a", "c")),
+                (0, info(4, "b", "d")),
+                (1, info(3, "m", "p")),
+                (1, info(2, "a", "f")),
+            ],
             ..Default::default()
         };
         let (v, removed) = v.apply(&e);
@@ -329,7 +351,10 @@ mod tests {
         assert!(v.check_invariants().is_ok());
         assert_eq!(v.find_in_level(1, b"g").map(|f| f.info.number), None);
         assert_eq!(v.find_in_level(1, b"n").map(|f| f.info.number), Some(3));
-        let (v2, removed) = v.apply(&VersionEdit { deleted: vec![(1, 2)], ..Default::default() });
+        let (v2, removed) = v.apply(&VersionEdit {
+            deleted: vec![(1, 2)],
+            ..Default::default()
+        });
         assert_eq!(removed.len(), 1);
         assert_eq!(v2.levels[1].len(), 1);
     }
@@ -348,7 +373,10 @@ mod tests {
         let reader_copy = f.clone();
         f.mark_obsolete(rec.clone());
         drop(f);
-        assert!(rec.0.lock().unwrap().is_empty(), "a reader still holds the file");
+        assert!(
+            rec.0.lock().unwrap().is_empty(),
+            "a reader still holds the file"
+        );
         drop(reader_copy);
         assert_eq!(*rec.0.lock().unwrap(), vec![5]);
     }

@@ -36,18 +36,41 @@ pub struct Oracle {
 
 impl Oracle {
     pub fn put(&mut self, key: &[u8], version: u64, value: &[u8]) {
-        self.data.entry(key.to_vec()).or_default().insert(version, Some(value.to_vec()));
+        self.data
+            .entry(key.to_vec())
+            .or_default()
+            .insert(version, Some(value.to_vec()));
     }
 
     pub fn delete(&mut self, key: &[u8], version: u64) {
-        self.data.entry(key.to_vec()).or_default().insert(version, None);
+        self.data
+            .entry(key.to_vec())
+            .or_default()
+            .insert(version, None);
     }
 
     pub fn get(&self, key: &[u8], at: u64) -> Option<Vec<u8>> {
         self.data.get(key)?.range(..=at).next_back()?.1.clone()
     }
 
-    pub fn scan(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, at: u64, d: Direction) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn scan(
+        &self,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+        at: u64,
+        d: Direction,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        // BTreeMap::range panics on an inverted range; an engine scan of one is just empty.
+        let inverted = match (&lo, &hi) {
+            (Bound::Included(l), Bound::Included(h)) => l > h,
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Included(h) | Bound::Excluded(h)) => {
+                l >= h
+            }
+            _ => false,
+        };
+        if inverted {
+            return Vec::new();
+        }
         let mut out: Vec<_> = self
             .data
             .range((lo, hi))

@@ -19,7 +19,13 @@ fn snapshots_are_stable_while_writers_flush_and_compact() {
     let version = Arc::new(AtomicU64::new(1));
     // Seed some data, then take snapshots that readers keep re-checking.
     for i in 0..2000 {
-        engine.put(&key(i), version.fetch_add(1, Ordering::SeqCst), format!("seed{i}").as_bytes()).unwrap();
+        engine
+            .put(
+                &key(i),
+                version.fetch_add(1, Ordering::SeqCst),
+                format!("seed{i}").as_bytes(),
+            )
+            .unwrap();
     }
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3u64)
@@ -33,7 +39,8 @@ fn snapshots_are_stable_while_writers_flush_and_compact() {
                     // Each batch writes the same value to a pair of keys: readers must see
                     // both halves of every batch or neither.
                     b.put(&key(i), v, format!("pair{v}").as_bytes()).unwrap();
-                    b.put(&key(i + 2500), v, format!("pair{v}").as_bytes()).unwrap();
+                    b.put(&key(i + 2500), v, format!("pair{v}").as_bytes())
+                        .unwrap();
                     if i % 7 == 0 {
                         b.delete(&key(i + 1), v).unwrap();
                     }
@@ -51,13 +58,25 @@ fn snapshots_are_stable_while_writers_flush_and_compact() {
                 while !stop.load(Ordering::Relaxed) {
                     let at = version.load(Ordering::SeqCst);
                     let snap = engine.snapshot(at);
-                    let first: Vec<_> = snap.scan(.., Direction::Forward).unwrap().map(Result::unwrap).collect();
+                    let first: Vec<_> = snap
+                        .scan(.., Direction::Forward)
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
                     for _ in 0..3 {
                         std::thread::yield_now();
-                        let again: Vec<_> = snap.scan(.., Direction::Forward).unwrap().map(Result::unwrap).collect();
+                        let again: Vec<_> = snap
+                            .scan(.., Direction::Forward)
+                            .unwrap()
+                            .map(Result::unwrap)
+                            .collect();
                         assert_eq!(first.len(), again.len(), "snapshot at {at} changed size");
                         assert!(first == again, "snapshot at {at} changed content");
-                        let mut rev: Vec<_> = snap.scan(.., Direction::Reverse).unwrap().map(Result::unwrap).collect();
+                        let mut rev: Vec<_> = snap
+                            .scan(.., Direction::Reverse)
+                            .unwrap()
+                            .map(Result::unwrap)
+                            .collect();
                         rev.reverse();
                         assert!(first == rev, "reverse scan disagrees with forward at {at}");
                     }
@@ -75,8 +94,14 @@ fn snapshots_are_stable_while_writers_flush_and_compact() {
     let checks: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
     assert!(checks > 0);
     let stats = engine.stats();
-    assert!(stats.flushes > 0, "flushes happened under the readers: {stats}");
-    assert!(stats.compactions > 0, "compactions happened under the readers: {stats}");
+    assert!(
+        stats.flushes > 0,
+        "flushes happened under the readers: {stats}"
+    );
+    assert!(
+        stats.compactions > 0,
+        "compactions happened under the readers: {stats}"
+    );
 }
 
 #[test]
@@ -91,7 +116,8 @@ fn batches_are_visible_atomically_to_concurrent_readers() {
             while !stop.load(Ordering::Relaxed) {
                 let mut b = WriteBatch::new();
                 for j in 0..10u64 {
-                    b.put(format!("atom{j}").as_bytes(), v, &v.to_le_bytes()).unwrap();
+                    b.put(format!("atom{j}").as_bytes(), v, &v.to_le_bytes())
+                        .unwrap();
                 }
                 engine.write(b).unwrap();
                 v += 1;
@@ -100,10 +126,21 @@ fn batches_are_visible_atomically_to_concurrent_readers() {
     };
     let mut observed = 0;
     while observed < 300 {
-        let vals: Vec<_> = engine.scan(.., u64::MAX, Direction::Forward).unwrap().map(|r| r.unwrap().1).collect();
+        let vals: Vec<_> = engine
+            .scan(.., u64::MAX, Direction::Forward)
+            .unwrap()
+            .map(|r| r.unwrap().1)
+            .collect();
         if !vals.is_empty() {
-            assert_eq!(vals.len(), 10, "all keys of the first batch appear together");
-            assert!(vals.windows(2).all(|w| w[0] == w[1]), "a scan saw a partly applied batch: {vals:?}");
+            assert_eq!(
+                vals.len(),
+                10,
+                "all keys of the first batch appear together"
+            );
+            assert!(
+                vals.windows(2).all(|w| w[0] == w[1]),
+                "a scan saw a partly applied batch: {vals:?}"
+            );
         }
         observed += 1;
     }
@@ -120,7 +157,13 @@ fn concurrent_writers_all_land() {
             let engine = engine.clone();
             std::thread::spawn(move || {
                 for i in 0..500u64 {
-                    engine.put(format!("t{t}-{i:04}").as_bytes(), t * 1000 + i, format!("{t}/{i}").as_bytes()).unwrap();
+                    engine
+                        .put(
+                            format!("t{t}-{i:04}").as_bytes(),
+                            t * 1000 + i,
+                            format!("{t}/{i}").as_bytes(),
+                        )
+                        .unwrap();
                 }
             })
         })
@@ -131,9 +174,17 @@ fn concurrent_writers_all_land() {
     engine.wait_for_compactions().unwrap();
     for t in 0..8u64 {
         for i in 0..500u64 {
-            assert_eq!(engine.get(format!("t{t}-{i:04}").as_bytes(), u64::MAX).unwrap(), Some(format!("{t}/{i}").into_bytes()));
+            assert_eq!(
+                engine
+                    .get(format!("t{t}-{i:04}").as_bytes(), u64::MAX)
+                    .unwrap(),
+                Some(format!("{t}/{i}").into_bytes())
+            );
         }
     }
-    let n = engine.scan(.., u64::MAX, Direction::Forward).unwrap().count();
+    let n = engine
+        .scan(.., u64::MAX, Direction::Forward)
+        .unwrap()
+        .count();
     assert_eq!(n, 4000);
 }

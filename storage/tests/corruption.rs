@@ -24,7 +24,11 @@ fn flip(path: &Path, offset: u64) {
 }
 
 fn big_memtable() -> Options {
-    Options { sync_mode: SyncMode::None, memtable_size: 64 << 20, ..Options::default() }
+    Options {
+        sync_mode: SyncMode::None,
+        memtable_size: 64 << 20,
+        ..Options::default()
+    }
 }
 
 fn value(i: u32) -> Vec<u8> {
@@ -35,7 +39,8 @@ fn value(i: u32) -> Vec<u8> {
 fn populate(dir: &Path, n: u32, flush: bool) {
     let e = Engine::open(dir, big_memtable()).unwrap();
     for i in 0..n {
-        e.put(format!("key{i:05}").as_bytes(), 1, &value(i)).unwrap();
+        e.put(format!("key{i:05}").as_bytes(), 1, &value(i))
+            .unwrap();
     }
     if flush {
         e.flush().unwrap();
@@ -56,13 +61,22 @@ fn wal_record_flipped_in_the_middle_is_reported_with_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     populate(dir.path(), 200, false);
     let wal = files_with(dir.path(), |n| n.ends_with(".log"));
-    let wal = wal.iter().find(|p| std::fs::metadata(p).unwrap().len() > 0).unwrap().clone();
+    let wal = wal
+        .iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() > 0)
+        .unwrap()
+        .clone();
     let len = std::fs::metadata(&wal).unwrap().len();
     flip(&wal, len / 2);
-    let err = Engine::open(dir.path(), big_memtable()).err().expect("open must fail on a corrupt WAL");
+    let err = Engine::open(dir.path(), big_memtable())
+        .err()
+        .expect("open must fail on a corrupt WAL");
     assert!(names_file(&err, &wal), "error names the WAL segment: {err}");
     match err {
-        Error::Corruption { offset, .. } => assert!(offset > 0 && offset <= len / 2, "offset {offset} points at the bad record"),
+        Error::Corruption { offset, .. } => assert!(
+            offset > 0 && offset <= len / 2,
+            "offset {offset} points at the bad record"
+        ),
         other => panic!("expected corruption, got {other}"),
     }
 }
@@ -72,15 +86,26 @@ fn wal_torn_tail_drops_only_the_last_record() {
     let dir = tempfile::tempdir().unwrap();
     populate(dir.path(), 50, false);
     let wal = files_with(dir.path(), |n| n.ends_with(".log"));
-    let wal = wal.iter().find(|p| std::fs::metadata(p).unwrap().len() > 0).unwrap().clone();
+    let wal = wal
+        .iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() > 0)
+        .unwrap()
+        .clone();
     let len = std::fs::metadata(&wal).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
     f.set_len(len - 3).unwrap();
     let e = Engine::open(dir.path(), big_memtable()).unwrap();
     for i in 0..49 {
-        assert_eq!(e.get(format!("key{i:05}").as_bytes(), 1).unwrap(), Some(value(i)));
+        assert_eq!(
+            e.get(format!("key{i:05}").as_bytes(), 1).unwrap(),
+            Some(value(i))
+        );
     }
-    assert_eq!(e.get(b"key00049", 1).unwrap(), None, "the torn final write is dropped");
+    assert_eq!(
+        e.get(b"key00049", 1).unwrap(),
+        None,
+        "the torn final write is dropped"
+    );
 }
 
 #[test]
@@ -96,7 +121,11 @@ fn sstable_damage_is_reported_never_returned_as_data() {
     let mut reported = false;
     for i in 0..2000u32 {
         match e.get(format!("key{i:05}").as_bytes(), 1) {
-            Ok(v) => assert_eq!(v, Some(value(i)), "a read that succeeds returns the right data"),
+            Ok(v) => assert_eq!(
+                v,
+                Some(value(i)),
+                "a read that succeeds returns the right data"
+            ),
             Err(err) => {
                 assert!(names_file(&err, &sst[0]), "error names the table: {err}");
                 reported = true;
@@ -115,7 +144,9 @@ fn sstable_damage_is_reported_never_returned_as_data() {
     let len2 = std::fs::metadata(&sst2[0]).unwrap().len();
     flip(&sst2[0], len2 - 4);
     let e2 = Engine::open(dir2.path(), big_memtable()).unwrap();
-    let err = e2.get(b"key00001", 1).expect_err("a damaged footer is detected");
+    let err = e2
+        .get(b"key00001", 1)
+        .expect_err("a damaged footer is detected");
     assert!(names_file(&err, &sst2[0]), "{err}");
     let _ = len;
 }
@@ -127,7 +158,9 @@ fn manifest_damage_fails_open_with_the_manifest_named() {
     let manifest = files_with(dir.path(), |n| n.starts_with("MANIFEST-"));
     assert_eq!(manifest.len(), 1);
     flip(&manifest[0], 10);
-    let err = Engine::open(dir.path(), big_memtable()).err().expect("open must fail");
+    let err = Engine::open(dir.path(), big_memtable())
+        .err()
+        .expect("open must fail");
     assert!(names_file(&err, &manifest[0]), "{err}");
 }
 
@@ -136,7 +169,9 @@ fn garbage_current_file_is_corruption() {
     let dir = tempfile::tempdir().unwrap();
     populate(dir.path(), 10, true);
     std::fs::write(dir.path().join("CURRENT"), b"\xff\xfe nonsense").unwrap();
-    let err = Engine::open(dir.path(), big_memtable()).err().expect("open must fail");
+    let err = Engine::open(dir.path(), big_memtable())
+        .err()
+        .expect("open must fail");
     assert!(err.is_corruption(), "{err}");
 }
 
@@ -152,8 +187,14 @@ fn oversized_key_and_value_are_invalid_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(dir.path(), big_memtable()).unwrap();
     let big_key = vec![b'k'; ferrisdb_storage::MAX_KEY_LEN + 1];
-    assert!(matches!(e.put(&big_key, 1, b"v"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        e.put(&big_key, 1, b"v"),
+        Err(Error::InvalidArgument(_))
+    ));
     let big_value = vec![b'v'; ferrisdb_storage::MAX_VALUE_LEN + 1];
-    assert!(matches!(e.put(b"k", 1, &big_value), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        e.put(b"k", 1, &big_value),
+        Err(Error::InvalidArgument(_))
+    ));
     assert_eq!(e.get(b"k", 1).unwrap(), None);
 }

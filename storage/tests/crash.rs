@@ -22,7 +22,10 @@ use ferrisdb_storage::{Engine, Options, SyncMode, WriteBatch};
 const THREADS: u64 = 4;
 
 fn crash_options(sync_mode: SyncMode) -> Options {
-    Options { sync_mode, ..common::tiny_options() }
+    Options {
+        sync_mode,
+        ..common::tiny_options()
+    }
 }
 
 fn batch_key(batch: u64, j: u64) -> Vec<u8> {
@@ -36,7 +39,8 @@ fn batch_value(batch: u64, j: u64, n: u64) -> Vec<u8> {
 /// The child: write batches until killed. Batch ids start at `base`; thread t writes ids
 /// congruent to t modulo THREADS; each batch holds 1..=16 keys, all at version = batch id.
 fn child(dir: &str, base: u64, sync_mode: SyncMode) {
-    let engine = Arc::new(Engine::open(dir, crash_options(sync_mode)).expect("child opens the engine"));
+    let engine =
+        Arc::new(Engine::open(dir, crash_options(sync_mode)).expect("child opens the engine"));
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -47,10 +51,11 @@ fn child(dir: &str, base: u64, sync_mode: SyncMode) {
                     let n = 1 + (batch * 7919) % 16;
                     let mut b = WriteBatch::new();
                     for j in 0..n {
-                        b.put(&batch_key(batch, j), batch, &batch_value(batch, j, n)).unwrap();
+                        b.put(&batch_key(batch, j), batch, &batch_value(batch, j, n))
+                            .unwrap();
                     }
                     // Also delete a key of an older batch of this thread, to crash mid-tombstone.
-                    if i > 0 && batch % 5 == 0 {
+                    if i > 0 && batch.is_multiple_of(5) {
                         b.delete(&batch_key(batch - THREADS, 0), batch).unwrap();
                     }
                     engine.write(b).expect("write");
@@ -70,8 +75,16 @@ fn child(dir: &str, base: u64, sync_mode: SyncMode) {
 fn crash_child() {
     if let Ok(spec) = std::env::var("FERRISDB_CRASH_CHILD") {
         let mut parts = spec.splitn(3, '|');
-        let (mode, base, dir) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        let mode = if mode == "always" { SyncMode::Always } else { SyncMode::GroupCommit };
+        let (mode, base, dir) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let mode = if mode == "always" {
+            SyncMode::Always
+        } else {
+            SyncMode::GroupCommit
+        };
         child(dir, base.parse().unwrap(), mode);
     }
 }
@@ -85,36 +98,61 @@ fn verify(dir: &std::path::Path, acked: &[(u64, u64)], deleted_by: &dyn Fn(u64) 
             if j == 0 && deleted_by(batch) {
                 continue;
             }
-            assert_eq!(got, Some(batch_value(batch, j, n)), "acknowledged batch {batch} key {j} of {n} lost");
+            assert_eq!(
+                got,
+                Some(batch_value(batch, j, n)),
+                "acknowledged batch {batch} key {j} of {n} lost"
+            );
         }
     }
     // No partial batch: group what is visible by batch and check each group is whole.
     let mut seen: std::collections::BTreeMap<u64, (u64, Vec<u64>)> = Default::default();
-    for kv in engine.scan(.., u64::MAX, ferrisdb_storage::Direction::Forward).unwrap() {
+    for kv in engine
+        .scan(.., u64::MAX, ferrisdb_storage::Direction::Forward)
+        .unwrap()
+    {
         let (k, v) = kv.unwrap();
         let v = String::from_utf8(v).unwrap();
         let mut f = v.split(':');
-        let (batch, j, n): (u64, u64, u64) = (f.next().unwrap().parse().unwrap(), f.next().unwrap().parse().unwrap(), f.next().unwrap().parse().unwrap());
+        let (batch, j, n): (u64, u64, u64) = (
+            f.next().unwrap().parse().unwrap(),
+            f.next().unwrap().parse().unwrap(),
+            f.next().unwrap().parse().unwrap(),
+        );
         assert_eq!(k, batch_key(batch, j));
         let e = seen.entry(batch).or_insert((n, Vec::new()));
         e.1.push(j);
     }
     for (batch, (n, js)) in &seen {
-        let expected: Vec<u64> = (0..*n).filter(|j| !(*j == 0 && deleted_by(*batch))).collect();
+        let expected: Vec<u64> = (0..*n)
+            .filter(|j| !(*j == 0 && deleted_by(*batch)))
+            .collect();
         let present: Vec<u64> = js.clone();
         // Key 0 may be deleted by a later batch that itself may or may not have committed.
         let missing: Vec<_> = expected.iter().filter(|j| !present.contains(j)).collect();
-        assert!(missing.is_empty(), "batch {batch} is partially visible: missing keys {missing:?} of {n}");
+        assert!(
+            missing.is_empty(),
+            "batch {batch} is partially visible: missing keys {missing:?} of {n}"
+        );
     }
     engine.close().unwrap();
     seen.len()
 }
 
 fn run_rounds(mode: &str) {
-    let rounds: u64 = std::env::var("FERRISDB_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
-    let seed: u64 = std::env::var("FERRISDB_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let rounds: u64 = std::env::var("FERRISDB_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let seed: u64 = std::env::var("FERRISDB_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("crash test ({mode}): seed {seed}, {rounds} rounds (FERRISDB_CRASH_SEED to replay)");
     let mut rng = seed | 1;
     let dir = tempfile::tempdir().unwrap();
@@ -126,7 +164,10 @@ fn run_rounds(mode: &str) {
         let base = (round + 1) * 10_000_000;
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env("FERRISDB_CRASH_CHILD", format!("{mode}|{base}|{}", dir.path().display()))
+            .env(
+                "FERRISDB_CRASH_CHILD",
+                format!("{mode}|{base}|{}", dir.path().display()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -138,7 +179,10 @@ fn run_rounds(mode: &str) {
                 let Ok(line) = line else { break };
                 let mut f = line.split_whitespace();
                 if f.next() == Some("ack") {
-                    acks.push((f.next().unwrap().parse::<u64>().unwrap(), f.next().unwrap().parse::<u64>().unwrap()));
+                    acks.push((
+                        f.next().unwrap().parse::<u64>().unwrap(),
+                        f.next().unwrap().parse::<u64>().unwrap(),
+                    ));
                 }
             }
             acks
@@ -148,15 +192,19 @@ fn run_rounds(mode: &str) {
         child.wait().unwrap();
         let acks = reader.join().unwrap();
         acked_all.extend(acks.iter().copied());
-        let acked_set: std::collections::HashSet<u64> = acked_all.iter().map(|a| a.0).collect();
         // Batch b deletes key 0 of batch b-THREADS when b % 5 == 0; such a delete may have
         // committed even if unacknowledged, so key 0 of its target is not checked.
-        let deleted_by = |b: u64| (b + THREADS) % 5 == 0 || acked_set.contains(&(b + THREADS)) && (b + THREADS) % 5 == 0;
+        let deleted_by = |b: u64| (b + THREADS).is_multiple_of(5);
         let visible = verify(dir.path(), &acked_all, &deleted_by);
-        println!("round {round}: {} acks this round, {visible} batches visible", acks.len());
-        assert!(visible >= acked_set.len().saturating_sub(0) / 2, "most acknowledged batches must be visible");
+        println!(
+            "round {round}: {} acks this round, {visible} batches visible",
+            acks.len()
+        );
     }
-    assert!(!acked_all.is_empty(), "the child never acknowledged a write");
+    assert!(
+        !acked_all.is_empty(),
+        "the child never acknowledged a write"
+    );
 }
 
 #[test]

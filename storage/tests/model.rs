@@ -9,7 +9,7 @@ mod common;
 use std::ops::Bound;
 
 use common::{tiny_options, Oracle};
-use ferrisdb_storage::{Direction, Engine, Snapshot};
+use ferrisdb_storage::{Direction, Engine, Error, Snapshot};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -65,9 +65,37 @@ fn bound(b: Option<(u8, bool)>) -> Bound<Vec<u8>> {
     }
 }
 
-fn check_scan(got: ferrisdb_storage::Scan, want: Vec<(Vec<u8>, Vec<u8>)>, what: &str) -> Result<(), TestCaseError> {
-    let got: Vec<_> = got.collect::<Result<_, _>>().map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
-    prop_assert_eq!(got, want, "{}", what);
+fn check_scan(
+    got: ferrisdb_storage::Scan,
+    want: Vec<(Vec<u8>, Vec<u8>)>,
+    what: &str,
+) -> Result<(), TestCaseError> {
+    let got: Vec<_> = got
+        .collect::<Result<_, _>>()
+        .map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+    if got != want {
+        let show = |kv: Option<&(Vec<u8>, Vec<u8>)>| {
+            kv.map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(&v[..v.len().min(16)])
+                )
+            })
+        };
+        let i = got
+            .iter()
+            .zip(&want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        return Err(TestCaseError::fail(format!(
+            "{what}: {} entries, want {}; first difference at {i}: got {:?}, want {:?}",
+            got.len(),
+            want.len(),
+            show(got.get(i)),
+            show(want.get(i))
+        )));
+    }
     Ok(())
 }
 
@@ -91,6 +119,26 @@ impl Harness {
 
     fn step(&mut self, op: Op) -> Result<(), TestCaseError> {
         match op {
+            Op::Put(k, v, _) | Op::Delete(k, v) if v < self.watermark => {
+                let r = self.engine().delete(&key(k), v);
+                prop_assert!(
+                    matches!(r, Err(Error::InvalidArgument(_))),
+                    "write below the watermark: {:?}",
+                    r
+                );
+            }
+            Op::Batch(ops) if ops.iter().any(|o| o.1 < self.watermark) => {
+                let mut b = ferrisdb_storage::WriteBatch::new();
+                for (k, v, _) in ops {
+                    b.delete(&key(k), v).unwrap();
+                }
+                let r = self.engine().write(b);
+                prop_assert!(
+                    matches!(r, Err(Error::InvalidArgument(_))),
+                    "batch below the watermark: {:?}",
+                    r
+                );
+            }
             Op::Put(k, v, s) => {
                 self.engine().put(&key(k), v, &value(k, v, s)).unwrap();
                 self.oracle.put(&key(k), v, &value(k, v, s));
@@ -122,11 +170,22 @@ impl Harness {
             }
             Op::Scan(lo, hi, v, rev) => {
                 let at = self.at(v);
-                let d = if rev { Direction::Reverse } else { Direction::Forward };
+                let d = if rev {
+                    Direction::Reverse
+                } else {
+                    Direction::Forward
+                };
                 let range = (bound(lo), bound(hi));
                 let want = self.oracle.scan(range.0.clone(), range.1.clone(), at, d);
-                let r = (range.0.as_ref().map(|k| k.as_slice()), range.1.as_ref().map(|k| k.as_slice()));
-                check_scan(self.engine().scan(r, at, d).unwrap(), want, &format!("scan {lo:?}..{hi:?} at {at} {d:?}"))?;
+                let r = (
+                    range.0.as_ref().map(|k| k.as_slice()),
+                    range.1.as_ref().map(|k| k.as_slice()),
+                );
+                check_scan(
+                    self.engine().scan(r, at, d).unwrap(),
+                    want,
+                    &format!("scan {lo:?}..{hi:?} at {at} {d:?}"),
+                )?;
             }
             Op::Flush => self.engine().flush().unwrap(),
             Op::Compact => self.engine().compact_all().unwrap(),
@@ -136,23 +195,31 @@ impl Harness {
             }
             Op::Snapshot(v) => {
                 let at = self.at(v);
-                self.snapshots.push((self.engine().snapshot(at), self.oracle.clone()));
+                self.snapshots
+                    .push((self.engine().snapshot(at), self.oracle.clone()));
             }
             Op::CheckSnapshots => {
                 for (snap, oracle) in &self.snapshots {
                     let at = snap.version();
                     for d in [Direction::Forward, Direction::Reverse] {
                         let want = oracle.scan(Bound::Unbounded, Bound::Unbounded, at, d);
-                        check_scan(snap.scan((Bound::<&[u8]>::Unbounded, Bound::<&[u8]>::Unbounded), d).unwrap(), want, &format!("snapshot at {at}"))?;
+                        check_scan(
+                            snap.scan((Bound::<&[u8]>::Unbounded, Bound::<&[u8]>::Unbounded), d)
+                                .unwrap(),
+                            want,
+                            &format!("snapshot at {at}"),
+                        )?;
                     }
                 }
             }
             Op::Reopen => {
                 self.snapshots.clear();
                 self.engine.take().expect("engine is open").close().unwrap();
-                self.engine = Some(Engine::open(self.dir.path(), tiny_options()).unwrap());
-                // The watermark persists only with a flush or compaction; keep reads above the
-                // larger of the two so the check never depends on that timing.
+                let e = Engine::open(self.dir.path(), tiny_options()).unwrap();
+                // The watermark persists only with a flush or compaction; like a storage server
+                // after restart, set it again.
+                e.set_gc_watermark(self.watermark);
+                self.engine = Some(e);
             }
         }
         Ok(())
@@ -162,7 +229,11 @@ impl Harness {
         for v in [self.watermark, self.watermark + 7, u64::MAX] {
             for d in [Direction::Forward, Direction::Reverse] {
                 let want = self.oracle.scan(Bound::Unbounded, Bound::Unbounded, v, d);
-                check_scan(self.engine().scan(.., v, d).unwrap(), want, &format!("final scan at {v}"))?;
+                check_scan(
+                    self.engine().scan(.., v, d).unwrap(),
+                    want,
+                    &format!("final scan at {v}"),
+                )?;
             }
         }
         Ok(())
@@ -172,7 +243,13 @@ impl Harness {
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), tiny_options()).unwrap();
-    let mut h = Harness { dir, engine: Some(engine), oracle: Oracle::default(), watermark: 0, snapshots: Vec::new() };
+    let mut h = Harness {
+        dir,
+        engine: Some(engine),
+        oracle: Oracle::default(),
+        watermark: 0,
+        snapshots: Vec::new(),
+    };
     for op in ops {
         h.step(op)?;
     }

@@ -17,7 +17,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::{lock, Imm, Inner, State};
-use crate::compaction::{pick_compaction, pick_in_place, pick_whole_level, write_tables, CompactionPick, GcFilter, TableSink};
+use crate::compaction::{
+    pick_compaction, pick_in_place, pick_whole_level, write_tables, CompactionPick, GcFilter,
+    TableSink,
+};
 use crate::fs::{sync_dir, table_file_name};
 use crate::iterator::InternalIterator;
 use crate::level_iter::LevelIterator;
@@ -98,10 +101,17 @@ fn compaction_loop(inner: &Inner) {
                 if inner.shutdown.load(Ordering::Acquire) {
                     return;
                 }
-                if core.bg_error.is_none() && pick_compaction(&inner.current().version, &inner.opts, &core.pointers).is_some() {
+                if core.bg_error.is_none()
+                    && pick_compaction(&inner.current().version, &inner.opts, &core.pointers)
+                        .is_some()
+                {
                     break;
                 }
-                core = inner.bg_cond.wait_timeout(core, Duration::from_secs(1)).expect("engine core lock poisoned").0;
+                core = inner
+                    .bg_cond
+                    .wait_timeout(core, Duration::from_secs(1))
+                    .expect("engine core lock poisoned")
+                    .0;
             }
         }
         let _g = lock(&inner.compaction_lock);
@@ -123,7 +133,13 @@ impl Inner {
         let mut it = imm.mem.iter();
         it.seek_to_first()?;
         let mut filter = GcFilter::new(self.effective_watermark(), false);
-        let files = write_tables(&mut it, &mut filter, &mut CoreSink(self), &self.opts.table_options(), u64::MAX)?;
+        let files = write_tables(
+            &mut it,
+            &mut filter,
+            &mut CoreSink(self),
+            &self.opts.table_options(),
+            u64::MAX,
+        )?;
         if !files.is_empty() {
             sync_dir(&self.dir)?;
         }
@@ -131,8 +147,14 @@ impl Inner {
         let mut core = self.core();
         let cur = self.current();
         let pos = cur.imm.iter().position(|i| Arc::ptr_eq(&i.mem, &imm.mem));
-        let pos = pos.ok_or_else(|| Error::InvalidArgument("flushed memtable vanished from the state".into()))?;
-        let log_number = if pos > 0 { cur.imm[pos - 1].log } else { cur.mem_log };
+        let pos = pos.ok_or_else(|| {
+            Error::InvalidArgument("flushed memtable vanished from the state".into())
+        })?;
+        let log_number = if pos > 0 {
+            cur.imm[pos - 1].log
+        } else {
+            cur.mem_log
+        };
         let edit = VersionEdit {
             log_number: Some(log_number),
             next_file_number: Some(core.next_file_number),
@@ -161,7 +183,9 @@ impl Inner {
     }
 
     fn delete_old_wal_segments(&self, below: u64) {
-        let Ok(segments) = list_wal_segments(&self.dir) else { return };
+        let Ok(segments) = list_wal_segments(&self.dir) else {
+            return;
+        };
         for (n, path) in segments.into_iter().filter(|(n, _)| *n < below) {
             if let Err(e) = std::fs::remove_file(&path) {
                 tracing::warn!(wal = n, error = %e, "could not delete a flushed WAL segment");
@@ -183,7 +207,11 @@ impl Inner {
         } else {
             self.merge_inputs(pick)?
         };
-        let written: u64 = if pick.is_trivial_move() { 0 } else { files.iter().map(|f| f.size).sum() };
+        let written: u64 = if pick.is_trivial_move() {
+            0
+        } else {
+            files.iter().map(|f| f.size).sum()
+        };
         let mut core = self.core();
         let edit = VersionEdit {
             next_file_number: Some(core.next_file_number),
@@ -192,9 +220,16 @@ impl Inner {
                 .inputs
                 .iter()
                 .map(|f| (pick.level, f.info.number))
-                .chain(pick.next_inputs.iter().map(|f| (pick.output_level, f.info.number)))
+                .chain(
+                    pick.next_inputs
+                        .iter()
+                        .map(|f| (pick.output_level, f.info.number)),
+                )
                 .collect(),
-            added: files.iter().map(|f| (pick.output_level, f.clone())).collect(),
+            added: files
+                .iter()
+                .map(|f| (pick.output_level, f.clone()))
+                .collect(),
             ..VersionEdit::default()
         };
         core.manifest.append(&edit)?;
@@ -221,10 +256,22 @@ impl Inner {
         drop(core);
         let c = &self.counters;
         Counters::add(&c.compactions, 1);
-        Counters::add(&c.compaction_bytes_read, if pick.is_trivial_move() { 0 } else { pick.input_bytes() });
+        Counters::add(
+            &c.compaction_bytes_read,
+            if pick.is_trivial_move() {
+                0
+            } else {
+                pick.input_bytes()
+            },
+        );
         Counters::add(&c.compaction_bytes_written, written);
         Counters::add(&c.gc_dropped_entries, dropped);
-        tracing::debug!(level = pick.level, inputs = pick.inputs.len() + pick.next_inputs.len(), outputs = files.len(), "compaction done");
+        tracing::debug!(
+            level = pick.level,
+            inputs = pick.inputs.len() + pick.next_inputs.len(),
+            outputs = files.len(),
+            "compaction done"
+        );
         Ok(())
     }
 
@@ -232,22 +279,69 @@ impl Inner {
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         if pick.level == 0 {
             for f in &pick.inputs {
-                children.push(Box::new(self.tables.get(f.info.number)?.iter()));
+                children.push(Box::new(
+                    self.tables.get(f.info.number)?.iter_without_cache_fill(),
+                ));
             }
         } else {
-            children.push(Box::new(LevelIterator::new(pick.inputs.clone(), self.tables.clone())));
+            children.push(Box::new(LevelIterator::without_cache_fill(
+                pick.inputs.clone(),
+                self.tables.clone(),
+            )));
         }
         if !pick.next_inputs.is_empty() {
-            children.push(Box::new(LevelIterator::new(pick.next_inputs.clone(), self.tables.clone())));
+            children.push(Box::new(LevelIterator::without_cache_fill(
+                pick.next_inputs.clone(),
+                self.tables.clone(),
+            )));
         }
         let mut merged = MergingIterator::new(children);
         merged.seek_to_first()?;
-        let mut filter = GcFilter::new(self.effective_watermark(), pick.bottommost);
-        let files = write_tables(&mut merged, &mut filter, &mut CoreSink(self), &self.opts.table_options(), self.opts.target_file_size)?;
+        let (watermark, floor) = {
+            let _gate = self.gc_gate.write().expect("gc gate poisoned");
+            (
+                self.effective_watermark(),
+                self.higher_sources_min_version(pick),
+            )
+        };
+        let mut filter = GcFilter::new(watermark, pick.bottommost).with_tombstone_floor(floor);
+        let files = write_tables(
+            &mut merged,
+            &mut filter,
+            &mut CoreSink(self),
+            &self.opts.table_options(),
+            self.opts.target_file_size,
+        )?;
         if !files.is_empty() {
             sync_dir(&self.dir)?;
         }
         Ok((files, filter.dropped))
+    }
+
+    /// Lowest version held by any source above `pick`'s output (memtables, and the tables of
+    /// shallower levels that overlap its key range and are not its inputs).
+    fn higher_sources_min_version(&self, pick: &CompactionPick) -> u64 {
+        let st = self.current();
+        let (lo, hi) = pick.key_range();
+        let is_input = |n: u64| {
+            pick.inputs
+                .iter()
+                .chain(&pick.next_inputs)
+                .any(|f| f.info.number == n)
+        };
+        let mems = std::iter::once(&st.mem).chain(st.imm.iter().map(|i| &i.mem));
+        let mem_min = mems.filter_map(|m| m.version_range()).map(|r| r.0).min();
+        let table_min = st.version.levels[..pick.output_level]
+            .iter()
+            .flatten()
+            .filter(|f| !is_input(f.info.number) && f.overlaps(&lo, &hi))
+            .map(|f| f.info.min_version)
+            .min();
+        mem_min
+            .into_iter()
+            .chain(table_min)
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     pub(crate) fn flush_and_wait(&self) -> Result<()> {
@@ -263,7 +357,9 @@ impl Inner {
         let mut core = self.core();
         loop {
             if let Some(e) = &core.bg_error {
-                return Err(Error::Closed { reason: Some(format!("a background operation failed: {e}")) });
+                return Err(Error::Closed {
+                    reason: Some(format!("a background operation failed: {e}")),
+                });
             }
             if self.current().imm.is_empty() {
                 return Ok(());
@@ -276,14 +372,20 @@ impl Inner {
         let mut core = self.core();
         loop {
             if let Some(e) = &core.bg_error {
-                return Err(Error::Closed { reason: Some(format!("a background operation failed: {e}")) });
+                return Err(Error::Closed {
+                    reason: Some(format!("a background operation failed: {e}")),
+                });
             }
             let st = self.current();
             let pending = pick_compaction(&st.version, &self.opts, &core.pointers).is_some();
             if st.imm.is_empty() && !pending && !core.flush_running && !core.compaction_running {
                 return Ok(());
             }
-            core = self.bg_cond.wait_timeout(core, Duration::from_millis(50)).expect("engine core lock poisoned").0;
+            core = self
+                .bg_cond
+                .wait_timeout(core, Duration::from_millis(50))
+                .expect("engine core lock poisoned")
+                .0;
         }
     }
 
@@ -291,7 +393,10 @@ impl Inner {
         let _g = lock(&self.compaction_lock);
         let deepest = {
             let v = self.current().version.clone();
-            (1..v.levels.len()).rev().find(|&l| !v.levels[l].is_empty()).unwrap_or(1)
+            (1..v.levels.len())
+                .rev()
+                .find(|&l| !v.levels[l].is_empty())
+                .unwrap_or(1)
         };
         for level in 0..deepest {
             if let Some(p) = pick_whole_level(&self.current().version, level) {

@@ -12,7 +12,9 @@
 //!               flush thread, compaction thread (background.rs)
 //! ```
 //!
-//! Lock order, outermost first: `queue` -> `wal` -> `compaction_lock` -> `core` -> `state`.
+//! Lock order, outermost first: `queue` -> `wal` -> `gc_gate` -> `core` -> `state`, and
+//! `compaction_lock` -> `gc_gate`. The write leader never waits for background work while
+//! holding `gc_gate`.
 //!
 //! Each batch becomes visible to readers all at once (see `seq_filter`), and a snapshot's
 //! view never changes, whatever is written after it.
@@ -25,7 +27,8 @@
 //! Garbage collection: `set_gc_watermark(w)` allows flush and compaction to drop, per key,
 //! versions older than the newest one at or below `w`. Open snapshots hold the effective
 //! watermark down to their version. Reads below the watermark outside a snapshot are not
-//! guaranteed to see dropped versions.
+//! guaranteed to see dropped versions, and writes below the watermark are refused (a dropped
+//! tombstone could otherwise let an older write resurrect a deleted key).
 
 mod background;
 mod open;
@@ -107,6 +110,9 @@ pub(crate) struct Inner {
     pub gc_watermark: AtomicU64,
     /// Serializes compactions (background and manual).
     pub compaction_lock: Mutex<()>,
+    /// Held shared by the write leader while it checks the GC watermark and inserts, and
+    /// exclusively by a compaction while it reads the watermark and the sources above it.
+    pub gc_gate: RwLock<()>,
 }
 
 /// Deletes table files that left the live set, once the last reader lets go.
@@ -121,13 +127,16 @@ impl FileDeleter for TableDeleter {
         let path = table_file_name(&self.dir, number);
         match std::fs::remove_file(&path) {
             Ok(()) => tracing::debug!(file = %path.display(), "deleted obsolete table"),
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "could not delete obsolete table"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "could not delete obsolete table")
+            }
         }
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().expect("engine mutex poisoned: a thread panicked while holding it")
+    m.lock()
+        .expect("engine mutex poisoned: a thread panicked while holding it")
 }
 
 impl Inner {
@@ -136,7 +145,10 @@ impl Inner {
     }
 
     pub(crate) fn current(&self) -> Arc<State> {
-        self.state.read().expect("engine state lock poisoned").clone()
+        self.state
+            .read()
+            .expect("engine state lock poisoned")
+            .clone()
     }
 
     pub(crate) fn install(&self, _core: &MutexGuard<'_, Core>, st: State) {
@@ -163,12 +175,19 @@ impl Inner {
 }
 
 /// Point read against one state.
-fn get_in(st: &State, tables: &TableCache, key: &[u8], at: Ver, max_seq: u64) -> Result<Option<Vec<u8>>> {
+fn get_in(
+    st: &State,
+    tables: &TableCache,
+    key: &[u8],
+    at: Ver,
+    max_seq: u64,
+) -> Result<Option<Vec<u8>>> {
     let mut best: Option<(Ver, ValueKind, Vec<u8>)> = None;
     let worth = |best: &Option<(Ver, ValueKind, Vec<u8>)>, min: Ver, max: Ver| {
         min <= at && best.as_ref().is_none_or(|b| max > b.0)
     };
-    let mut consider = |best: &mut Option<(Ver, ValueKind, Vec<u8>)>, hit: (Ver, ValueKind, Vec<u8>)| {
+    let consider = |best: &mut Option<(Ver, ValueKind, Vec<u8>)>,
+                    hit: (Ver, ValueKind, Vec<u8>)| {
         if best.as_ref().is_none_or(|b| hit.0 > b.0) {
             *best = Some(hit);
         }
@@ -227,7 +246,10 @@ fn scan_in(
     for i in &st.imm {
         children.push(Box::new(SeqFilter::new(&i.mem, max_seq)));
     }
-    for f in st.version.levels[0].iter().filter(|f| meets(&f.info.smallest_key, &f.info.largest_key)) {
+    for f in st.version.levels[0]
+        .iter()
+        .filter(|f| meets(&f.info.smallest_key, &f.info.largest_key))
+    {
         children.push(Box::new(tables.get(f.info.number)?.iter()));
     }
     for files in st.version.levels.iter().skip(1) {
@@ -242,7 +264,14 @@ fn scan_in(
     }
     let merged = MergingIterator::new(children);
     let pin: Arc<dyn Send + Sync> = Arc::new((st, pin));
-    Ok(Scan::new(Box::new(merged), pin, at, range.0, range.1, direction))
+    Ok(Scan::new(
+        Box::new(merged),
+        pin,
+        at,
+        range.0,
+        range.1,
+        direction,
+    ))
 }
 
 /// FerrisDB's LSM-tree storage engine. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -287,17 +316,36 @@ impl Engine {
             return Err(Error::Closed { reason: None });
         }
         let max_seq = self.inner.visible_seq.load(Ordering::Acquire);
-        get_in(&self.inner.current(), &self.inner.tables, key, version, max_seq)
+        get_in(
+            &self.inner.current(),
+            &self.inner.tables,
+            key,
+            version,
+            max_seq,
+        )
     }
 
     /// Stream the keys in `range` as of `version`, in `direction`.
-    pub fn scan(&self, range: impl RangeBounds<[u8]>, version: Ver, direction: Direction) -> Result<Scan> {
+    pub fn scan(
+        &self,
+        range: impl RangeBounds<[u8]>,
+        version: Ver,
+        direction: Direction,
+    ) -> Result<Scan> {
         if self.inner.shutdown.load(Ordering::Acquire) {
             return Err(Error::Closed { reason: None });
         }
         let range = (owned(range.start_bound()), owned(range.end_bound()));
         let max_seq = self.inner.visible_seq.load(Ordering::Acquire);
-        scan_in(self.inner.current(), &self.inner.tables, Arc::new(()), range, version, max_seq, direction)
+        scan_in(
+            self.inner.current(),
+            &self.inner.tables,
+            Arc::new(()),
+            range,
+            version,
+            max_seq,
+            direction,
+        )
     }
 
     /// A consistent view as of `version`: it keeps the current tables and memtables alive and
@@ -316,7 +364,9 @@ impl Engine {
     }
 
     /// Allow garbage collection of versions at or below `version` (see the module doc). The
-    /// watermark only moves forward; it is persisted with the next flush or compaction.
+    /// watermark only moves forward; it is persisted with the next flush or compaction (a
+    /// caller that needs it exactly after a restart sets it again). From now on, writes at a
+    /// version below it are refused with `InvalidArgument`: that history may be collected.
     pub fn set_gc_watermark(&self, version: Ver) {
         self.inner.gc_watermark.fetch_max(version, Ordering::AcqRel);
     }
@@ -430,12 +480,26 @@ impl Snapshot {
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        get_in(&self.state, &self.reg.inner.tables, key, self.reg.version, self.max_seq)
+        get_in(
+            &self.state,
+            &self.reg.inner.tables,
+            key,
+            self.reg.version,
+            self.max_seq,
+        )
     }
 
     pub fn scan(&self, range: impl RangeBounds<[u8]>, direction: Direction) -> Result<Scan> {
         let range = (owned(range.start_bound()), owned(range.end_bound()));
         let pin: Arc<dyn Send + Sync> = self.reg.clone();
-        scan_in(self.state.clone(), &self.reg.inner.tables, pin, range, self.reg.version, self.max_seq, direction)
+        scan_in(
+            self.state.clone(),
+            &self.reg.inner.tables,
+            pin,
+            range,
+            self.reg.version,
+            self.max_seq,
+            direction,
+        )
     }
 }

@@ -119,6 +119,7 @@ pub(super) fn open_inner(dir: PathBuf, opts: Options) -> Result<Inner> {
         snapshots: Mutex::new(BTreeMap::new()),
         gc_watermark: AtomicU64::new(watermark),
         compaction_lock: Mutex::new(()),
+        gc_gate: RwLock::new(()),
         opts,
     })
 }
@@ -136,8 +137,17 @@ fn max_file_number(dir: &Path) -> Result<u64> {
 }
 
 /// Replay WAL segments `>= log_number` into memtables and write them out as L0 tables.
-fn replay_wal(dir: &Path, opts: &Options, log_number: u64, watermark: u64, next_file: &mut u64) -> Result<Vec<FileInfo>> {
-    let segments: Vec<_> = list_wal_segments(dir)?.into_iter().filter(|(n, _)| *n >= log_number).collect();
+fn replay_wal(
+    dir: &Path,
+    opts: &Options,
+    log_number: u64,
+    watermark: u64,
+    next_file: &mut u64,
+) -> Result<Vec<FileInfo>> {
+    let segments: Vec<_> = list_wal_segments(dir)?
+        .into_iter()
+        .filter(|(n, _)| *n >= log_number)
+        .collect();
     let mut files = Vec::new();
     let mut mem = Arc::new(Memtable::new());
     let mut seq = 0u64;
@@ -145,9 +155,17 @@ fn replay_wal(dir: &Path, opts: &Options, log_number: u64, watermark: u64, next_
         let log = read_log(path)?;
         if let Some(at) = log.torn_tail_at {
             if i + 1 < segments.len() {
-                return Err(Error::corruption(path, at, "torn record in a WAL segment that is not the newest"));
+                return Err(Error::corruption(
+                    path,
+                    at,
+                    "torn record in a WAL segment that is not the newest",
+                ));
             }
-            tracing::warn!(wal = number, offset = at, "WAL ends in a torn record (a write that was never acknowledged); dropping it");
+            tracing::warn!(
+                wal = number,
+                offset = at,
+                "WAL ends in a torn record (a write that was never acknowledged); dropping it"
+            );
         }
         for (offset, rec) in log.records {
             let batch = WriteBatch::decode(rec).map_err(|r| Error::corruption(path, offset, r))?;
@@ -168,20 +186,42 @@ fn replay_wal(dir: &Path, opts: &Options, log_number: u64, watermark: u64, next_
     Ok(files)
 }
 
-fn flush_recovered(dir: &Path, opts: &Options, mem: &Arc<Memtable>, watermark: u64, next_file: &mut u64) -> Result<Vec<FileInfo>> {
+fn flush_recovered(
+    dir: &Path,
+    opts: &Options,
+    mem: &Arc<Memtable>,
+    watermark: u64,
+    next_file: &mut u64,
+) -> Result<Vec<FileInfo>> {
     let mut it = mem.iter();
     it.seek_to_first()?;
     let mut filter = GcFilter::new(watermark, false);
-    let mut sink = CounterSink { dir, next: next_file };
-    write_tables(&mut it, &mut filter, &mut sink, &opts.table_options(), u64::MAX)
+    let mut sink = CounterSink {
+        dir,
+        next: next_file,
+    };
+    write_tables(
+        &mut it,
+        &mut filter,
+        &mut sink,
+        &opts.table_options(),
+        u64::MAX,
+    )
 }
 
-fn remove_obsolete_files(dir: &Path, version: &Version, wal_number: u64, manifest_number: u64) -> Result<()> {
+fn remove_obsolete_files(
+    dir: &Path,
+    version: &Version,
+    wal_number: u64,
+    manifest_number: u64,
+) -> Result<()> {
     let live: std::collections::HashSet<u64> = version.live_files().collect();
     for entry in std::fs::read_dir(dir).with_path(dir)? {
         let entry = entry.with_path(dir)?;
         let name = entry.file_name();
-        let Some((kind, n)) = name.to_str().and_then(parse_file_name) else { continue };
+        let Some((kind, n)) = name.to_str().and_then(parse_file_name) else {
+            continue;
+        };
         let obsolete = match kind {
             FileKind::Wal => n < wal_number,
             FileKind::Table => !live.contains(&n),

@@ -45,6 +45,7 @@ impl Inner {
         if self.shutdown.load(Ordering::Acquire) {
             return Err(Error::Closed { reason: None });
         }
+        self.check_watermark(&batch)?;
         let slot = Arc::new(WriteSlot {
             batch,
             result: Mutex::new(None),
@@ -62,16 +63,36 @@ impl Inner {
         }
         let group = self.gather_group(&q);
         drop(q);
-        let result = self.commit_group(&group);
+        let outcome = self.commit_group(&group);
+        let result_of = |i: usize| match &outcome {
+            Err(e) => Err(e.duplicate()),
+            Ok(rejected) => rejected[i].as_ref().map_or(Ok(()), |e| Err(e.duplicate())),
+        };
+        let mut mine = Ok(());
         let mut q = lock(&self.queue);
-        for s in &group {
+        for (i, s) in group.iter().enumerate() {
             q.pop_front();
-            if !Arc::ptr_eq(s, &slot) {
-                *lock(&s.result) = Some(result.as_ref().map(|_| ()).map_err(Error::duplicate));
+            if Arc::ptr_eq(s, &slot) {
+                mine = result_of(i);
+            } else {
+                *lock(&s.result) = Some(result_of(i));
             }
         }
         self.queue_cond.notify_all();
-        result
+        mine
+    }
+
+    /// History below the GC watermark may already be collected (a tombstone dropped, say); a
+    /// write there could resurrect what a reader was told is gone.
+    fn check_watermark(&self, batch: &WriteBatch) -> Result<()> {
+        let watermark = self.gc_watermark.load(Ordering::Acquire);
+        if batch.min_version() < watermark {
+            return Err(Error::InvalidArgument(format!(
+                "write at version {} is below the garbage-collection watermark {watermark}",
+                batch.min_version()
+            )));
+        }
+        Ok(())
     }
 
     fn gather_group(&self, q: &std::collections::VecDeque<Arc<WriteSlot>>) -> Vec<Arc<WriteSlot>> {
@@ -98,9 +119,27 @@ impl Inner {
         group
     }
 
-    fn commit_group(&self, group: &[Arc<WriteSlot>]) -> Result<()> {
+    /// Commit `group`; returns, per slot, the error of a batch refused by the watermark check.
+    fn commit_group(&self, group: &[Arc<WriteSlot>]) -> Result<Vec<Option<Error>>> {
         let mut wal = lock(&self.wal);
         self.make_room(&mut wal)?;
+        // Re-check under the gate: a compaction reading the watermark holds it exclusively, so
+        // every write it does not see in the memtables is checked against that watermark.
+        let _gate = self.gc_gate.read().expect("gc gate poisoned");
+        let rejected: Vec<Option<Error>> = group
+            .iter()
+            .map(|s| self.check_watermark(&s.batch).err())
+            .collect();
+        let group: Vec<Arc<WriteSlot>> = group
+            .iter()
+            .zip(&rejected)
+            .filter(|(_, r)| r.is_none())
+            .map(|(s, _)| s.clone())
+            .collect();
+        if group.is_empty() {
+            return Ok(rejected);
+        }
+        let group = &group[..];
         if let Err(e) = self.append_to_wal(&mut wal, group) {
             tracing::error!(error = %e, "WAL write failed; the engine stops accepting writes");
             self.core().bg_error.get_or_insert(e.duplicate());
@@ -118,11 +157,12 @@ impl Inner {
                 ops += 1;
             }
         }
-        self.visible_seq.store(self.seq.load(Ordering::Relaxed), Ordering::Release);
+        self.visible_seq
+            .store(self.seq.load(Ordering::Relaxed), Ordering::Release);
         Counters::add(&c.user_bytes, user_bytes);
         Counters::add(&c.writes, ops);
         Counters::add(&c.write_groups, 1);
-        Ok(())
+        Ok(rejected)
     }
 
     fn append_to_wal(&self, wal: &mut RecordWriter, group: &[Arc<WriteSlot>]) -> Result<()> {
@@ -160,7 +200,8 @@ impl Inner {
             if st.mem.approximate_size() < self.opts.memtable_size {
                 return Ok(());
             }
-            if st.imm.len() >= self.opts.max_immutable_memtables || l0 >= self.opts.l0_stop_trigger {
+            if st.imm.len() >= self.opts.max_immutable_memtables || l0 >= self.opts.l0_stop_trigger
+            {
                 self.wait_for_background();
                 continue;
             }

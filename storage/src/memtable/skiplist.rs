@@ -103,7 +103,7 @@ const LINK: usize = size_of::<Atomic<Node>>();
 const NODE_ALIGN: usize = align_of::<Node>();
 
 // The tower starts right after the header, so the header size must keep links aligned.
-const _: () = assert!(HEADER % align_of::<Atomic<Node>>() == 0);
+const _: () = assert!(HEADER.is_multiple_of(align_of::<Atomic<Node>>()));
 const _: () = assert!(align_of::<Atomic<Node>>() <= NODE_ALIGN);
 const _: () = assert!(MAX_HEIGHT <= u8::MAX as usize);
 
