@@ -1,0 +1,119 @@
+//! FerrisDB's own engine behind [`BenchEngine`].
+//!
+//! NOT COMPILED YET: `mod ferris;` in `main.rs` and the `"ferrisdb"` entries in `engine.rs`
+//! are commented out because `ferrisdb_storage::Engine` is being written on another branch.
+//! The lead enables the three lines when merging; this file is written against the announced
+//! API (`Engine::open(dir, Options)`, `put(key, version, value)`, `get(key, version)`,
+//! `scan(range, version, Direction)` returning a lending cursor, `flush`,
+//! `wait_for_compactions`, `stats().write_amplification()`, `close`).
+//!
+//! Configuration mirrors the db_bench parameters: `SyncMode::None` for the fill phases (the
+//! WAL is written on every put, not fsynced: db_bench's `--sync=0`), `SyncMode::GroupCommit`
+//! for the fillsync phases (each put durable before it returns, concurrent writers share an
+//! fsync), compression off, block cache `cfg.cache_bytes`. Check when enabling: the field
+//! names for compression and the block cache in `Options`, and that
+//! `Stats::write_amplification()` means (flush + compaction table bytes) / user bytes since
+//! open with the WAL excluded, the definition the table prints for every engine.
+//!
+//! Versions: FerrisDB stores caller-supplied versions and reads see the newest at or below the
+//! read version, so every put needs a strictly larger version than any before it, *across
+//! reopens* too (overwrite reopens fillrandom's database). A process-wide counter does that:
+//! all phases of one engine run in the same child process.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrisdb_storage::{Direction, Engine, Options, SyncMode};
+
+use crate::engine::{BenchEngine, BenchResult, EngineConfig};
+
+/// The last version handed out in this process; see the module docs.
+static LAST_VERSION: AtomicU64 = AtomicU64::new(0);
+
+/// Reads see every write: the newest version of each key.
+const LATEST: u64 = u64::MAX;
+
+pub struct FerrisEngine {
+    engine: Engine,
+}
+
+impl FerrisEngine {
+    pub fn open(dir: &Path, cfg: &EngineConfig) -> BenchResult<Self> {
+        let sync_mode = if cfg.synced {
+            SyncMode::GroupCommit
+        } else {
+            SyncMode::None
+        };
+        // Lead: set compression off and the block cache to `cfg.cache_bytes` here if Options
+        // has such fields (db_bench runs with --compression_type=none --cache_size=cache_bytes).
+        let options = Options {
+            sync_mode,
+            ..Options::default()
+        };
+        let engine = Engine::open(dir, options)?;
+        Ok(FerrisEngine { engine })
+    }
+}
+
+impl BenchEngine for FerrisEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> BenchResult<()> {
+        let version = LAST_VERSION.fetch_add(1, Ordering::Relaxed) + 1;
+        self.engine.put(key, version, value)?;
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8], found: &mut dyn FnMut(&[u8])) -> BenchResult<bool> {
+        match self.engine.get(key, LATEST)? {
+            Some(v) => {
+                found(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn scan_from(
+        &self,
+        start: &[u8],
+        n: usize,
+        each: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> BenchResult<usize> {
+        let range = (Bound::Included(start), Bound::Unbounded);
+        let mut scan = self.engine.scan(range, LATEST, Direction::Forward)?;
+        let mut seen = 0;
+        while seen < n && scan.advance()? {
+            each(scan.key(), scan.value());
+            seen += 1;
+        }
+        Ok(seen)
+    }
+
+    fn scan_all(&self, each: &mut dyn FnMut(&[u8], &[u8])) -> BenchResult<usize> {
+        let range: (Bound<&[u8]>, Bound<&[u8]>) = (Bound::Unbounded, Bound::Unbounded);
+        let mut scan = self.engine.scan(range, LATEST, Direction::Forward)?;
+        let mut seen = 0;
+        while scan.advance()? {
+            each(scan.key(), scan.value());
+            seen += 1;
+        }
+        Ok(seen)
+    }
+
+    fn write_amp(&self) -> Option<f64> {
+        let wa = self.engine.stats().write_amplification();
+        // No user bytes yet gives 0/0; report that as "not available" rather than NaN.
+        wa.is_finite().then_some(wa)
+    }
+
+    fn wait_idle(&self) -> BenchResult<()> {
+        self.engine.flush()?;
+        self.engine.wait_for_compactions()?;
+        Ok(())
+    }
+
+    fn close(self: Box<Self>) -> BenchResult<()> {
+        self.engine.close()?;
+        Ok(())
+    }
+}
