@@ -96,9 +96,10 @@ pub(crate) struct Inner {
     /// Signalled whenever the state changes or background work finishes.
     pub bg_cond: Condvar,
     pub queue: Mutex<std::collections::VecDeque<Arc<WriteSlot>>>,
-    pub queue_cond: Condvar,
     pub wal: Mutex<RecordWriter>,
     pub seq: AtomicU64,
+    /// Writers currently inside `write` (for group commit's wait; see write.rs).
+    pub active_writers: std::sync::atomic::AtomicUsize,
     /// Memtable entries with a sequence number below this are fully written (seq_filter.rs).
     pub visible_seq: AtomicU64,
     pub tables: Arc<TableCache>,

@@ -57,7 +57,7 @@ pub trait BenchEngine: Send + Sync {
 
 /// Names of the engines compiled into this binary, in table order.
 pub const ENGINES: &[&str] = &[
-    // "ferrisdb", // enabled by the lead together with `mod ferris;` in main.rs
+    "ferrisdb",
     #[cfg(feature = "bench-fjall")]
     "fjall",
 ];
@@ -66,7 +66,7 @@ pub const ENGINES: &[&str] = &[
 pub fn open(name: &str, dir: &Path, cfg: &EngineConfig) -> BenchResult<Box<dyn BenchEngine>> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     match name {
-        // "ferrisdb" => Ok(Box::new(crate::ferris::FerrisEngine::open(dir, cfg)?)),
+        "ferrisdb" => Ok(Box::new(crate::ferris::FerrisEngine::open(dir, cfg)?)),
         #[cfg(feature = "bench-fjall")]
         "fjall" => Ok(Box::new(crate::fjall_engine::FjallEngine::open(dir, cfg)?)),
         _ => {

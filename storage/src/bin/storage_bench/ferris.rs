@@ -1,19 +1,11 @@
 //! FerrisDB's own engine behind [`BenchEngine`].
 //!
-//! NOT COMPILED YET: `mod ferris;` in `main.rs` and the `"ferrisdb"` entries in `engine.rs`
-//! are commented out because `ferrisdb_storage::Engine` is being written on another branch.
-//! The lead enables the three lines when merging; this file is written against the announced
-//! API (`Engine::open(dir, Options)`, `put(key, version, value)`, `get(key, version)`,
-//! `scan(range, version, Direction)` returning a lending cursor, `flush`,
-//! `wait_for_compactions`, `stats().write_amplification()`, `close`).
-//!
 //! Configuration mirrors the db_bench parameters: `SyncMode::None` for the fill phases (the
 //! WAL is written on every put, not fsynced: db_bench's `--sync=0`), `SyncMode::GroupCommit`
 //! for the fillsync phases (each put durable before it returns, concurrent writers share an
-//! fsync), compression off, block cache `cfg.cache_bytes`. Check when enabling: the field
-//! names for compression and the block cache in `Options`, and that
-//! `Stats::write_amplification()` means (flush + compaction table bytes) / user bytes since
-//! open with the WAL excluded, the definition the table prints for every engine.
+//! fsync), compression off, block cache `cfg.cache_bytes`. `Stats::write_amplification()` is
+//! (flush + compaction table bytes) / user bytes since open, WAL excluded, the definition the
+//! table prints for every engine.
 //!
 //! Versions: FerrisDB stores caller-supplied versions and reads see the newest at or below the
 //! read version, so every put needs a strictly larger version than any before it, *across
@@ -24,7 +16,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ferrisdb_storage::{Direction, Engine, Options, SyncMode};
+use ferrisdb_storage::{Compression, Direction, Engine, Options, SyncMode};
 
 use crate::engine::{BenchEngine, BenchResult, EngineConfig};
 
@@ -45,10 +37,11 @@ impl FerrisEngine {
         } else {
             SyncMode::None
         };
-        // Lead: set compression off and the block cache to `cfg.cache_bytes` here if Options
-        // has such fields (db_bench runs with --compression_type=none --cache_size=cache_bytes).
+        // db_bench runs with --compression_type=none --cache_size=cache_bytes.
         let options = Options {
             sync_mode,
+            compression: Compression::None,
+            block_cache_size: usize::try_from(cfg.cache_bytes).unwrap_or(usize::MAX),
             ..Options::default()
         };
         let engine = Engine::open(dir, options)?;

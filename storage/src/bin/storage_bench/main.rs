@@ -62,7 +62,7 @@ mod dbbench;
 mod engine;
 // FerrisDB's adapter targets the `Engine` API that is being written on another branch; the
 // lead enables this line (and the matching arm in `engine.rs`) when merging.
-// mod ferris;
+mod ferris;
 #[cfg(feature = "bench-fjall")]
 mod fjall_engine;
 mod options;
