@@ -52,6 +52,17 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for about `bytes` of encoded operations.
+    pub fn with_capacity(bytes: usize) -> WriteBatch {
+        let mut rep = Vec::with_capacity(bytes.saturating_add(4));
+        rep.extend_from_slice(&[0; 4]);
+        WriteBatch {
+            rep,
+            count: 0,
+            min_version: Version::MAX,
+        }
+    }
+
     /// Store `value` for `key` at `version`.
     pub fn put(&mut self, key: &[u8], version: Version, value: &[u8]) -> Result<()> {
         check_key(key)?;

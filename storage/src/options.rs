@@ -51,7 +51,7 @@ impl Default for Options {
             compression: Compression::None,
             block_cache_size: 64 << 20,
             max_open_tables: 1000,
-            l0_compaction_trigger: 4,
+            l0_compaction_trigger: 2,
             l0_slowdown_trigger: 12,
             l0_stop_trigger: 20,
             l1_target_size: 256 << 20,

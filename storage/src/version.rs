@@ -130,7 +130,8 @@ impl Version {
             .filter(|f| f.info.smallest_key.as_slice() <= key)
     }
 
-    /// A new version with `edit`'s file changes applied. Returns the tables the edit removed.
+    /// A new version with `edit`'s file changes applied. Returns the tables the edit removed
+    /// (a table the edit deletes and re-adds, i.e. moves, is not among them).
     pub fn apply(&self, edit: &VersionEdit) -> (Version, Vec<Arc<FileMeta>>) {
         let mut next = self.clone();
         let mut removed = Vec::new();
@@ -143,7 +144,13 @@ impl Version {
         }
         for (level, info) in &edit.added {
             if let Some(files) = next.levels.get_mut(*level) {
-                files.push(FileMeta::new(info.clone()));
+                // A table moved between levels keeps its one FileMeta: a second object for the
+                // same file would delete it while readers of older versions still use it.
+                let moved = removed.iter().position(|f| f.info.number == info.number);
+                files.push(match moved {
+                    Some(i) => removed.swap_remove(i),
+                    None => FileMeta::new(info.clone()),
+                });
             }
         }
         for (level, files) in next.levels.iter_mut().enumerate() {
@@ -357,6 +364,26 @@ mod tests {
         });
         assert_eq!(removed.len(), 1);
         assert_eq!(v2.levels[1].len(), 1);
+    }
+
+    #[test]
+    fn moved_file_keeps_its_file_meta() {
+        let (v, _) = Version::new(3).apply(&VersionEdit {
+            added: vec![(1, info(7, "a", "b"))],
+            ..Default::default()
+        });
+        let before = v.levels[1][0].clone();
+        let mv = VersionEdit {
+            deleted: vec![(1, 7)],
+            added: vec![(2, info(7, "a", "b"))],
+            ..Default::default()
+        };
+        let (v2, removed) = v.apply(&mv);
+        assert!(removed.is_empty(), "a move removes nothing");
+        assert!(
+            Arc::ptr_eq(&before, &v2.levels[2][0]),
+            "the same FileMeta owns the file"
+        );
     }
 
     #[test]

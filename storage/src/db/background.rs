@@ -63,7 +63,7 @@ pub(super) fn spawn(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
 
 fn record_failure(inner: &Inner, what: &str, e: Error) {
     tracing::error!(error = %e, "{what} failed; the engine stops accepting writes");
-    inner.core().bg_error.get_or_insert(e);
+    inner.fail(&mut inner.core(), e);
 }
 
 fn flush_loop(inner: &Inner) {
@@ -236,9 +236,7 @@ impl Inner {
         let cur = self.current();
         let (version, removed) = cur.version.apply(&edit);
         for f in removed {
-            if !files.iter().any(|n| n.number == f.info.number) {
-                f.mark_obsolete(self.deleter.clone());
-            }
+            f.mark_obsolete(self.deleter.clone());
         }
         if pick.level > 0 {
             if let Some(last) = pick.inputs.iter().map(|f| &f.info.largest_key).max() {

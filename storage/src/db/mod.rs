@@ -81,7 +81,8 @@ pub(crate) struct Core {
     pub log_number: u64,
     /// Round-robin compaction position per level.
     pub pointers: Vec<Vec<u8>>,
-    /// First background failure; the engine refuses writes after it.
+    /// First background failure; the engine refuses writes after it. Set through
+    /// `Inner::fail`, which also raises `Inner::failed`.
     pub bg_error: Option<Error>,
     pub flush_running: bool,
     pub compaction_running: bool,
@@ -106,6 +107,8 @@ pub(crate) struct Inner {
     pub deleter: Arc<dyn FileDeleter>,
     pub counters: Counters,
     pub shutdown: AtomicBool,
+    /// Mirrors `core.bg_error.is_some()`, so the write path need not lock `core` to check.
+    pub failed: AtomicBool,
     /// Open snapshot versions (a multiset).
     pub snapshots: Mutex<BTreeMap<Ver, usize>>,
     pub gc_watermark: AtomicU64,
@@ -165,9 +168,18 @@ impl Inner {
         }
     }
 
+    /// Record the first background failure; writes are refused from now on.
+    pub(crate) fn fail(&self, core: &mut MutexGuard<'_, Core>, e: Error) {
+        core.bg_error.get_or_insert(e);
+        self.failed.store(true, Ordering::Release);
+    }
+
     fn closed_error(&self) -> Option<Error> {
         if self.shutdown.load(Ordering::Acquire) {
             return Some(Error::Closed { reason: None });
+        }
+        if !self.failed.load(Ordering::Acquire) {
+            return None;
         }
         self.core().bg_error.as_ref().map(|e| Error::Closed {
             reason: Some(format!("a background operation failed: {e}")),
@@ -299,14 +311,14 @@ impl Engine {
 
     /// Store `value` for `key` at `version`.
     pub fn put(&self, key: &[u8], version: Ver, value: &[u8]) -> Result<()> {
-        let mut b = WriteBatch::new();
+        let mut b = WriteBatch::with_capacity(key.len() + value.len() + 24);
         b.put(key, version, value)?;
         self.write(b)
     }
 
     /// Delete `key` as of `version`.
     pub fn delete(&self, key: &[u8], version: Ver) -> Result<()> {
-        let mut b = WriteBatch::new();
+        let mut b = WriteBatch::with_capacity(key.len() + 16);
         b.delete(key, version)?;
         self.write(b)
     }

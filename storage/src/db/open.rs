@@ -116,6 +116,7 @@ pub(super) fn open_inner(dir: PathBuf, opts: Options) -> Result<Inner> {
         tables,
         counters: Counters::default(),
         shutdown: AtomicBool::new(false),
+        failed: AtomicBool::new(false),
         snapshots: Mutex::new(BTreeMap::new()),
         gc_watermark: AtomicU64::new(watermark),
         compaction_lock: Mutex::new(()),

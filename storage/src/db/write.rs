@@ -16,7 +16,7 @@
 //! group to the OS without fsync. A WAL failure poisons the engine (`bg_error`): the log may
 //! now end in a partial record, and appending after it would turn a torn tail into corruption.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,11 +37,18 @@ const GROUP_WAIT: Duration = Duration::from_micros(200);
 pub struct WriteSlot {
     batch: WriteBatch,
     result: Mutex<Option<Result<()>>>,
-    /// Signalled (under the queue lock) when this write is done or its turn to lead comes:
-    /// waking exactly those writers, not the whole queue, is what lets 16 writers share fsyncs
-    /// on 2 cores.
+    /// WAITING, DONE (the result is set) or LEAD (this writer is now at the front).
+    state: AtomicU8,
+    /// The writer's thread, unparked when `state` changes: a finished follower returns without
+    /// touching the queue lock again, which is what lets 16 writers share fsyncs on 2 cores.
+    thread: std::thread::Thread,
+    /// For a leader waiting (under the queue lock) for its group to fill.
     wake: Condvar,
 }
+
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const LEAD: u8 = 2;
 
 impl Inner {
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -55,6 +62,8 @@ impl Inner {
         let slot = Arc::new(WriteSlot {
             batch,
             result: Mutex::new(None),
+            state: AtomicU8::new(WAITING),
+            thread: std::thread::current(),
             wake: Condvar::new(),
         });
         self.active_writers.fetch_add(1, Ordering::AcqRel);
@@ -66,18 +75,23 @@ impl Inner {
     fn write_queued(&self, slot: Arc<WriteSlot>) -> Result<()> {
         let mut q = lock(&self.queue);
         q.push_back(slot.clone());
-        if let Some(front) = q.front().filter(|f| !Arc::ptr_eq(f, &slot)) {
-            // A leader may be waiting for its group to fill (see `wait_for_group`).
-            front.wake.notify_one();
+        if q.len() >= self.active_writers.load(Ordering::Acquire) {
+            if let Some(front) = q.front().filter(|f| !Arc::ptr_eq(f, &slot)) {
+                // The group a waiting leader wants is complete (see `wait_for_group`); waking
+                // it only now, not on every arrival, saves two futex calls per write.
+                front.wake.notify_one();
+            }
         }
-        loop {
-            if let Some(r) = lock(&slot.result).take() {
-                return r;
+        if !q.front().is_some_and(|f| Arc::ptr_eq(f, &slot)) {
+            drop(q);
+            loop {
+                match slot.state.load(Ordering::Acquire) {
+                    DONE => return lock(&slot.result).take().unwrap_or(Ok(())),
+                    LEAD => break,
+                    _ => std::thread::park(),
+                }
             }
-            if q.front().is_some_and(|f| Arc::ptr_eq(f, &slot)) {
-                break;
-            }
-            q = slot.wake.wait(q).expect("write queue lock poisoned");
+            q = lock(&self.queue);
         }
         let q = self.wait_for_group(q, &slot);
         let group = self.gather_group(&q);
@@ -85,7 +99,10 @@ impl Inner {
         let outcome = self.commit_group(&group);
         let result_of = |i: usize| match &outcome {
             Err(e) => Err(e.duplicate()),
-            Ok(rejected) => rejected[i].as_ref().map_or(Ok(()), |e| Err(e.duplicate())),
+            Ok(rejected) => match rejected.get(i) {
+                Some(Some(e)) => Err(e.duplicate()),
+                _ => Ok(()),
+            },
         };
         let mut mine = Ok(());
         let mut q = lock(&self.queue);
@@ -95,11 +112,13 @@ impl Inner {
                 mine = result_of(i);
             } else {
                 *lock(&s.result) = Some(result_of(i));
-                s.wake.notify_one();
+                s.state.store(DONE, Ordering::Release);
+                s.thread.unpark();
             }
         }
         if let Some(next_leader) = q.front() {
-            next_leader.wake.notify_one();
+            next_leader.state.store(LEAD, Ordering::Release);
+            next_leader.thread.unpark();
         }
         mine
     }
@@ -168,7 +187,8 @@ impl Inner {
         group
     }
 
-    /// Commit `group`; returns, per slot, the error of a batch refused by the watermark check.
+    /// Commit `group`; returns, per slot, the error of a batch refused by the watermark check
+    /// (an empty vector when none was refused).
     fn commit_group(&self, group: &[Arc<WriteSlot>]) -> Result<Vec<Option<Error>>> {
         let mut wal = lock(&self.wal);
         self.make_room(&mut wal)?;
@@ -191,7 +211,7 @@ impl Inner {
         let group = &group[..];
         if let Err(e) = self.append_to_wal(&mut wal, group) {
             tracing::error!(error = %e, "WAL write failed; the engine stops accepting writes");
-            self.core().bg_error.get_or_insert(e.duplicate());
+            self.fail(&mut self.core(), e.duplicate());
             return Err(e);
         }
         let st = self.current();

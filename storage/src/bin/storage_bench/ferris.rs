@@ -7,6 +7,9 @@
 //! (flush + compaction table bytes) / user bytes since open, WAL excluded, the definition the
 //! table prints for every engine.
 //!
+//! GC watermark: the adapter advances it to each written version (see `put`), so compaction
+//! keeps only the newest version of a key, like the other two engines.
+//!
 //! Versions: FerrisDB stores caller-supplied versions and reads see the newest at or below the
 //! read version, so every put needs a strictly larger version than any before it, *across
 //! reopens* too (overwrite reopens fillrandom's database). A process-wide counter does that:
@@ -53,6 +56,11 @@ impl BenchEngine for FerrisEngine {
     fn put(&self, key: &[u8], value: &[u8]) -> BenchResult<()> {
         let version = LAST_VERSION.fetch_add(1, Ordering::Relaxed) + 1;
         self.engine.put(key, version, value)?;
+        // Every read here is at the latest version, so no older version is needed: advance
+        // the GC watermark as a FerrisDB storage server does (it keeps only its MVCC window).
+        // Without it the engine keeps every overwritten version, which RocksDB and fjall do
+        // not, and scans would step over twice the data.
+        self.engine.set_gc_watermark(version);
         Ok(())
     }
 
