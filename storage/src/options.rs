@@ -44,7 +44,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             sync_mode: SyncMode::GroupCommit,
-            memtable_size: 64 << 20,
+            memtable_size: 32 << 20,
             max_immutable_memtables: 2,
             block_size: 4096,
             bloom_bits_per_key: 10,

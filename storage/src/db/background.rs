@@ -186,9 +186,18 @@ impl Inner {
         let Ok(segments) = list_wal_segments(&self.dir) else {
             return;
         };
+        let mut deleted = false;
         for (n, path) in segments.into_iter().filter(|(n, _)| *n < below) {
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(wal = n, error = %e, "could not delete a flushed WAL segment");
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted = true,
+                Err(e) => {
+                    tracing::warn!(wal = n, error = %e, "could not delete a flushed WAL segment")
+                }
+            }
+        }
+        if deleted {
+            if let Err(e) = sync_dir(&self.dir) {
+                tracing::warn!(error = %e, "could not sync the directory after deleting WAL segments");
             }
         }
     }

@@ -135,6 +135,11 @@ impl FileDeleter for TableDeleter {
                 tracing::warn!(file = %path.display(), error = %e, "could not delete obsolete table")
             }
         }
+        // Make the deletion durable too; a failure only means the file may reappear after a
+        // crash, and open deletes unreferenced tables anyway.
+        if let Err(e) = crate::fs::sync_dir(&self.dir) {
+            tracing::warn!(error = %e, "could not sync the directory after deleting a table");
+        }
     }
 }
 

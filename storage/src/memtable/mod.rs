@@ -37,6 +37,7 @@
 //! nodes around it. A cursor moving forward may or may not see entries inserted after it was
 //! positioned; whatever it sees is in order.
 
+mod arena;
 mod skiplist;
 
 #[cfg(test)]
