@@ -72,6 +72,12 @@ impl Options {
         }
     }
 
+    /// Size a new WAL segment is preallocated to: a little more than a full memtable's worth
+    /// of records, so a segment normally never grows (see `RecordWriter::create_preallocated`).
+    pub(crate) fn wal_preallocate_bytes(&self) -> u64 {
+        (self.memtable_size as u64).saturating_mul(5) / 4
+    }
+
     /// Target byte size of `level` (1-based levels; L0 is governed by file count).
     pub fn level_target_size(&self, level: usize) -> u64 {
         let mut size = self.l1_target_size;

@@ -70,7 +70,10 @@ pub(super) fn open_inner(dir: PathBuf, opts: Options) -> Result<Inner> {
     let wal_number = next_file;
     let manifest_number = next_file + 1;
     next_file += 2;
-    let wal = RecordWriter::create(&wal_file_name(&dir, wal_number))?;
+    let wal = RecordWriter::create_preallocated(
+        &wal_file_name(&dir, wal_number),
+        opts.wal_preallocate_bytes(),
+    )?;
     let manifest = Manifest::create(
         &dir,
         manifest_number,

@@ -296,7 +296,10 @@ impl Inner {
         let mut core = self.core();
         let number = core.next_file_number;
         core.next_file_number += 1;
-        let fresh = RecordWriter::create(&wal_file_name(&self.dir, number))?;
+        let fresh = RecordWriter::create_preallocated(
+            &wal_file_name(&self.dir, number),
+            self.opts.wal_preallocate_bytes(),
+        )?;
         // The old segment is complete: sync it so a torn record can only ever be in the newest.
         wal.sync()?;
         *wal = fresh;

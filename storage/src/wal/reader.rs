@@ -13,6 +13,8 @@
 //! (damage to data that was acknowledged). We answer it by looking for *any* valid record after
 //! the bad one, trying every later byte offset as a header ([`super::scan`]):
 //!
+//! - the rest of the file is all zero bytes: the clean end of a preallocated log (see
+//!   `RecordWriter::create_preallocated`); no torn tail is reported.
 //! - none found: torn tail. Reading stops; `torn_tail_at` and `valid_len` give the offset of
 //!   the bad record, so the caller can truncate there ([`super::RecordWriter::open_append`]).
 //! - one found: corruption. We return `Error::Corruption` naming the file and the offset of the
@@ -101,6 +103,8 @@ pub fn read_log(path: &Path) -> Result<RecoveredLog> {
                 records.push((pos as u64, data[payload.clone()].to_vec()));
                 pos = payload.end;
             }
+            // The zero fill of a preallocated log: the clean end of its records, not a tear.
+            Err(_) if data[pos..].iter().all(|&b| b == 0) => break,
             Err(bad) => return classify_bad_record(path, &data, pos, bad, records),
         }
     }

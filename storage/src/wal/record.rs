@@ -97,6 +97,22 @@ impl RecordWriter {
         Ok(RecordWriter::from_file(file, path, 0))
     }
 
+    /// Like `create`, but the file is first extended (sparsely) to `bytes`, and that size made
+    /// durable. Appends then write inside the file's size, so `fdatasync` has no file-size
+    /// change to commit and costs one data write instead of a data write plus a file-system
+    /// journal commit. Readers stop at the zero fill (a zero length is never a record).
+    pub fn create_preallocated(path: &Path, bytes: u64) -> Result<RecordWriter> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_path(path)?;
+        preallocate(&file, bytes).with_path(path)?;
+        file.sync_all().with_path(path)?;
+        sync_dir(parent_dir(path))?;
+        Ok(RecordWriter::from_file(file, path, 0))
+    }
+
     /// Reopen an existing file for appending after recovery; `valid_len` is where good records
     /// end (file truncated to it first, then fsynced).
     pub fn open_append(path: &Path, valid_len: u64) -> Result<RecordWriter> {
@@ -225,6 +241,28 @@ impl Drop for RecordWriter {
 }
 
 /// Write `a` then `b` with as few system calls as the OS allows.
+/// Reserve `bytes` of real disk blocks (fallocate) and set the file size to cover them, so
+/// later writes need no block allocation either; file systems without fallocate get a sparse
+/// `set_len`, which still keeps the file size constant.
+fn preallocate(file: &File, bytes: u64) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let len = libc::off_t::try_from(bytes)
+        .map_err(|_| io::Error::other("preallocation size overflows off_t"))?;
+    // SAFETY: a plain syscall on a file descriptor we own for the duration of the call.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if r == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if matches!(
+        err.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)
+    ) {
+        return file.set_len(bytes);
+    }
+    Err(err)
+}
+
 fn write_all_vectored(file: &mut File, a: &[u8], b: &[u8]) -> io::Result<()> {
     let (mut a, mut b) = (a, b);
     while !a.is_empty() {

@@ -170,7 +170,7 @@ fn huge_length_in_a_middle_record_is_corruption_not_a_torn_tail() {
 }
 
 #[test]
-fn trailing_zeros_are_a_torn_tail() {
+fn trailing_zeros_are_the_clean_end_of_a_preallocated_log() {
     let dir = tempfile::tempdir().unwrap();
     let ps = payloads();
     let path = dir.path().join("z.log");
@@ -182,9 +182,48 @@ fn trailing_zeros_are_a_torn_tail() {
         fs::write(&path, &bytes).unwrap();
         let log = read_log(&path).unwrap();
         assert_eq!(payloads_of(&log), ps, "{zeros} zeros");
-        assert_eq!(log.torn_tail_at, Some(len), "{zeros} zeros");
+        assert_eq!(
+            log.torn_tail_at, None,
+            "{zeros} zeros: zero fill is not a tear"
+        );
         assert_eq!(log.valid_len, len);
     }
+}
+
+#[test]
+fn partial_record_before_zero_fill_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let ps = payloads();
+    let path = dir.path().join("p.log");
+    let (_, len) = write_log(&path, &ps);
+    let mut bytes = fs::read(&path).unwrap();
+    // A final record whose header landed but whose payload did not: zeros follow.
+    bytes.extend_from_slice(&40u32.to_le_bytes());
+    bytes.extend_from_slice(&[0xab, 0xcd, 0xef, 0x01]);
+    bytes.resize(bytes.len() + 4096, 0);
+    fs::write(&path, &bytes).unwrap();
+    let log = read_log(&path).unwrap();
+    assert_eq!(payloads_of(&log), ps);
+    assert_eq!(log.torn_tail_at, Some(len));
+}
+
+#[test]
+fn preallocated_log_roundtrips_and_keeps_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pre.log");
+    let mut w = RecordWriter::create_preallocated(&path, 1 << 20).unwrap();
+    for p in payloads() {
+        w.append(&p).unwrap();
+    }
+    w.sync().unwrap();
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        1 << 20,
+        "appends stay inside the file"
+    );
+    let log = read_log(&path).unwrap();
+    assert_eq!(payloads_of(&log), payloads());
+    assert_eq!(log.torn_tail_at, None);
 }
 
 #[test]
