@@ -8,7 +8,7 @@
 # to its per-engine children and turns them into db_bench flags, so all engines always get the
 # same parameters. The table goes to stdout and to target/storage-compare.txt.
 #
-# What runs (defaults shown; see bench/BENCHMARKS.md for the methodology):
+# What runs (defaults shown; see BENCHMARKS.md for the methodology):
 #
 #   apt-get install -y rocksdb-tools time        # only if /usr/bin/db_bench or /usr/bin/time is missing
 #   cargo build --release -p ferrisdb-storage --features bench-fjall --bin storage-bench
