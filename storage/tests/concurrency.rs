@@ -188,3 +188,47 @@ fn concurrent_writers_all_land() {
         .count();
     assert_eq!(n, 4000);
 }
+
+#[test]
+fn sixteen_durable_writers_share_fsyncs_and_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ferrisdb_storage::Options {
+        sync_mode: ferrisdb_storage::SyncMode::GroupCommit,
+        ..common::tiny_options()
+    };
+    let engine = Arc::new(Engine::open(dir.path(), opts).unwrap());
+    let threads: Vec<_> = (0..16u64)
+        .map(|t| {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                for i in 0..150u64 {
+                    engine
+                        .put(
+                            format!("d{t:02}-{i:03}").as_bytes(),
+                            1 + t * 1000 + i,
+                            b"durable",
+                        )
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let stats = engine.stats();
+    assert_eq!(stats.writes, 16 * 150);
+    assert_eq!(
+        stats.wal_syncs, stats.write_groups,
+        "every group is synced once"
+    );
+    assert!(
+        stats.write_groups < stats.writes,
+        "concurrent writers shared fsyncs: {stats}"
+    );
+    let n = engine
+        .scan(.., u64::MAX, Direction::Forward)
+        .unwrap()
+        .count();
+    assert_eq!(n, 16 * 150);
+}

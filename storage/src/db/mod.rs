@@ -101,6 +101,8 @@ pub(crate) struct Inner {
     pub seq: AtomicU64,
     /// Writers currently inside `write` (for group commit's wait; see write.rs).
     pub active_writers: std::sync::atomic::AtomicUsize,
+    /// `queue.len()`, mirrored so a leader can watch its group fill without the queue lock.
+    pub queued: std::sync::atomic::AtomicUsize,
     /// Memtable entries with a sequence number below this are fully written (seq_filter.rs).
     pub visible_seq: AtomicU64,
     pub tables: Arc<TableCache>,

@@ -115,6 +115,7 @@ pub(super) fn open_inner(dir: PathBuf, opts: Options) -> Result<Inner> {
         wal: Mutex::new(wal),
         seq: AtomicU64::new(0),
         active_writers: std::sync::atomic::AtomicUsize::new(0),
+        queued: std::sync::atomic::AtomicUsize::new(0),
         visible_seq: AtomicU64::new(0),
         tables,
         counters: Counters::default(),

