@@ -1,0 +1,1 @@
+//! The order-preserving tuple encoding. (Being written.)
