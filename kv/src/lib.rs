@@ -4,12 +4,19 @@
 //!
 //! - [`types`]: versions, half-open key ranges, mutations and their log encoding.
 //! - [`tuple`]: the order-preserving ("memcomparable") tuple encoding SQL keys are built from.
+//! - [`storage_server`]: the storage-server role: applies the commit log in version order and
+//!   serves reads at a version.
+//! - [`error`]: [`KvError`], with the retryable cases marked.
 //!
-//! Storage servers, the shard map and the transport join as they are built (issue 3).
+//! The shard map and the transport join as they are built (issue 3).
 
+pub mod error;
+pub mod storage_server;
 pub mod tuple;
 pub mod types;
 
+pub use error::KvError;
+pub use storage_server::{StorageServer, StorageServerOptions};
 pub use types::{
     decode_mutations, encode_mutations, key_after, strinc, KeyRange, Mutation, Version,
 };
