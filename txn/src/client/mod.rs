@@ -1,0 +1,120 @@
+//! The client library: [`Database`] and [`Transaction`], the raw transactional KV API.
+//!
+//! ```text
+//!   db.transact(|tx| { let v = tx.get(b"k")?; tx.set(b"k", ...)?; Ok(()) })
+//!      │ attempt: Transaction::new ── first read fetches the read version (backend)
+//!      │          reads go to storage at that version, merged with the local writes
+//!      │          writes stay local (read-your-writes buffer), with conflict ranges
+//!      │ commit:  backend.commit(read version, read ranges, write ranges, mutations)
+//!      │          -> commit version, or NotCommitted (a conflict): retried with backoff
+//!      └ non-retryable errors return at once; retryable ones retry up to a limit
+//! ```
+//!
+//! The backend is a small trait ([`TxnBackend`]): the embedded cluster implements it in
+//! process; a network client implements it over the transport.
+
+mod error;
+#[cfg(test)]
+pub(crate) mod tests;
+mod transaction;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::TxnError;
+pub use transaction::{Transaction, MAX_KEY_SIZE, MAX_TRANSACTION_SIZE, MAX_VALUE_SIZE};
+
+use ferrisdb_kv::{KeyRange, Mutation, Version};
+
+/// A key and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// Everything a commit sends to the coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitRequest {
+    pub read_version: Version,
+    pub read_ranges: Vec<KeyRange>,
+    pub write_ranges: Vec<KeyRange>,
+    pub mutations: Vec<Mutation>,
+}
+
+/// What a transaction needs from the cluster.
+pub trait TxnBackend: Send + Sync {
+    /// A version at which every commit acknowledged so far is visible.
+    fn read_version(&self) -> Result<Version, TxnError>;
+    fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError>;
+    fn get_range(
+        &self,
+        range: &KeyRange,
+        version: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError>;
+    /// Resolve and durably commit; returns the commit version.
+    fn commit(&self, req: CommitRequest) -> Result<Version, TxnError>;
+}
+
+/// A handle on a FerrisDB database; cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    backend: Arc<dyn TxnBackend>,
+    max_attempts: u32,
+}
+
+impl Database {
+    pub fn from_backend(backend: Arc<dyn TxnBackend>) -> Database {
+        Database {
+            backend,
+            max_attempts: 100,
+        }
+    }
+
+    /// How many times `transact` runs a transaction before giving up (default 100).
+    pub fn set_max_attempts(&mut self, n: u32) {
+        self.max_attempts = n.max(1);
+    }
+
+    /// A new transaction; its read version is fetched by its first read.
+    pub fn begin(&self) -> Transaction {
+        Transaction::new(self.backend.clone())
+    }
+
+    /// Run `body` in a transaction and commit it, retrying retryable failures with
+    /// exponential backoff. Returns the body's result and the commit version.
+    pub fn transact<T>(
+        &self,
+        mut body: impl FnMut(&mut Transaction) -> Result<T, TxnError>,
+    ) -> Result<(T, Version), TxnError> {
+        let mut backoff = Duration::from_millis(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.begin();
+            let result = body(&mut tx).and_then(|t| tx.commit().map(|v| (t, v)));
+            match result {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_retryable() && attempt < self.max_attempts => {
+                    tracing::debug!(attempt, error = %e, "retrying transaction");
+                    std::thread::sleep(jitter(backoff));
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(e) if e.is_retryable() => {
+                    return Err(TxnError::RetryLimit {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Between half and all of `d`, so colliding transactions spread out.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}

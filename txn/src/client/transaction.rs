@@ -1,0 +1,455 @@
+//! One transaction: reads at a fixed read version, a read-your-writes buffer, conflict ranges.
+//!
+//! Writes never leave the client before `commit`. They are kept twice: in order, as the
+//! mutation list the commit sends, and as a per-key *local view* that reads consult first:
+//!
+//! ```text
+//!   local:   key -> Value(v) | Cleared | Add(delta on a base not yet read)
+//!   cleared: range clears; a key inside one, with no later local write, reads as absent
+//! ```
+//!
+//! Conflict ranges: every non-snapshot read adds the keys (or the part of a range) it
+//! observed to the read set; every write adds its key (or range) to the write set. Atomic adds
+//! write without reading, so two transactions adding to the same counter never conflict.
+//!
+//! Limits (as FoundationDB's): keys up to 10,000 bytes, values up to 100,000 bytes, a
+//! transaction's mutations and conflict ranges up to 10,000,000 bytes, and a lifetime of 5 s
+//! from its read version (after that the MVCC window may have moved past it: `TooOld`).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrisdb_kv::{key_after, KeyRange, Mutation, Version};
+
+use super::{CommitRequest, KeyValue, TxnBackend, TxnError};
+
+pub const MAX_KEY_SIZE: usize = 10_000;
+pub const MAX_VALUE_SIZE: usize = 100_000;
+pub const MAX_TRANSACTION_SIZE: usize = 10_000_000;
+const MAX_DURATION: Duration = Duration::from_secs(5);
+/// Keys fetched from storage per round trip of a range read.
+const RANGE_PAGE: usize = 256;
+
+#[derive(Clone, Debug)]
+enum Local {
+    Value(Vec<u8>),
+    Cleared,
+    /// An atomic add whose base has not been read: the storage value plus this delta.
+    Add(i64),
+}
+
+/// A transaction; see the module doc. Created by [`super::Database::begin`].
+pub struct Transaction {
+    backend: Arc<dyn TxnBackend>,
+    read_version: Option<Version>,
+    started: Instant,
+    local: BTreeMap<Vec<u8>, Local>,
+    cleared: Vec<KeyRange>,
+    mutations: Vec<Mutation>,
+    read_ranges: Vec<KeyRange>,
+    write_ranges: Vec<KeyRange>,
+    size: usize,
+    done: bool,
+}
+
+impl Transaction {
+    pub(crate) fn new(backend: Arc<dyn TxnBackend>) -> Transaction {
+        Transaction {
+            backend,
+            read_version: None,
+            started: Instant::now(),
+            local: BTreeMap::new(),
+            cleared: Vec::new(),
+            mutations: Vec::new(),
+            read_ranges: Vec::new(),
+            write_ranges: Vec::new(),
+            size: 0,
+            done: false,
+        }
+    }
+
+    /// The read version, fetched on first use.
+    pub fn read_version(&mut self) -> Result<Version, TxnError> {
+        self.live()?;
+        if let Some(v) = self.read_version {
+            return Ok(v);
+        }
+        let v = self.backend.read_version()?;
+        self.read_version = Some(v);
+        self.started = Instant::now();
+        Ok(v)
+    }
+
+    fn live(&self) -> Result<(), TxnError> {
+        if self.done {
+            return Err(TxnError::Used);
+        }
+        match self.read_version {
+            Some(v) if self.started.elapsed() > MAX_DURATION => {
+                Err(TxnError::TooOld { read_version: v })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The value of `key`, seeing this transaction's own writes; conflicts on `key`.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
+        self.get_inner(key, false)
+    }
+
+    /// Like `get`, but adds no read conflict (a snapshot read).
+    pub fn snapshot_get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
+        self.get_inner(key, true)
+    }
+
+    fn get_inner(&mut self, key: &[u8], snapshot: bool) -> Result<Option<Vec<u8>>, TxnError> {
+        check_key(key, true)?;
+        self.live()?;
+        match self.local.get(key).cloned() {
+            Some(Local::Value(v)) => Ok(Some(v)),
+            Some(Local::Cleared) => Ok(None),
+            Some(Local::Add(delta)) => {
+                let base = self.storage_get(key, snapshot)?;
+                Ok(Some(Mutation::add_le(base.as_deref(), delta).to_vec()))
+            }
+            None => self.storage_get(key, snapshot),
+        }
+    }
+
+    /// The stored value under the local range clears (not the local point writes).
+    fn storage_get(&mut self, key: &[u8], snapshot: bool) -> Result<Option<Vec<u8>>, TxnError> {
+        if self.cleared.iter().any(|r| r.contains(key)) {
+            return Ok(None);
+        }
+        let rv = self.read_version()?;
+        if !snapshot {
+            self.add_read_range(KeyRange::single(key))?;
+        }
+        self.backend.get(key, rv)
+    }
+
+    /// Up to `limit` pairs of `range` (0 = no limit), ascending or `reverse`, seeing this
+    /// transaction's writes; conflicts on the part of the range it observed.
+    pub fn get_range(
+        &mut self,
+        range: &KeyRange,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.get_range_inner(range, limit, reverse, false)
+    }
+
+    /// Like `get_range`, without a read conflict.
+    pub fn snapshot_get_range(
+        &mut self,
+        range: &KeyRange,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.get_range_inner(range, limit, reverse, true)
+    }
+
+    fn get_range_inner(
+        &mut self,
+        range: &KeyRange,
+        limit: usize,
+        reverse: bool,
+        snapshot: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.live()?;
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rv = self.read_version()?;
+        let mut stored = StoredCursor::new(range.clone(), reverse);
+        let mut locals: Vec<(Vec<u8>, Local)> = self
+            .local
+            .range::<[u8], _>((
+                Bound::Included(range.begin.as_slice()),
+                Bound::Excluded(range.end.as_slice()),
+            ))
+            .map(|(k, l)| (k.clone(), l.clone()))
+            .collect();
+        if reverse {
+            locals.reverse();
+        }
+        let mut locals = locals.into_iter().peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let next_stored = stored.peek(self, rv)?;
+            let take_local = match (locals.peek(), next_stored) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((lk, _)), Some(sk)) => {
+                    (lk.as_slice() <= sk) != reverse || lk.as_slice() == sk
+                }
+            };
+            if !take_local {
+                if let Some(kv) = stored.pop() {
+                    out.push(kv);
+                }
+                continue;
+            }
+            let Some((k, l)) = locals.next() else { break };
+            let base = stored.take_if_key(&k);
+            match l {
+                Local::Value(v) => out.push((k, v)),
+                Local::Cleared => {}
+                Local::Add(delta) => {
+                    let base = match base {
+                        Some(v) => Some(v),
+                        None if self.cleared.iter().any(|r| r.contains(&k)) => None,
+                        None => self.backend.get(&k, rv)?,
+                    };
+                    out.push((k, Mutation::add_le(base.as_deref(), delta).to_vec()));
+                }
+            }
+        }
+        if !snapshot {
+            let observed = stored.observed(
+                range,
+                out.len() >= limit,
+                out.last().map(|kv| kv.0.as_slice()),
+            );
+            self.add_read_range(observed)?;
+        }
+        Ok(out)
+    }
+
+    /// Store `value` under `key`.
+    pub fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), TxnError> {
+        check_key(key, false)?;
+        if value.len() > MAX_VALUE_SIZE {
+            return Err(TxnError::ValueTooLarge {
+                len: value.len(),
+                max: MAX_VALUE_SIZE,
+            });
+        }
+        self.write(
+            Mutation::Set {
+                key: key.to_vec(),
+                value: value.to_vec(),
+            },
+            KeyRange::single(key),
+        )?;
+        self.local
+            .insert(key.to_vec(), Local::Value(value.to_vec()));
+        Ok(())
+    }
+
+    /// Delete `key`.
+    pub fn clear(&mut self, key: &[u8]) -> Result<(), TxnError> {
+        check_key(key, false)?;
+        self.write(Mutation::Clear { key: key.to_vec() }, KeyRange::single(key))?;
+        self.local.insert(key.to_vec(), Local::Cleared);
+        Ok(())
+    }
+
+    /// Delete every key in `range`.
+    pub fn clear_range(&mut self, range: &KeyRange) -> Result<(), TxnError> {
+        check_key(&range.begin, false)?;
+        check_key(&range.end, true)?;
+        if range.is_empty() {
+            return Ok(());
+        }
+        self.write(
+            Mutation::ClearRange {
+                range: range.clone(),
+            },
+            range.clone(),
+        )?;
+        let inside: Vec<Vec<u8>> = self
+            .local
+            .range::<[u8], _>((
+                Bound::Included(range.begin.as_slice()),
+                Bound::Excluded(range.end.as_slice()),
+            ))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in inside {
+            self.local.remove(&k);
+        }
+        self.cleared.push(range.clone());
+        Ok(())
+    }
+
+    /// Add `delta` to the little-endian i64 stored at `key` (0 if absent), without reading it:
+    /// no read conflict, so concurrent adders never conflict.
+    pub fn atomic_add(&mut self, key: &[u8], delta: i64) -> Result<(), TxnError> {
+        check_key(key, false)?;
+        self.write(
+            Mutation::AtomicAdd {
+                key: key.to_vec(),
+                delta,
+            },
+            KeyRange::single(key),
+        )?;
+        let in_cleared = self.cleared.iter().any(|r| r.contains(key));
+        let next = match self.local.get(key) {
+            Some(Local::Value(v)) => Local::Value(Mutation::add_le(Some(v), delta).to_vec()),
+            Some(Local::Cleared) => Local::Value(Mutation::add_le(None, delta).to_vec()),
+            Some(Local::Add(d)) => Local::Add(d.wrapping_add(delta)),
+            None if in_cleared => Local::Value(Mutation::add_le(None, delta).to_vec()),
+            None => Local::Add(delta),
+        };
+        self.local.insert(key.to_vec(), next);
+        Ok(())
+    }
+
+    /// Conflict as if `range` had been read.
+    pub fn add_read_conflict_range(&mut self, range: KeyRange) -> Result<(), TxnError> {
+        self.add_read_range(range)
+    }
+
+    /// Conflict as if `range` had been written (other readers of it will conflict).
+    pub fn add_write_conflict_range(&mut self, range: KeyRange) -> Result<(), TxnError> {
+        self.grow(range.begin.len() + range.end.len())?;
+        self.write_ranges.push(range);
+        Ok(())
+    }
+
+    fn add_read_range(&mut self, range: KeyRange) -> Result<(), TxnError> {
+        self.grow(range.begin.len() + range.end.len())?;
+        self.read_ranges.push(range);
+        Ok(())
+    }
+
+    fn write(&mut self, m: Mutation, range: KeyRange) -> Result<(), TxnError> {
+        self.live()?;
+        self.grow(m.size() + range.begin.len() + range.end.len())?;
+        self.mutations.push(m);
+        self.write_ranges.push(range);
+        Ok(())
+    }
+
+    fn grow(&mut self, bytes: usize) -> Result<(), TxnError> {
+        let size = self.size.saturating_add(bytes);
+        if size > MAX_TRANSACTION_SIZE {
+            return Err(TxnError::TransactionTooLarge {
+                size,
+                max: MAX_TRANSACTION_SIZE,
+            });
+        }
+        self.size = size;
+        Ok(())
+    }
+
+    /// Commit; returns the commit version (the read version for a read-only transaction).
+    pub fn commit(&mut self) -> Result<Version, TxnError> {
+        self.live()?;
+        if self.mutations.is_empty() && self.write_ranges.is_empty() {
+            let v = self.read_version()?;
+            self.done = true;
+            return Ok(v);
+        }
+        let read_version = self.read_version()?;
+        self.done = true;
+        self.backend.commit(CommitRequest {
+            read_version,
+            read_ranges: std::mem::take(&mut self.read_ranges),
+            write_ranges: std::mem::take(&mut self.write_ranges),
+            mutations: std::mem::take(&mut self.mutations),
+        })
+    }
+}
+
+fn check_key(key: &[u8], allow_system_end: bool) -> Result<(), TxnError> {
+    if key.len() > MAX_KEY_SIZE {
+        return Err(TxnError::KeyTooLarge {
+            len: key.len(),
+            max: MAX_KEY_SIZE,
+        });
+    }
+    // 0xff itself is allowed as a range end ("the end of the user keyspace").
+    if key.first() == Some(&0xff) && !(allow_system_end && key == [0xff]) {
+        return Err(TxnError::SystemKey { key: key.to_vec() });
+    }
+    Ok(())
+}
+
+/// Pages of stored pairs of a range in scan order, minus keys the local view decides.
+struct StoredCursor {
+    remaining: KeyRange,
+    reverse: bool,
+    buf: std::collections::VecDeque<KeyValue>,
+    exhausted: bool,
+    /// The last key storage returned (bounds the observed part of the range).
+    last_fetched: Option<Vec<u8>>,
+}
+
+impl StoredCursor {
+    fn new(range: KeyRange, reverse: bool) -> StoredCursor {
+        StoredCursor {
+            remaining: range,
+            reverse,
+            buf: Default::default(),
+            exhausted: false,
+            last_fetched: None,
+        }
+    }
+
+    /// The next stored key not hidden by a local range clear, fetching as needed.
+    fn peek(&mut self, tx: &Transaction, rv: Version) -> Result<Option<&[u8]>, TxnError> {
+        loop {
+            while let Some((k, _)) = self.buf.front() {
+                if tx.cleared.iter().any(|r| r.contains(k)) && !tx.local.contains_key(k) {
+                    self.buf.pop_front();
+                } else {
+                    break;
+                }
+            }
+            if !self.buf.is_empty() || self.exhausted {
+                return Ok(self.buf.front().map(|kv| kv.0.as_slice()));
+            }
+            let page = tx
+                .backend
+                .get_range(&self.remaining, rv, RANGE_PAGE, self.reverse)?;
+            self.exhausted = page.len() < RANGE_PAGE;
+            if let Some((last, _)) = page.last() {
+                if self.reverse {
+                    self.remaining.end = last.clone();
+                } else {
+                    self.remaining.begin = key_after(last);
+                }
+                self.last_fetched = Some(last.clone());
+            }
+            self.buf.extend(page);
+        }
+    }
+
+    fn pop(&mut self) -> Option<KeyValue> {
+        self.buf.pop_front()
+    }
+
+    /// If the next stored pair has key `k`, consume it and return its value.
+    fn take_if_key(&mut self, k: &[u8]) -> Option<Vec<u8>> {
+        if self.buf.front().is_some_and(|kv| kv.0 == k) {
+            return self.buf.pop_front().map(|kv| kv.1);
+        }
+        None
+    }
+
+    /// The part of `range` this read observed: all of it, unless it stopped at the limit, in
+    /// which case up to (and including) the furthest key it looked at.
+    fn observed(&self, range: &KeyRange, hit_limit: bool, last_out: Option<&[u8]>) -> KeyRange {
+        if !hit_limit {
+            return range.clone();
+        }
+        let far = match (&self.last_fetched, last_out) {
+            (Some(f), Some(o)) if self.reverse => std::cmp::min(f.as_slice(), o).to_vec(),
+            (Some(f), Some(o)) => std::cmp::max(f.as_slice(), o).to_vec(),
+            (Some(f), None) => f.clone(),
+            (None, Some(o)) => o.to_vec(),
+            (None, None) => return range.clone(),
+        };
+        if self.reverse {
+            KeyRange::new(far, range.end.clone())
+        } else {
+            KeyRange::new(range.begin.clone(), key_after(&far))
+        }
+    }
+}
