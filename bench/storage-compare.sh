@@ -16,7 +16,7 @@
 #
 # storage-bench then runs, one after the other:
 #   target/release/storage-bench --child --engine=ferrisdb --num=1000000 --key-size=16 \
-#       --value-size=100 --sync-num=20000 --sync-threads=1,4,16 --cache-mb=8 --seed=301 --dir=DIR
+#       --value-size=100 --sync-num=100000 --sync-threads=1,4,16 --cache-mb=8 --seed=301 --dir=DIR
 #   target/release/storage-bench --child --engine=fjall    (same options)
 # and db_bench once per phase (COMMON = --num=1000000 --key_size=16 --value_size=100
 #   --compression_type=none --cache_size=8388608 --seek_nexts=10 --statistics=1 --histogram=0
@@ -26,9 +26,9 @@
 #   db_bench COMMON --seed=302 --db=DIR/rocksdb/main --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=0 --threads=1
 #   db_bench COMMON --seed=303 --db=DIR/rocksdb/main --benchmarks=overwrite,flush,waitforcompaction  --use_existing_db=1 --sync=0 --threads=1
 #   db_bench COMMON --seed=304 --db=DIR/rocksdb/main --benchmarks=readrandom,readseq,seekrandom      --use_existing_db=1 --sync=0 --threads=1
-#   db_bench COMMON --seed=402 --num=20000 --db=DIR/rocksdb/fillsync-1  --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=1
-#   db_bench COMMON --seed=405 --num=5000  --db=DIR/rocksdb/fillsync-4  --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=4
-#   db_bench COMMON --seed=417 --num=1250  --db=DIR/rocksdb/fillsync-16 --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=16
+#   db_bench COMMON --seed=402 --num=100000 --db=DIR/rocksdb/fillsync-1  --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=1
+#   db_bench COMMON --seed=405 --num=25000  --db=DIR/rocksdb/fillsync-4  --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=4
+#   db_bench COMMON --seed=417 --num=6250  --db=DIR/rocksdb/fillsync-16 --benchmarks=fillrandom,flush,waitforcompaction --use_existing_db=0 --sync=1 --threads=16
 # (each db_bench runs under `/usr/bin/time -f '@peak_kb %M'` for its peak RSS; storage-bench
 # prints the exact lines it runs on stderr).
 #

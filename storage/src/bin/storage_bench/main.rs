@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p ferrisdb-storage --features bench-fjall --bin storage-bench -- \
-//!     [--num 1000000] [--key-size 16] [--value-size 100] [--sync-num 20000] \
+//!     [--num 1000000] [--key-size 16] [--value-size 100] [--sync-num 100000] \
 //!     [--sync-threads 1,4,16] [--cache-mb 8] [--seed 301] [--dir PATH] \
 //!     [--engines ferrisdb,fjall] [--db-bench /usr/bin/db_bench] [--keep]
 //! ```

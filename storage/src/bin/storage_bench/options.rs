@@ -12,7 +12,7 @@ usage: storage-bench [options]
   --num N             entries for fillseq/fillrandom/overwrite and reads   (default 1000000)
   --key-size N        key bytes, db_bench format BE64(n) ++ '0' padding     (default 16)
   --value-size N      value bytes                                           (default 100)
-  --sync-num N        synced writes per thread count, split over threads    (default 20000)
+  --sync-num N        synced writes per thread count, split over threads    (default 100000)
   --sync-threads L    thread counts for fillsync, comma-separated           (default 1,4,16)
   --cache-mb N        block cache MiB for every engine that has one         (default 8)
   --seed N            random key seed (thread i uses seed+i)                (default 301)
@@ -54,7 +54,7 @@ impl BenchOptions {
             num: 1_000_000,
             key_size: 16,
             value_size: 100,
-            sync_num: 20_000,
+            sync_num: 100_000,
             sync_threads: vec![1, 4, 16],
             cache_mb: 8,
             seed: 301,
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(child.key_size, 20);
         assert_eq!(child.sync_threads, vec![2, 8]);
         assert_eq!(child.dir, PathBuf::from("/tmp/x"));
-        assert_eq!(child.sync_per_thread(8), 20_000 / 8);
+        assert_eq!(child.sync_per_thread(8), 100_000 / 8);
     }
 
     #[test]
