@@ -1,1 +1,0 @@
-//! The order-preserving tuple encoding. (Being written.)
