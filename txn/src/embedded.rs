@@ -1,0 +1,216 @@
+//! The embedded cluster: sequencer, resolver, commit log and one storage server in one
+//! process, behind the [`TxnBackend`] trait: what `ferrisdb start` runs by default.
+//!
+//! Life of a commit (`EmbeddedCluster::commit`):
+//!
+//! ```text
+//!   1. queue the request; take the pipeline lock (the holder commits everything queued:
+//!      while it fsyncs, later commits pile up and form the next batch, a "combining lock")
+//!   2. Sequencer::next_commit_version        one version for the whole batch
+//!   3. Resolver::resolve(version, batch)      conflicts, in batch order (earlier wins)
+//!   4. CommitLog::append(version, mutations of the committed transactions, in batch order)
+//!      CommitLog::sync                        one fsync for the batch: now durable
+//!   5. Sequencer::set_committed(version); publish it as the read version
+//!   6. StorageServer::apply(version, ...)     readers at >= version can now be served
+//!   7. answer every request of the batch: its commit version, NotCommitted or TooOld
+//! ```
+//!
+//! Reads go straight to the storage server at the transaction's read version. The read
+//! version is only advanced after the commit is durable in the log, so a reader never sees a
+//! write that a crash could lose. Open replays the log past the storage server's applied
+//! version, so a crash between steps 4 and 6 loses nothing.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ferrisdb_kv::{KeyRange, Mutation, StorageServer, StorageServerOptions, Version};
+
+use crate::client::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use crate::commit_log::CommitLog;
+use crate::resolver::{Outcome, ResolveRequest, Resolver};
+use crate::sequencer::Sequencer;
+
+/// Tuning of the embedded cluster.
+#[derive(Clone, Debug)]
+pub struct EmbeddedOptions {
+    pub storage: StorageServerOptions,
+    /// Versions a transaction may read behind the newest commit (about 5 s).
+    pub mvcc_window: Version,
+    /// Bytes of log entries a storage server pulls per apply during catch-up.
+    pub pull_bytes: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            storage: StorageServerOptions::default(),
+            mvcc_window: 5_000_000,
+            pull_bytes: 4 << 20,
+        }
+    }
+}
+
+struct Pipeline {
+    sequencer: Sequencer,
+    resolver: Resolver,
+    log: CommitLog,
+    batches: u64,
+}
+
+struct Pending {
+    req: CommitRequest,
+    result: Mutex<Option<Result<Version, TxnError>>>,
+}
+
+/// Every role in one process.
+pub struct EmbeddedCluster {
+    storage: StorageServer,
+    pipeline: Mutex<Pipeline>,
+    queue: Mutex<Vec<Arc<Pending>>>,
+    /// The read version: the newest commit that is durable and applied.
+    committed: AtomicU64,
+    opts: EmbeddedOptions,
+}
+
+fn coordinator(e: impl std::fmt::Display) -> TxnError {
+    TxnError::Coordinator(e.to_string())
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+impl EmbeddedCluster {
+    /// Open (or create) the cluster's state under `dir` and catch the storage server up.
+    pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<EmbeddedCluster, TxnError> {
+        std::fs::create_dir_all(dir).map_err(coordinator)?;
+        let all = vec![KeyRange::new(Vec::new(), vec![0xff, 0xff, 0xff])];
+        let storage = StorageServer::open(&dir.join("storage"), all, opts.storage.clone())?;
+        let log = CommitLog::open(&dir.join("log")).map_err(coordinator)?;
+        let sequencer = Sequencer::open(&dir.join("sequencer")).map_err(coordinator)?;
+        let mut from = storage.applied_version() + 1;
+        loop {
+            let entries = log.pull(from, opts.pull_bytes).map_err(coordinator)?;
+            let Some(last) = entries.last().map(|e| e.0) else { break };
+            storage.apply(&entries)?;
+            from = last + 1;
+        }
+        let committed = storage.applied_version().max(log.last_version().unwrap_or(0));
+        let mut resolver = Resolver::new();
+        // Nothing read before this process started can be checked for conflicts any more.
+        resolver.set_oldest(committed);
+        tracing::info!(dir = %dir.display(), committed, "embedded cluster opened");
+        Ok(EmbeddedCluster {
+            storage,
+            pipeline: Mutex::new(Pipeline { sequencer, resolver, log, batches: 0 }),
+            queue: Mutex::new(Vec::new()),
+            committed: AtomicU64::new(committed),
+            opts,
+        })
+    }
+
+    pub fn storage(&self) -> &StorageServer {
+        &self.storage
+    }
+
+    /// Commit everything queued as one batch (the caller holds the pipeline lock).
+    fn run_batch(&self, p: &mut Pipeline, batch: Vec<Arc<Pending>>) {
+        let outcome = self.commit_batch(p, &batch);
+        for (i, pending) in batch.iter().enumerate() {
+            let r = match &outcome {
+                Ok(results) => results[i].clone_result(),
+                Err(e) => Err(coordinator(e)),
+            };
+            *pending.result.lock().expect("commit result lock poisoned") = Some(r);
+        }
+    }
+
+    fn commit_batch(&self, p: &mut Pipeline, batch: &[Arc<Pending>]) -> Result<Vec<BatchResult>, TxnError> {
+        let version = p.sequencer.next_commit_version(now_micros()).map_err(coordinator)?;
+        let requests: Vec<ResolveRequest> = batch
+            .iter()
+            .map(|b| ResolveRequest {
+                read_version: b.req.read_version,
+                read_ranges: b.req.read_ranges.clone(),
+                write_ranges: b.req.write_ranges.clone(),
+            })
+            .collect();
+        let outcomes = p.resolver.resolve(version, &requests);
+        let mut mutations: Vec<Mutation> = Vec::new();
+        let mut results = Vec::with_capacity(batch.len());
+        for (b, o) in batch.iter().zip(outcomes) {
+            results.push(match o {
+                Outcome::Committed => {
+                    mutations.extend(b.req.mutations.iter().cloned());
+                    BatchResult::Committed(version)
+                }
+                Outcome::Conflict { range } => BatchResult::Conflict(range, b.req.read_version),
+                Outcome::TooOld => BatchResult::TooOld(b.req.read_version),
+            });
+        }
+        if !mutations.is_empty() {
+            p.log.append(version, &mutations).map_err(coordinator)?;
+            p.log.sync().map_err(coordinator)?;
+        }
+        p.sequencer.set_committed(version).map_err(coordinator)?;
+        if !mutations.is_empty() {
+            self.storage.apply(&[(version, mutations)])?;
+        }
+        self.committed.store(version, Ordering::Release);
+        p.resolver.set_oldest(version.saturating_sub(self.opts.mvcc_window));
+        p.batches += 1;
+        if p.batches % 1024 == 0 {
+            // Storage applies synchronously and durably, so the log below it is redundant.
+            p.log.truncate_below(self.storage.durable_version()).map_err(coordinator)?;
+        }
+        Ok(results)
+    }
+}
+
+enum BatchResult {
+    Committed(Version),
+    Conflict(KeyRange, Version),
+    TooOld(Version),
+}
+
+impl BatchResult {
+    fn clone_result(&self) -> Result<Version, TxnError> {
+        match self {
+            BatchResult::Committed(v) => Ok(*v),
+            BatchResult::Conflict(range, rv) => Err(TxnError::NotCommitted { range: range.clone(), read_version: *rv }),
+            BatchResult::TooOld(rv) => Err(TxnError::TooOld { read_version: *rv }),
+        }
+    }
+}
+
+impl TxnBackend for EmbeddedCluster {
+    fn read_version(&self) -> Result<Version, TxnError> {
+        Ok(self.committed.load(Ordering::Acquire))
+    }
+
+    fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        Ok(self.storage.get(key, version)?)
+    }
+
+    fn get_range(&self, range: &KeyRange, version: Version, limit: usize, reverse: bool) -> Result<Vec<KeyValue>, TxnError> {
+        Ok(self.storage.get_range(range, version, limit, reverse)?)
+    }
+
+    fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
+        let pending = Arc::new(Pending { req, result: Mutex::new(None) });
+        self.queue.lock().expect("commit queue poisoned").push(pending.clone());
+        let mut pipeline = self.pipeline.lock().expect("commit pipeline poisoned");
+        if let Some(r) = pending.result.lock().expect("commit result lock poisoned").take() {
+            return r;
+        }
+        let batch = std::mem::take(&mut *self.queue.lock().expect("commit queue poisoned"));
+        self.run_batch(&mut pipeline, batch);
+        drop(pipeline);
+        let r = pending.result.lock().expect("commit result lock poisoned").take();
+        r.unwrap_or_else(|| Err(TxnError::Coordinator("commit was not processed".into())))
+    }
+}
