@@ -70,11 +70,9 @@ pub struct EmbeddedCluster {
     queue: Mutex<Vec<Arc<Pending>>>,
     /// The read version: the newest commit that is durable and applied.
     committed: AtomicU64,
+    /// Wall-clock microseconds when `committed` last moved (see `advance`).
+    committed_at: AtomicU64,
     opts: EmbeddedOptions,
-}
-
-fn coordinator(e: impl std::fmt::Display) -> TxnError {
-    TxnError::Coordinator(e.to_string())
 }
 
 fn now_micros() -> u64 {
@@ -87,30 +85,75 @@ fn now_micros() -> u64 {
 impl EmbeddedCluster {
     /// Open (or create) the cluster's state under `dir` and catch the storage server up.
     pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<EmbeddedCluster, TxnError> {
-        std::fs::create_dir_all(dir).map_err(coordinator)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::Storage(ferrisdb_storage::Error::io(dir, e)))?;
         let all = vec![KeyRange::new(Vec::new(), vec![0xff, 0xff, 0xff])];
         let storage = StorageServer::open(&dir.join("storage"), all, opts.storage.clone())?;
-        let log = CommitLog::open(&dir.join("log")).map_err(coordinator)?;
-        let sequencer = Sequencer::open(&dir.join("sequencer")).map_err(coordinator)?;
+        let log = CommitLog::open(&dir.join("log"))?;
+        let sequencer = Sequencer::open(&dir.join("sequencer"))?;
         let mut from = storage.applied_version() + 1;
         loop {
-            let entries = log.pull(from, opts.pull_bytes).map_err(coordinator)?;
-            let Some(last) = entries.last().map(|e| e.0) else { break };
+            let entries = log.pull(from, opts.pull_bytes)?;
+            let Some(last) = entries.last().map(|e| e.0) else {
+                break;
+            };
             storage.apply(&entries)?;
             from = last + 1;
         }
-        let committed = storage.applied_version().max(log.last_version().unwrap_or(0));
-        let mut resolver = Resolver::new();
-        // Nothing read before this process started can be checked for conflicts any more.
-        resolver.set_oldest(committed);
-        tracing::info!(dir = %dir.display(), committed, "embedded cluster opened");
-        Ok(EmbeddedCluster {
+        let committed = storage
+            .applied_version()
+            .max(log.last_version().unwrap_or(0));
+        let resolver = Resolver::with_max_window(committed, opts.mvcc_window);
+        let cluster = EmbeddedCluster {
             storage,
-            pipeline: Mutex::new(Pipeline { sequencer, resolver, log, batches: 0 }),
+            pipeline: Mutex::new(Pipeline {
+                sequencer,
+                resolver,
+                log,
+                batches: 0,
+            }),
             queue: Mutex::new(Vec::new()),
             committed: AtomicU64::new(committed),
+            committed_at: AtomicU64::new(0),
             opts,
-        })
+        };
+        // Versions follow the clock: start from a current one. No conflict history survives a
+        // restart, so nothing read below it can be checked any more.
+        let v = cluster.advance(true)?;
+        cluster
+            .pipeline
+            .lock()
+            .expect("commit pipeline poisoned")
+            .resolver
+            .set_oldest(v);
+        tracing::info!(dir = %dir.display(), version = v, "embedded cluster opened");
+        Ok(cluster)
+    }
+
+    /// Commit an empty batch so the read version keeps up with the clock (FoundationDB's
+    /// proxies do the same when idle): a read version older than the MVCC window would make
+    /// every read-write transaction `TooOld`. Unless `force`, only when the committed version
+    /// is more than half a window old. Returns the committed version.
+    fn advance(&self, force: bool) -> Result<Version, TxnError> {
+        let mut p = self.pipeline.lock().expect("commit pipeline poisoned");
+        if !force && !self.is_stale() {
+            return Ok(self.committed.load(Ordering::Acquire));
+        }
+        let version = p.sequencer.next_commit_version(now_micros())?;
+        p.sequencer.set_committed(version)?;
+        self.storage.apply(&[(version, Vec::new())])?;
+        self.publish(version);
+        Ok(version)
+    }
+
+    fn is_stale(&self) -> bool {
+        now_micros().saturating_sub(self.committed_at.load(Ordering::Acquire))
+            > self.opts.mvcc_window / 2
+    }
+
+    fn publish(&self, version: Version) {
+        self.committed.store(version, Ordering::Release);
+        self.committed_at.store(now_micros(), Ordering::Release);
     }
 
     pub fn storage(&self) -> &StorageServer {
@@ -123,23 +166,28 @@ impl EmbeddedCluster {
         for (i, pending) in batch.iter().enumerate() {
             let r = match &outcome {
                 Ok(results) => results[i].clone_result(),
-                Err(e) => Err(coordinator(e)),
+                // The batch may or may not have reached the log before the failure.
+                Err(e) => Err(TxnError::CommitUnknownResult(e.to_string())),
             };
             *pending.result.lock().expect("commit result lock poisoned") = Some(r);
         }
     }
 
-    fn commit_batch(&self, p: &mut Pipeline, batch: &[Arc<Pending>]) -> Result<Vec<BatchResult>, TxnError> {
-        let version = p.sequencer.next_commit_version(now_micros()).map_err(coordinator)?;
+    fn commit_batch(
+        &self,
+        p: &mut Pipeline,
+        batch: &[Arc<Pending>],
+    ) -> Result<Vec<BatchResult>, TxnError> {
+        let version = p.sequencer.next_commit_version(now_micros())?;
         let requests: Vec<ResolveRequest> = batch
             .iter()
             .map(|b| ResolveRequest {
                 read_version: b.req.read_version,
-                read_ranges: b.req.read_ranges.clone(),
-                write_ranges: b.req.write_ranges.clone(),
+                reads: b.req.read_ranges.clone(),
+                writes: b.req.write_ranges.clone(),
             })
             .collect();
-        let outcomes = p.resolver.resolve(version, &requests);
+        let outcomes = p.resolver.resolve(version, &requests)?;
         let mut mutations: Vec<Mutation> = Vec::new();
         let mut results = Vec::with_capacity(batch.len());
         for (b, o) in batch.iter().zip(outcomes) {
@@ -153,19 +201,20 @@ impl EmbeddedCluster {
             });
         }
         if !mutations.is_empty() {
-            p.log.append(version, &mutations).map_err(coordinator)?;
-            p.log.sync().map_err(coordinator)?;
+            p.log.append(version, &mutations)?;
+            p.log.sync()?;
         }
-        p.sequencer.set_committed(version).map_err(coordinator)?;
+        p.sequencer.set_committed(version)?;
         if !mutations.is_empty() {
             self.storage.apply(&[(version, mutations)])?;
+            // Only versions the storage server applied become read versions: a reader at an
+            // empty batch's version would wait for a version storage never sees.
+            self.publish(version);
         }
-        self.committed.store(version, Ordering::Release);
-        p.resolver.set_oldest(version.saturating_sub(self.opts.mvcc_window));
         p.batches += 1;
-        if p.batches % 1024 == 0 {
+        if p.batches.is_multiple_of(1024) {
             // Storage applies synchronously and durably, so the log below it is redundant.
-            p.log.truncate_below(self.storage.durable_version()).map_err(coordinator)?;
+            p.log.truncate_below(self.storage.durable_version())?;
         }
         Ok(results)
     }
@@ -181,7 +230,10 @@ impl BatchResult {
     fn clone_result(&self) -> Result<Version, TxnError> {
         match self {
             BatchResult::Committed(v) => Ok(*v),
-            BatchResult::Conflict(range, rv) => Err(TxnError::NotCommitted { range: range.clone(), read_version: *rv }),
+            BatchResult::Conflict(range, rv) => Err(TxnError::NotCommitted {
+                range: range.clone(),
+                read_version: *rv,
+            }),
             BatchResult::TooOld(rv) => Err(TxnError::TooOld { read_version: *rv }),
         }
     }
@@ -189,6 +241,9 @@ impl BatchResult {
 
 impl TxnBackend for EmbeddedCluster {
     fn read_version(&self) -> Result<Version, TxnError> {
+        if self.is_stale() {
+            return self.advance(false);
+        }
         Ok(self.committed.load(Ordering::Acquire))
     }
 
@@ -196,21 +251,46 @@ impl TxnBackend for EmbeddedCluster {
         Ok(self.storage.get(key, version)?)
     }
 
-    fn get_range(&self, range: &KeyRange, version: Version, limit: usize, reverse: bool) -> Result<Vec<KeyValue>, TxnError> {
+    fn get_range(
+        &self,
+        range: &KeyRange,
+        version: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
         Ok(self.storage.get_range(range, version, limit, reverse)?)
     }
 
     fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
-        let pending = Arc::new(Pending { req, result: Mutex::new(None) });
-        self.queue.lock().expect("commit queue poisoned").push(pending.clone());
+        let pending = Arc::new(Pending {
+            req,
+            result: Mutex::new(None),
+        });
+        self.queue
+            .lock()
+            .expect("commit queue poisoned")
+            .push(pending.clone());
         let mut pipeline = self.pipeline.lock().expect("commit pipeline poisoned");
-        if let Some(r) = pending.result.lock().expect("commit result lock poisoned").take() {
+        if let Some(r) = pending
+            .result
+            .lock()
+            .expect("commit result lock poisoned")
+            .take()
+        {
             return r;
         }
         let batch = std::mem::take(&mut *self.queue.lock().expect("commit queue poisoned"));
         self.run_batch(&mut pipeline, batch);
         drop(pipeline);
-        let r = pending.result.lock().expect("commit result lock poisoned").take();
-        r.unwrap_or_else(|| Err(TxnError::Coordinator("commit was not processed".into())))
+        let r = pending
+            .result
+            .lock()
+            .expect("commit result lock poisoned")
+            .take();
+        r.unwrap_or_else(|| {
+            Err(TxnError::CommitUnknownResult(
+                "the commit batch produced no result".into(),
+            ))
+        })
     }
 }

@@ -3,14 +3,22 @@
 //! FoundationDB's shape: a **sequencer** hands out versions from one clock, a **resolver**
 //! rejects a commit whose reads were overwritten after its read version (optimistic
 //! concurrency), and the **commit log** makes accepted commits durable (group commit) before
-//! anyone is told "committed"; storage servers then pull the log and apply it in version order.
+//! anyone is told "committed"; storage servers then apply it in version order.
 //!
-//! Modules so far: [`sequencer`], [`resolver`], [`commit_log`], and [`client`] (the raw
-//! transactional KV API: `Database`, `Transaction`). The commit pipeline joins them (issue 3).
+//! Modules: [`sequencer`], [`resolver`], [`commit_log`] (sharing the [`error`] type), the
+//! [`client`] (the raw transactional KV API: `Database`, `Transaction`), and [`embedded`],
+//! every role in one process, whose module doc walks through the life of a commit.
 
 pub mod client;
 pub mod commit_log;
+pub mod embedded;
+pub mod error;
 pub mod resolver;
 pub mod sequencer;
 
 pub use client::{CommitRequest, Database, Transaction, TxnBackend, TxnError};
+pub use commit_log::{CommitLog, CommitLogOptions};
+pub use embedded::{EmbeddedCluster, EmbeddedOptions};
+pub use error::{Error, Result};
+pub use resolver::{Outcome, ResolveRequest, Resolver};
+pub use sequencer::Sequencer;

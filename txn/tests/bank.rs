@@ -17,11 +17,14 @@ fn account(i: u64) -> Vec<u8> {
 }
 
 fn balance(v: Option<Vec<u8>>) -> i64 {
-    v.map(|b| i64::from_le_bytes(b.try_into().expect("8-byte balance"))).unwrap_or(0)
+    v.map(|b| i64::from_le_bytes(b.try_into().expect("8-byte balance")))
+        .unwrap_or(0)
 }
 
 fn open(dir: &std::path::Path) -> Database {
-    Database::from_backend(Arc::new(EmbeddedCluster::open(dir, EmbeddedOptions::default()).unwrap()))
+    Database::from_backend(Arc::new(
+        EmbeddedCluster::open(dir, EmbeddedOptions::default()).unwrap(),
+    ))
 }
 
 fn total(db: &Database) -> i64 {
@@ -75,7 +78,11 @@ fn concurrent_transfers_keep_the_total_through_a_reopen() {
             .unwrap();
         }
         let expected = START * ACCOUNTS as i64;
-        assert_eq!(total(&db), expected, "round {round} starts with the full total");
+        assert_eq!(
+            total(&db),
+            expected,
+            "round {round} starts with the full total"
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let auditor = {
@@ -83,7 +90,11 @@ fn concurrent_transfers_keep_the_total_through_a_reopen() {
             std::thread::spawn(move || {
                 let mut audits = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    assert_eq!(total(&db), expected, "an audit saw money created or destroyed");
+                    assert_eq!(
+                        total(&db),
+                        expected,
+                        "an audit saw money created or destroyed"
+                    );
                     audits += 1;
                 }
                 audits
@@ -92,7 +103,9 @@ fn concurrent_transfers_keep_the_total_through_a_reopen() {
         let workers: Vec<_> = (0..4u64)
             .map(|t| {
                 let (db, done) = (db.clone(), done.clone());
-                std::thread::spawn(move || transfers(&db, 0x9e37_79b9 * (t + 1) + round, 150, &done))
+                std::thread::spawn(move || {
+                    transfers(&db, 0x9e37_79b9 * (t + 1) + round, 150, &done)
+                })
             })
             .collect();
         for w in workers {
@@ -101,6 +114,9 @@ fn concurrent_transfers_keep_the_total_through_a_reopen() {
         stop.store(true, Ordering::Relaxed);
         assert!(auditor.join().unwrap() > 0);
         assert_eq!(total(&db), expected);
-        assert!(done.load(Ordering::Relaxed) > 400, "most transfers committed");
+        assert!(
+            done.load(Ordering::Relaxed) > 400,
+            "most transfers committed"
+        );
     }
 }

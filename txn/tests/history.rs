@@ -25,12 +25,20 @@ fn key(i: u64) -> Vec<u8> {
 
 #[test]
 fn committed_history_equals_serial_execution_in_version_order() {
-    let seed = std::env::var("FERRISDB_HISTORY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("FERRISDB_HISTORY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     println!("history checker seed {seed} (FERRISDB_HISTORY_SEED to replay)");
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::from_backend(Arc::new(EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap()));
+    let db = Database::from_backend(Arc::new(
+        EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap(),
+    ));
     let history = Arc::new(Mutex::new(Vec::<Committed>::new()));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
@@ -52,11 +60,17 @@ fn committed_history_equals_serial_execution_in_version_order() {
                         for (i, p) in picks.iter().enumerate() {
                             let k = key(*p);
                             let v = tx.get(&k)?;
-                            if !reads.iter().any(|(rk, _)| rk == &k) && !writes.iter().any(|(wk, _): &(Vec<u8>, _)| wk == &k) {
+                            if !reads.iter().any(|(rk, _)| rk == &k)
+                                && !writes.iter().any(|(wk, _): &(Vec<u8>, _)| wk == &k)
+                            {
                                 reads.push((k.clone(), v));
                             }
                             if p % 2 == 0 {
-                                let w = if clear_mask >> i & 1 == 1 { None } else { Some(format!("t{t}n{n}i{i}").into_bytes()) };
+                                let w = if clear_mask >> i & 1 == 1 {
+                                    None
+                                } else {
+                                    Some(format!("t{t}n{n}i{i}").into_bytes())
+                                };
                                 match &w {
                                     Some(val) => tx.set(&k, val)?,
                                     None => tx.clear(&k)?,
@@ -68,7 +82,11 @@ fn committed_history_equals_serial_execution_in_version_order() {
                         Ok((reads, writes))
                     });
                     let ((reads, writes), version) = record.unwrap();
-                    history.lock().unwrap().push(Committed { version, reads, writes });
+                    history.lock().unwrap().push(Committed {
+                        version,
+                        reads,
+                        writes,
+                    });
                 }
             })
         })
@@ -82,10 +100,18 @@ fn committed_history_equals_serial_execution_in_version_order() {
     let mut i = 0;
     while i < h.len() {
         // All transactions of one version read the state before that version.
-        let j = h[i..].iter().position(|c| c.version != h[i].version).map_or(h.len(), |p| i + p);
+        let j = h[i..]
+            .iter()
+            .position(|c| c.version != h[i].version)
+            .map_or(h.len(), |p| i + p);
         for c in &h[i..j] {
             for (k, v) in &c.reads {
-                assert_eq!(state.get(k), v.as_ref(), "transaction at version {} read {k:?} out of serial order", c.version);
+                assert_eq!(
+                    state.get(k),
+                    v.as_ref(),
+                    "transaction at version {} read {k:?} out of serial order",
+                    c.version
+                );
             }
         }
         for c in &h[i..j] {
@@ -99,7 +125,9 @@ fn committed_history_equals_serial_execution_in_version_order() {
         i = j;
     }
     // The final state equals the database.
-    let (all, _) = db.transact(|tx| tx.get_range(&ferrisdb_kv::KeyRange::new("h/", "h0"), 0, false)).unwrap();
+    let (all, _) = db
+        .transact(|tx| tx.get_range(&ferrisdb_kv::KeyRange::new("h/", "h0"), 0, false))
+        .unwrap();
     let db_state: BTreeMap<Vec<u8>, Vec<u8>> = all.into_iter().collect();
     assert_eq!(db_state, state);
     assert!(h.len() >= 400, "{} transactions committed", h.len());

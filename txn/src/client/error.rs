@@ -35,9 +35,9 @@ pub enum TxnError {
     RetryLimit { attempts: u32, last: Box<TxnError> },
     #[error(transparent)]
     Kv(#[from] KvError),
-    /// A coordinator-side failure (log, sequencer, resolver), with its description.
+    /// A coordinator-side failure (log, sequencer, resolver).
     #[error("coordinator error: {0}")]
-    Coordinator(String),
+    Coordinator(#[from] crate::error::Error),
 }
 
 impl TxnError {
