@@ -7,6 +7,7 @@
 //!
 //! Storage servers, the shard map and the transport join as they are built (issue 3).
 
+pub mod transport;
 pub mod tuple;
 pub mod types;
 
