@@ -1,0 +1,284 @@
+//! One client connection, multiplexed: many calls in flight at once, matched by request id.
+//!
+//! A connection is a background task driving a reader (responses in, decoded, handed to the
+//! waiting call through a oneshot) and a writer (encoded requests out, in submission order).
+//! The table of pending calls records, for each request id, whether its frame has been handed
+//! to the socket yet. That one bit is what lets a dying connection report each waiting call
+//! honestly: [`TransportError::ConnectionClosed`] when its request never left (safe to retry),
+//! [`TransportError::MaybeDelivered`] when it did (result unknown).
+//!
+//! Invariants:
+//! - The writer marks a request as sent, under the table lock, before writing it, and skips
+//!   requests whose caller already gave up (timed out or dropped): a late write cannot happen
+//!   for a call reported as not sent.
+//! - Once the connection is marked closed, no call can register on it, and every call that was
+//!   registered has received its error; the table lock makes the two exclusive.
+//! - A response for an unknown id (a call that timed out meanwhile) is dropped; a response
+//!   that does not decode, or any framing violation, closes the connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::wire::{decode_payload, offer_hello, read_frame, FrameKind};
+use super::{Result, TransportError};
+
+/// Requests queued for the writer before callers wait for room.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// A live (or dead) connection. Dropping it aborts its task and closes the socket.
+pub(crate) struct Conn<Resp> {
+    out: mpsc::Sender<(u64, Vec<u8>)>,
+    table: Arc<Table<Resp>>,
+    task: JoinHandle<()>,
+}
+
+impl<Resp> Drop for Conn<Resp> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<Resp: DeserializeOwned + Send + 'static> Conn<Resp> {
+    /// Connects and handshakes (the caller bounds the time), then starts the connection task.
+    pub(crate) async fn open(addr: SocketAddr, max_frame_len: u32) -> Result<Conn<Resp>> {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| TransportError::Io {
+                kind: e.kind(),
+                message: format!("connecting to {addr}: {e}"),
+            })?;
+        stream.set_nodelay(true)?;
+        offer_hello(&mut stream).await?;
+        let (rd, wr) = stream.into_split();
+        let table = Arc::new(Table::new());
+        let (out, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let task = tokio::spawn(drive(
+            rd,
+            wr,
+            Arc::clone(&table),
+            out_rx,
+            max_frame_len,
+            addr,
+        ));
+        Ok(Conn { out, table, task })
+    }
+}
+
+impl<Resp> Conn<Resp> {
+    pub(crate) fn is_closed(&self) -> bool {
+        self.table.lock().closed.is_some()
+    }
+
+    /// Sends request `id` (already encoded as `frame`) and waits for its answer. If this future
+    /// is dropped (the caller's deadline), the call is forgotten; use [`Conn::abandon`] first to
+    /// learn whether the request had been sent.
+    pub(crate) async fn call(&self, id: u64, frame: Vec<u8>) -> Result<Resp> {
+        let (tx, rx) = oneshot::channel();
+        self.table.register(id, tx)?;
+        let _forget = Forget {
+            table: &self.table,
+            id,
+        };
+        if self.out.send((id, frame)).await.is_err() {
+            return Err(TransportError::ConnectionClosed(
+                "connection task has ended".into(),
+            ));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(TransportError::MaybeDelivered(
+                "connection task has ended".into(),
+            ))
+        })
+    }
+
+    /// Forgets call `id`; returns whether its request may have been sent (true when unknown).
+    pub(crate) fn abandon(&self, id: u64) -> bool {
+        self.table.lock().pending.remove(&id).is_none_or(|p| p.sent)
+    }
+}
+
+/// Removes a call from the table when its future ends, whichever way.
+struct Forget<'a, Resp> {
+    table: &'a Table<Resp>,
+    id: u64,
+}
+
+impl<Resp> Drop for Forget<'_, Resp> {
+    fn drop(&mut self) {
+        self.table.lock().pending.remove(&self.id);
+    }
+}
+
+struct Pending<Resp> {
+    sent: bool,
+    reply: oneshot::Sender<Result<Resp>>,
+}
+
+struct State<Resp> {
+    /// Why the connection died; `None` while it is usable.
+    closed: Option<String>,
+    pending: HashMap<u64, Pending<Resp>>,
+}
+
+/// The pending-call table shared by callers and the connection task.
+struct Table<Resp> {
+    state: Mutex<State<Resp>>,
+}
+
+impl<Resp> Table<Resp> {
+    fn new() -> Table<Resp> {
+        Table {
+            state: Mutex::new(State {
+                closed: None,
+                pending: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The state; a panic elsewhere while holding the lock leaves it consistent (every update
+    /// is a single map operation), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State<Resp>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn register(&self, id: u64, reply: oneshot::Sender<Result<Resp>>) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(reason) = &state.closed {
+            return Err(TransportError::ConnectionClosed(reason.clone()));
+        }
+        state.pending.insert(id, Pending { sent: false, reply });
+        Ok(())
+    }
+
+    /// Marks `id` as sent; false when the call is gone (so its frame must not be written).
+    fn mark_sent(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return false;
+        }
+        match state.pending.get_mut(&id) {
+            Some(p) => {
+                p.sent = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn complete(&self, id: u64, result: Result<Resp>) {
+        let Some(p) = self.lock().pending.remove(&id) else {
+            debug!(id, "response for a call no longer waiting");
+            return;
+        };
+        let _ = p.reply.send(result);
+    }
+
+    /// Marks the connection dead and fails every waiting call according to whether its
+    /// request was sent.
+    fn fail_all(&self, reason: &str) {
+        let drained: Vec<Pending<Resp>> = {
+            let mut state = self.lock();
+            state.closed = Some(reason.to_string());
+            state.pending.drain().map(|(_, p)| p).collect()
+        };
+        for p in drained {
+            let err = if p.sent {
+                TransportError::MaybeDelivered(reason.to_string())
+            } else {
+                TransportError::ConnectionClosed(reason.to_string())
+            };
+            let _ = p.reply.send(Err(err));
+        }
+    }
+}
+
+/// The connection task: runs reader and writer until either stops, then fails what is left.
+async fn drive<Resp: DeserializeOwned>(
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    table: Arc<Table<Resp>>,
+    out_rx: mpsc::Receiver<(u64, Vec<u8>)>,
+    max_frame_len: u32,
+    addr: SocketAddr,
+) {
+    let reason = tokio::select! {
+        e = read_responses(rd, &table, max_frame_len) => e,
+        e = write_requests(wr, &table, out_rx) => e,
+    };
+    match &reason {
+        TransportError::Decode(_)
+        | TransportError::Protocol(_)
+        | TransportError::FrameTooLarge { .. } => {
+            warn!(%addr, error = %reason, "closing connection")
+        }
+        _ => debug!(%addr, error = %reason, "connection ended"),
+    }
+    table.fail_all(&reason.to_string());
+}
+
+/// Reads answers and hands each to its call; returns why it stopped.
+async fn read_responses<Resp: DeserializeOwned>(
+    rd: OwnedReadHalf,
+    table: &Table<Resp>,
+    max_frame_len: u32,
+) -> TransportError {
+    let mut rd = BufReader::new(rd);
+    loop {
+        let frame = match read_frame(&mut rd, max_frame_len).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => {
+                return TransportError::ConnectionClosed("server closed the connection".into())
+            }
+            Err(e) => return e,
+        };
+        let result = match frame.kind {
+            FrameKind::Response => decode_payload::<Resp>(&frame.payload),
+            FrameKind::Error => match String::from_utf8(frame.payload) {
+                Ok(text) => Err(TransportError::Remote(text)),
+                Err(_) => Err(TransportError::Decode("error text is not UTF-8".into())),
+            },
+            FrameKind::Request => {
+                return TransportError::Protocol("server sent a request frame".into())
+            }
+        };
+        if let Err(e @ TransportError::Decode(_)) = &result {
+            let e = e.clone();
+            table.complete(frame.id, result);
+            return e;
+        }
+        table.complete(frame.id, result);
+    }
+}
+
+/// Writes queued requests, flushing whenever the queue runs dry; returns why it stopped.
+async fn write_requests<Resp>(
+    wr: OwnedWriteHalf,
+    table: &Table<Resp>,
+    mut rx: mpsc::Receiver<(u64, Vec<u8>)>,
+) -> TransportError {
+    let mut wr = BufWriter::new(wr);
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some((id, frame)) = next {
+            if table.mark_sent(id) {
+                if let Err(e) = wr.write_all(&frame).await {
+                    return e.into();
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if let Err(e) = wr.flush().await {
+            return e.into();
+        }
+    }
+    TransportError::ConnectionClosed("client dropped".into())
+}
