@@ -16,9 +16,9 @@
 //! the fsync they share. A follower yields the CPU in a loop for up to 1 ms before it parks,
 //! and the leader merely flips its state (an atomic) when the group is done, so a follower
 //! still spinning never pays a futex wake. A syncing leader first waits (yielding, at most
-//! 200 us) until every writer inside `write` has queued, so a group holds all concurrent
+//! 100 us) until every writer inside `write` has queued, so a group holds all concurrent
 //! writers rather than alternating half-sized cohorts. Measured on 2 vCPUs: 16 synced writers
-//! went from 4.8x to about 11x the single-writer rate.
+//! went from 4.8x to 9-10x the single-writer rate.
 //!
 //! `SyncMode::Always` limits each group to one batch (one fsync per write); `None` writes the
 //! group to the OS without fsync. A WAL failure poisons the engine (`bg_error`): the log may
@@ -39,7 +39,7 @@ const MAX_GROUP_BYTES: usize = 1 << 20;
 /// A small first batch only drags along this much more, to keep its latency low.
 const SMALL_BATCH_EXTRA: usize = 128 << 10;
 /// Longest a syncing leader waits for writers already inside `write` to join its group.
-const GROUP_WAIT: Duration = Duration::from_micros(200);
+const GROUP_WAIT: Duration = Duration::from_micros(100);
 
 /// One queued write.
 pub struct WriteSlot {
