@@ -160,6 +160,18 @@ impl EmbeddedCluster {
         &self.storage
     }
 
+    /// A human-readable status report (for `ferrisdb kv status`).
+    pub fn status(&self) -> String {
+        let s = self.storage.engine_stats();
+        format!(
+            "committed version {}\nstorage applied version {} (oldest readable {})\n{}",
+            self.committed.load(Ordering::Acquire),
+            self.storage.applied_version(),
+            self.storage.oldest_readable_version(),
+            s
+        )
+    }
+
     /// Commit everything queued as one batch (the caller holds the pipeline lock).
     fn run_batch(&self, p: &mut Pipeline, batch: Vec<Arc<Pending>>) {
         let outcome = self.commit_batch(p, &batch);

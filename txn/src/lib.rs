@@ -6,13 +6,15 @@
 //! anyone is told "committed"; storage servers then apply it in version order.
 //!
 //! Modules: [`sequencer`], [`resolver`], [`commit_log`] (sharing the [`error`] type), the
-//! [`client`] (the raw transactional KV API: `Database`, `Transaction`), and [`embedded`],
-//! every role in one process, whose module doc walks through the life of a commit.
+//! [`client`] (the raw transactional KV API: `Database`, `Transaction`), [`embedded`],
+//! every role in one process, whose module doc walks through the life of a commit, and
+//! [`remote`], the same API served and used over TCP.
 
 pub mod client;
 pub mod commit_log;
 pub mod embedded;
 pub mod error;
+pub mod remote;
 pub mod resolver;
 pub mod sequencer;
 
@@ -20,5 +22,6 @@ pub use client::{CommitRequest, Database, Transaction, TxnBackend, TxnError};
 pub use commit_log::{CommitLog, CommitLogOptions};
 pub use embedded::{EmbeddedCluster, EmbeddedOptions};
 pub use error::{Error, Result};
+pub use remote::{KvRequest, KvResponse, KvService, RemoteBackend};
 pub use resolver::{Outcome, ResolveRequest, Resolver};
 pub use sequencer::Sequencer;

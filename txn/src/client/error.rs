@@ -30,6 +30,12 @@ pub enum TxnError {
     SystemKey { key: Vec<u8> },
     #[error("transaction already committed or cancelled")]
     Used,
+    /// The cluster could not be reached (the request was not delivered). Retryable.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+    /// An error the server reported, carried over the network as text.
+    #[error("{message}")]
+    Remote { message: String, retryable: bool },
     /// The retry loop gave up after this many attempts; the last error is kept.
     #[error("gave up after {attempts} attempts: {last}")]
     RetryLimit { attempts: u32, last: Box<TxnError> },
@@ -46,7 +52,9 @@ impl TxnError {
         match self {
             TxnError::NotCommitted { .. }
             | TxnError::TooOld { .. }
-            | TxnError::CommitUnknownResult(_) => true,
+            | TxnError::CommitUnknownResult(_)
+            | TxnError::Unavailable(_) => true,
+            TxnError::Remote { retryable, .. } => *retryable,
             TxnError::Kv(e) => e.is_retryable(),
             _ => false,
         }

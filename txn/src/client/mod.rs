@@ -30,7 +30,7 @@ use ferrisdb_kv::{KeyRange, Mutation, Version};
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Everything a commit sends to the coordinator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitRequest {
     pub read_version: Version,
     pub read_ranges: Vec<KeyRange>,

@@ -1,0 +1,224 @@
+//! `ferrisdb`: run a FerrisDB node, or talk to one.
+//!
+//! ```text
+//!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500]
+//!       every role in one process (sequencer, resolver, commit log, storage server), serving
+//!       the transactional KV API on --addr until SIGINT or SIGTERM
+//!   ferrisdb kv [--cluster 127.0.0.1:4500] [--hex] get KEY | set KEY VALUE | clear KEY
+//!                                                 | scan BEGIN END [--limit N] | status
+//! ```
+//!
+//! The PostgreSQL wire server joins `start` with the SQL layer (issues 4 and 5).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use ferrisdb_kv::transport::{serve, FrameLimits};
+use ferrisdb_kv::KeyRange;
+use ferrisdb_txn::{
+    Database, EmbeddedCluster, EmbeddedOptions, KvService, RemoteBackend, TxnBackend, TxnError,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "ferrisdb",
+    version,
+    about = "FerrisDB: a transactional database with a FoundationDB-style core"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a single-node FerrisDB (every role in one process).
+    Start {
+        /// Where the data lives.
+        #[arg(long, default_value = "./ferrisdb-data")]
+        data_dir: PathBuf,
+        /// Address of the KV API (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:4500")]
+        addr: SocketAddr,
+    },
+    /// Read and write keys of a running FerrisDB.
+    Kv {
+        /// The node's KV address.
+        #[arg(long, default_value = "127.0.0.1:4500")]
+        cluster: SocketAddr,
+        /// Keys and values are hex on the command line and in the output.
+        #[arg(long)]
+        hex: bool,
+        #[command(subcommand)]
+        op: KvOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum KvOp {
+    Get {
+        key: String,
+    },
+    Set {
+        key: String,
+        value: String,
+    },
+    Clear {
+        key: String,
+    },
+    /// Keys in [BEGIN, END), in order.
+    Scan {
+        begin: String,
+        end: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Versions and storage statistics of the node.
+    Status,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().command {
+        Command::Start { data_dir, addr } => start(data_dir, addr),
+        Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrisdb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(data_dir: PathBuf, addr: SocketAddr) -> Result<(), String> {
+    let cluster = Arc::new(
+        EmbeddedCluster::open(&data_dir, EmbeddedOptions::default()).map_err(|e| e.to_string())?,
+    );
+    let status = {
+        let c = cluster.clone();
+        Arc::new(move || c.status())
+    };
+    let backend: Arc<dyn TxnBackend> = cluster.clone();
+    let service = Arc::new(KvService::new(backend, status));
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        let handle = serve(listener, Arc::new(service), FrameLimits::default()).await.map_err(|e| e.to_string())?;
+        // Whoever started us may have closed our stdout: a failed banner is no reason to stop.
+        let banner = format!(
+            "FerrisDB is running: KV API on {local}, data in {}\n  try: ferrisdb kv --cluster {local} set hello world\n",
+            data_dir.display()
+        );
+        let mut out = std::io::stdout();
+        let _ = std::io::Write::write_all(&mut out, banner.as_bytes()).and_then(|_| std::io::Write::flush(&mut out));
+        wait_for_shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown().await;
+        Ok::<(), String>(())
+    })?;
+    // Every acknowledged commit was fsynced to the commit log before it was acknowledged.
+    drop(cluster);
+    Ok(())
+}
+
+async fn wait_for_shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+fn decode(s: &str, hex: bool) -> Result<Vec<u8>, String> {
+    if !hex {
+        return Ok(s.as_bytes().to_vec());
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return Err(format!("{s:?} is not hex: odd length"));
+    }
+    bytes
+        .chunks(2)
+        .map(|p| match (digit(p[0]), digit(p[1])) {
+            (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
+            _ => Err(format!("{s:?} is not hex")),
+        })
+        .collect()
+}
+
+fn encode(b: &[u8], hex: bool) -> String {
+    if hex {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    } else {
+        String::from_utf8_lossy(b).into_owned()
+    }
+}
+
+/// A `kv` operation with its keys and values decoded (before any network traffic).
+enum Op {
+    Get(Vec<u8>),
+    Set(Vec<u8>, Vec<u8>),
+    Clear(Vec<u8>),
+    Scan(KeyRange, usize),
+    Status,
+}
+
+fn parse_op(op: KvOp, hex: bool) -> Result<Op, String> {
+    Ok(match op {
+        KvOp::Get { key } => Op::Get(decode(&key, hex)?),
+        KvOp::Set { key, value } => Op::Set(decode(&key, hex)?, decode(&value, hex)?),
+        KvOp::Clear { key } => Op::Clear(decode(&key, hex)?),
+        KvOp::Scan { begin, end, limit } => Op::Scan(
+            KeyRange::new(decode(&begin, hex)?, decode(&end, hex)?),
+            limit,
+        ),
+        KvOp::Status => Op::Status,
+    })
+}
+
+fn kv(cluster: SocketAddr, hex: bool, op: KvOp) -> Result<(), String> {
+    let op = parse_op(op, hex)?;
+    let remote = Arc::new(RemoteBackend::connect(cluster).map_err(|e| e.to_string())?);
+    if let Op::Status = op {
+        println!("{}", remote.status().map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    let db = Database::from_backend(remote);
+    let err = |e: TxnError| e.to_string();
+    match op {
+        Op::Get(k) => match db.transact(|tx| tx.get(&k)).map_err(err)?.0 {
+            Some(v) => println!("{}", encode(&v, hex)),
+            None => println!("(not found)"),
+        },
+        Op::Set(k, v) => {
+            let (_, version) = db.transact(|tx| tx.set(&k, &v)).map_err(err)?;
+            println!("committed at version {version}");
+        }
+        Op::Clear(k) => {
+            let (_, version) = db.transact(|tx| tx.clear(&k)).map_err(err)?;
+            println!("committed at version {version}");
+        }
+        Op::Scan(range, limit) => {
+            let (rows, _) = db
+                .transact(|tx| tx.get_range(&range, limit, false))
+                .map_err(err)?;
+            for (k, v) in rows {
+                println!("{}\t{}", encode(&k, hex), encode(&v, hex));
+            }
+        }
+        Op::Status => {}
+    }
+    Ok(())
+}
