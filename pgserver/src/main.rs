@@ -6,6 +6,7 @@
 //!       the transactional KV API on --addr until SIGINT or SIGTERM
 //!   ferrisdb kv [--cluster 127.0.0.1:4500] [--hex] get KEY | set KEY VALUE | clear KEY
 //!                                                 | scan BEGIN END [--limit N] | status
+//!   ferrisdb bench kv [--clients 1,16,64] [--keys N] [--seconds S] [--modes embedded,tcp]
 //! ```
 //!
 //! The PostgreSQL wire server joins `start` with the SQL layer (issues 4 and 5).
@@ -14,6 +15,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod bench_kv;
 
 use clap::{Parser, Subcommand};
 use ferrisdb_kv::transport::{serve, FrameLimits};
@@ -55,6 +58,27 @@ enum Command {
         #[command(subcommand)]
         op: KvOp,
     },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// The transactional KV API: point reads, point writes and a 90/10 mix, embedded and over
+    /// loopback TCP, from several client counts.
+    Kv {
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        clients: Vec<usize>,
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[arg(long, value_delimiter = ',', default_value = "embedded,tcp")]
+        modes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +114,20 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Start { data_dir, addr } => start(data_dir, addr),
         Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
+        Command::Bench {
+            what:
+                BenchWhat::Kv {
+                    clients,
+                    keys,
+                    seconds,
+                    modes,
+                },
+        } => bench_kv::run(bench_kv::BenchArgs {
+            clients,
+            keys,
+            seconds,
+            modes,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

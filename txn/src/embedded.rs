@@ -4,8 +4,11 @@
 //! Life of a commit (`EmbeddedCluster::commit`):
 //!
 //! ```text
-//!   1. queue the request; take the pipeline lock (the holder commits everything queued:
-//!      while it fsyncs, later commits pile up and form the next batch, a "combining lock")
+//!   1. queue the request; the committer that gets the pipeline lock leads: it commits
+//!      everything queued as batches until its own is done, then hands over to the next
+//!      queued committer. Waiters park on their own request and are unparked when their batch
+//!      is done, so they never contend for the lock just to learn their result (with a plain
+//!      combining lock, 16 committers scaled 1.5x; a returning leader kept barging back in).
 //!   2. Sequencer::next_commit_version        one version for the whole batch
 //!   3. Resolver::resolve(version, batch)      conflicts, in batch order (earlier wins)
 //!   4. CommitLog::append(version, mutations of the committed transactions, in batch order)
@@ -61,6 +64,10 @@ struct Pipeline {
 struct Pending {
     req: CommitRequest,
     result: Mutex<Option<Result<Version, TxnError>>>,
+    /// Set (after `result`) when the request's batch is done.
+    done: std::sync::atomic::AtomicBool,
+    /// The committing thread, unparked when `done` is set or when it should lead.
+    thread: std::thread::Thread,
 }
 
 /// Every role in one process.
@@ -182,6 +189,8 @@ impl EmbeddedCluster {
                 Err(e) => Err(TxnError::CommitUnknownResult(e.to_string())),
             };
             *pending.result.lock().expect("commit result lock poisoned") = Some(r);
+            pending.done.store(true, Ordering::Release);
+            pending.thread.unpark();
         }
     }
 
@@ -277,32 +286,45 @@ impl TxnBackend for EmbeddedCluster {
         let pending = Arc::new(Pending {
             req,
             result: Mutex::new(None),
+            done: std::sync::atomic::AtomicBool::new(false),
+            thread: std::thread::current(),
         });
         self.queue
             .lock()
             .expect("commit queue poisoned")
             .push(pending.clone());
-        let mut pipeline = self.pipeline.lock().expect("commit pipeline poisoned");
-        if let Some(r) = pending
-            .result
-            .lock()
-            .expect("commit result lock poisoned")
-            .take()
-        {
-            return r;
+        loop {
+            if pending.done.load(Ordering::Acquire) {
+                let r = pending
+                    .result
+                    .lock()
+                    .expect("commit result lock poisoned")
+                    .take();
+                return r.unwrap_or_else(|| {
+                    Err(TxnError::CommitUnknownResult(
+                        "the commit batch produced no result".into(),
+                    ))
+                });
+            }
+            if let Ok(mut pipeline) = self.pipeline.try_lock() {
+                // Lead: commit everything queued, batch after batch, until our own is done.
+                while !pending.done.load(Ordering::Acquire) {
+                    let batch =
+                        std::mem::take(&mut *self.queue.lock().expect("commit queue poisoned"));
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.run_batch(&mut pipeline, batch);
+                }
+                drop(pipeline);
+                // Hand over: whoever queued while we led may be parked, waiting for a leader.
+                if let Some(next) = self.queue.lock().expect("commit queue poisoned").first() {
+                    next.thread.unpark();
+                }
+                continue;
+            }
+            // Someone else leads; they unpark us when our batch is done (or hand over to us).
+            std::thread::park_timeout(std::time::Duration::from_millis(1));
         }
-        let batch = std::mem::take(&mut *self.queue.lock().expect("commit queue poisoned"));
-        self.run_batch(&mut pipeline, batch);
-        drop(pipeline);
-        let r = pending
-            .result
-            .lock()
-            .expect("commit result lock poisoned")
-            .take();
-        r.unwrap_or_else(|| {
-            Err(TxnError::CommitUnknownResult(
-                "the commit batch produced no result".into(),
-            ))
-        })
     }
 }

@@ -142,7 +142,8 @@ impl From<WireError> for TxnError {
     }
 }
 
-/// The server side: answers [`KvRequest`]s from a backend (the embedded cluster).
+/// The server side: answers [`KvRequest`]s from a backend (the embedded cluster). Serve it
+/// from a multi-threaded tokio runtime: requests run with `block_in_place`.
 pub struct KvService {
     backend: Arc<dyn TxnBackend>,
     status: Arc<dyn Fn() -> String + Send + Sync>,
@@ -179,15 +180,10 @@ impl KvService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<KvService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
-        // Backend calls block (fsync, waiting for a version): keep them off the I/O threads.
-        let svc = self.clone();
-        match tokio::task::spawn_blocking(move || svc.answer(req)).await {
-            Ok(r) => r,
-            Err(e) => KvResponse::Error(WireError::Other {
-                message: format!("request failed: {e}"),
-                retryable: false,
-            }),
-        }
+        // Backend calls may block (fsync, waiting for a version). `block_in_place` runs them on
+        // this worker while the runtime moves its other tasks elsewhere: cheaper than handing
+        // every request to the blocking pool and back.
+        tokio::task::block_in_place(|| self.answer(req))
     }
 }
 
@@ -201,9 +197,9 @@ pub struct RemoteBackend {
 impl RemoteBackend {
     /// Connect to the KV service at `addr`.
     pub fn connect(addr: SocketAddr) -> Result<RemoteBackend, TxnError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("ferrisdb-client")
+        // A current-thread runtime: the calling thread drives the connection itself inside
+        // `block_on`, with no hand-off to a worker thread and back on every call.
+        let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| TxnError::Unavailable(format!("cannot start the client runtime: {e}")))?;

@@ -1,0 +1,284 @@
+//! `ferrisdb bench kv`: throughput and latency of the transactional KV API.
+//!
+//! Workloads, each run for `--seconds` by `clients` threads, every operation its own
+//! transaction through `Database::transact`:
+//!
+//! ```text
+//!   read    get one random key (a read-only transaction: read version + storage read)
+//!   write   set one random key (commit: resolver, commit log fsync, storage apply)
+//!   mix     90% read, 10% write
+//!   raw     the storage server's own get at the committed version (no transaction): the
+//!           baseline an embedded transactional read is compared with
+//! ```
+//!
+//! Modes: `embedded` (the cluster in this process) and `tcp` (the same cluster served on
+//! loopback; every client has its own connection). Keys are `key/{n:08}` over `--keys`
+//! preloaded keys, values 100 bytes. Prints ops/s, p50 and p99 latency per row, and the
+//! ratios the issue sets targets for.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrisdb_kv::transport::{serve, FrameLimits};
+use ferrisdb_txn::{
+    Database, EmbeddedCluster, EmbeddedOptions, KvService, RemoteBackend, TxnBackend,
+};
+
+pub struct BenchArgs {
+    pub clients: Vec<usize>,
+    pub keys: u64,
+    pub seconds: f64,
+    pub modes: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Work {
+    Read,
+    Write,
+    Mix,
+    Raw,
+}
+
+impl Work {
+    fn name(self) -> &'static str {
+        match self {
+            Work::Read => "read",
+            Work::Write => "write",
+            Work::Mix => "mix 90/10",
+            Work::Raw => "raw read",
+        }
+    }
+}
+
+struct Row {
+    mode: String,
+    work: Work,
+    clients: usize,
+    ops_per_sec: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+fn key(n: u64) -> Vec<u8> {
+    format!("key/{n:08}").into_bytes()
+}
+
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+pub fn run(args: BenchArgs) -> Result<(), String> {
+    let dir = tempfile_dir()?;
+    let cluster = Arc::new(
+        EmbeddedCluster::open(&dir, EmbeddedOptions::default()).map_err(|e| e.to_string())?,
+    );
+    let db = Database::from_backend(cluster.clone());
+    preload(&db, args.keys)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let backend: Arc<dyn TxnBackend> = cluster.clone();
+    let service = Arc::new(KvService::new(backend, Arc::new(String::new)));
+    let (handle, addr) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let h = serve(listener, Arc::new(service), FrameLimits::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((h, addr))
+    })?;
+    let mut rows = Vec::new();
+    for &clients in &args.clients {
+        rows.push(measure("embedded", Work::Raw, clients, &args, || {
+            Ok(Client::Raw(cluster.clone()))
+        })?);
+    }
+    for mode in &args.modes {
+        for work in [Work::Read, Work::Write, Work::Mix] {
+            for &clients in &args.clients {
+                let make = || client(mode, &db, addr);
+                rows.push(measure(mode, work, clients, &args, make)?);
+            }
+        }
+    }
+    rt.block_on(handle.shutdown());
+    report(&rows);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("ferrisdb-bench-kv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+fn preload(db: &Database, keys: u64) -> Result<(), String> {
+    let value = [b'v'; 100];
+    let mut n = 0;
+    while n < keys {
+        let end = (n + 1000).min(keys);
+        db.transact(|tx| {
+            for i in n..end {
+                tx.set(&key(i), &value)?;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        n = end;
+    }
+    Ok(())
+}
+
+enum Client {
+    Txn(Database),
+    Raw(Arc<EmbeddedCluster>),
+}
+
+fn client(mode: &str, db: &Database, addr: SocketAddr) -> Result<Client, String> {
+    match mode {
+        "embedded" => Ok(Client::Txn(db.clone())),
+        "tcp" => Ok(Client::Txn(Database::from_backend(Arc::new(
+            RemoteBackend::connect(addr).map_err(|e| e.to_string())?,
+        )))),
+        other => Err(format!("unknown mode {other:?} (embedded, tcp)")),
+    }
+}
+
+fn one_op(c: &Client, work: Work, rng: &mut u64, keys: u64) -> Result<(), String> {
+    let k = key(next(rng) % keys);
+    let write = match work {
+        Work::Write => true,
+        Work::Mix => next(rng).is_multiple_of(10),
+        _ => false,
+    };
+    match c {
+        Client::Raw(cluster) => {
+            let v = cluster.read_version().map_err(|e| e.to_string())?;
+            cluster
+                .storage()
+                .get(&k, v)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Client::Txn(db) if write => db
+            .transact(|tx| tx.set(&k, &[b'w'; 100]))
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Client::Txn(db) => db
+            .transact(|tx| tx.get(&k))
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn measure(
+    mode: &str,
+    work: Work,
+    clients: usize,
+    args: &BenchArgs,
+    make: impl Fn() -> Result<Client, String>,
+) -> Result<Row, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..clients)
+        .map(|t| {
+            let c = make()?;
+            let (stop, keys) = (stop.clone(), args.keys);
+            Ok(std::thread::spawn(move || {
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t as u64 + 1);
+                let mut lat: Vec<u32> = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    one_op(&c, work, &mut rng, keys)?;
+                    lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                Ok::<_, String>(lat)
+            }))
+        })
+        .collect::<Result<_, String>>()?;
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(args.seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(
+            h.join()
+                .map_err(|_| "a client thread panicked".to_string())??,
+        );
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as u64
+    };
+    eprintln!(
+        "  {mode:8} {:10} {clients:3} clients: {:.0} ops/s",
+        work.name(),
+        all.len() as f64 / elapsed
+    );
+    Ok(Row {
+        mode: mode.to_string(),
+        work,
+        clients,
+        ops_per_sec: all.len() as f64 / elapsed,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    })
+}
+
+fn report(rows: &[Row]) {
+    println!(
+        "{:9} {:10} {:>7} {:>12} {:>9} {:>9}",
+        "mode", "workload", "clients", "ops/s", "p50 us", "p99 us"
+    );
+    for r in rows {
+        println!(
+            "{:9} {:10} {:>7} {:>12.0} {:>9} {:>9}",
+            r.mode,
+            r.work.name(),
+            r.clients,
+            r.ops_per_sec,
+            r.p50_us,
+            r.p99_us
+        );
+    }
+    let find = |mode: &str, w: Work, c: usize| {
+        rows.iter()
+            .find(|r| r.mode == mode && r.work == w && r.clients == c)
+            .map(|r| r.ops_per_sec)
+    };
+    let min_c = rows.iter().map(|r| r.clients).min().unwrap_or(1);
+    let max_c = rows.iter().map(|r| r.clients).max().unwrap_or(1);
+    println!();
+    if let (Some(raw), Some(txn)) = (
+        find("embedded", Work::Raw, min_c),
+        find("embedded", Work::Read, min_c),
+    ) {
+        println!("embedded transactional read costs {:.2}x a raw storage read ({min_c} client) [target <= 2x]", raw / txn);
+    }
+    if let (Some(one), Some(many)) = (
+        find("embedded", Work::Write, min_c),
+        find("embedded", Work::Write, max_c),
+    ) {
+        println!(
+            "durable writes, {max_c} clients vs {min_c}: {:.1}x [target >= 20x at 64 vs 1]",
+            many / one
+        );
+    }
+    for w in [Work::Read, Work::Write, Work::Mix] {
+        if let (Some(e), Some(t)) = (find("embedded", w, max_c), find("tcp", w, max_c)) {
+            println!(
+                "{} at {max_c} clients: embedded / tcp = {:.2}x [target <= 3x]",
+                w.name(),
+                e / t
+            );
+        }
+    }
+}
