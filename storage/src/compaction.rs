@@ -320,21 +320,7 @@ fn finish(
     b: TableBuilder,
     done: &mut Vec<(FileInfo, PathBuf)>,
 ) -> Result<()> {
-    let p = b.finish()?;
-    done.push((
-        FileInfo {
-            number,
-            size: p.file_size,
-            num_entries: p.num_entries,
-            smallest_key: p.smallest_key,
-            smallest_version: p.smallest_version,
-            largest_key: p.largest_key,
-            largest_version: p.largest_version,
-            min_version: p.min_version,
-            max_version: p.max_version,
-        },
-        path,
-    ));
+    done.push((FileInfo::from_properties(number, b.finish()?), path));
     Ok(())
 }
 

@@ -45,6 +45,23 @@ pub struct FileInfo {
     pub max_version: Ver,
 }
 
+impl FileInfo {
+    /// What the manifest records for table `number`, from the properties its builder wrote.
+    pub fn from_properties(number: u64, p: crate::sstable::TableProperties) -> FileInfo {
+        FileInfo {
+            number,
+            size: p.file_size,
+            num_entries: p.num_entries,
+            smallest_key: p.smallest_key,
+            smallest_version: p.smallest_version,
+            largest_key: p.largest_key,
+            largest_version: p.largest_version,
+            min_version: p.min_version,
+            max_version: p.max_version,
+        }
+    }
+}
+
 /// Deletes an obsolete table once nothing references it.
 pub trait FileDeleter: Send + Sync {
     fn delete_table(&self, number: u64);

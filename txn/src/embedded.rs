@@ -13,8 +13,9 @@
 //!   3. Resolver::resolve(version, batch)      conflicts, in batch order (earlier wins)
 //!   4. CommitLog::append(version, mutations of the committed transactions, in batch order)
 //!      CommitLog::sync                        one fsync for the batch: now durable
-//!   5. Sequencer::set_committed(version); publish it as the read version
-//!   6. StorageServer::apply(version, ...)     readers at >= version can now be served
+//!   5. Sequencer::set_committed(version)
+//!   6. StorageServer::apply(version, ...); then publish the version as the read version
+//!      (only applied versions become read versions, so readers never wait on them)
 //!   7. answer every request of the batch: its commit version, NotCommitted or TooOld
 //! ```
 //!
@@ -24,7 +25,7 @@
 //! version, so a crash between steps 4 and 6 loses nothing.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ferrisdb_kv::{KeyRange, Mutation, StorageServer, StorageServerOptions, Version};
@@ -65,7 +66,7 @@ struct Pending {
     req: CommitRequest,
     result: Mutex<Option<Result<Version, TxnError>>>,
     /// Set (after `result`) when the request's batch is done.
-    done: std::sync::atomic::AtomicBool,
+    done: AtomicBool,
     /// The committing thread, unparked when `done` is set or when it should lead.
     thread: std::thread::Thread,
 }
@@ -286,7 +287,7 @@ impl TxnBackend for EmbeddedCluster {
         let pending = Arc::new(Pending {
             req,
             result: Mutex::new(None),
-            done: std::sync::atomic::AtomicBool::new(false),
+            done: AtomicBool::new(false),
             thread: std::thread::current(),
         });
         self.queue

@@ -42,23 +42,24 @@ impl TableSink for CoreSink<'_> {
     }
 }
 
+/// A background thread's body.
+type Loop = fn(&Inner);
+
 pub(super) fn spawn(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>> {
-    let mut threads = Vec::new();
-    let i = inner.clone();
-    threads.push(
-        std::thread::Builder::new()
-            .name("ferrisdb-flush".into())
-            .spawn(move || flush_loop(&i))
-            .with_path(&inner.dir)?,
-    );
-    let i = inner.clone();
-    threads.push(
-        std::thread::Builder::new()
-            .name("ferrisdb-compact".into())
-            .spawn(move || compaction_loop(&i))
-            .with_path(&inner.dir)?,
-    );
-    Ok(threads)
+    let loops: [(&str, Loop); 2] = [
+        ("ferrisdb-flush", flush_loop),
+        ("ferrisdb-compact", compaction_loop),
+    ];
+    loops
+        .into_iter()
+        .map(|(name, body)| {
+            let i = inner.clone();
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || body(&i))
+                .with_path(&inner.dir)
+        })
+        .collect()
 }
 
 fn record_failure(inner: &Inner, what: &str, e: Error) {

@@ -57,8 +57,6 @@ use crate::version::{FileDeleter, Version};
 use crate::wal::RecordWriter;
 use crate::{Error, Result, WriteBatch};
 
-pub use write::WriteSlot;
-
 /// An immutable memtable waiting to be flushed, and the WAL segment holding its data.
 #[derive(Clone)]
 pub(crate) struct Imm {
@@ -96,7 +94,7 @@ pub(crate) struct Inner {
     pub core: Mutex<Core>,
     /// Signalled whenever the state changes or background work finishes.
     pub bg_cond: Condvar,
-    pub queue: Mutex<std::collections::VecDeque<Arc<WriteSlot>>>,
+    pub queue: Mutex<write::Queue>,
     pub wal: Mutex<RecordWriter>,
     pub seq: AtomicU64,
     /// Writers currently inside `write` (for group commit's wait; see write.rs).

@@ -24,8 +24,9 @@
 //! group to the OS without fsync. A WAL failure poisons the engine (`bg_error`): the log may
 //! now end in a partial record, and appending after it would turn a torn tail into corruption.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{lock, Imm, Inner, State};
@@ -41,8 +42,11 @@ const SMALL_BATCH_EXTRA: usize = 128 << 10;
 /// Longest a syncing leader waits for writers already inside `write` to join its group.
 const GROUP_WAIT: Duration = Duration::from_micros(100);
 
+/// The write queue: the front writer leads; the rest wait for their group.
+pub(crate) type Queue = VecDeque<Arc<WriteSlot>>;
+
 /// One queued write.
-pub struct WriteSlot {
+pub(crate) struct WriteSlot {
     batch: WriteBatch,
     result: Mutex<Option<Result<()>>>,
     /// WAITING, DONE (the result is set) or LEAD (this writer is now at the front).
@@ -168,10 +172,7 @@ impl Inner {
     /// into the queue; without waiting for them, groups alternate between two half-sized
     /// cohorts. Wait (bounded) until every writer inside `write` has queued. A lone writer, or
     /// one that does not sync, never waits.
-    fn wait_for_group<'a>(
-        &'a self,
-        q: std::sync::MutexGuard<'a, std::collections::VecDeque<Arc<WriteSlot>>>,
-    ) -> std::sync::MutexGuard<'a, std::collections::VecDeque<Arc<WriteSlot>>> {
+    fn wait_for_group<'a>(&'a self, q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
         if self.opts.sync_mode != SyncMode::GroupCommit {
             return q;
         }
@@ -191,7 +192,7 @@ impl Inner {
         lock(&self.queue)
     }
 
-    fn gather_group(&self, q: &std::collections::VecDeque<Arc<WriteSlot>>) -> Vec<Arc<WriteSlot>> {
+    fn gather_group(&self, q: &Queue) -> Vec<Arc<WriteSlot>> {
         let first = q.front().expect("the leader is at the front of the queue");
         if self.opts.sync_mode == SyncMode::Always {
             return vec![first.clone()];
