@@ -307,7 +307,18 @@ impl TxnBackend for EmbeddedCluster {
                     ))
                 });
             }
-            if let Ok(mut pipeline) = self.pipeline.try_lock() {
+            let mut pipeline = match self.pipeline.try_lock() {
+                Ok(p) => Some(p),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+                // A batch panicked mid-commit: its state is unknown, so refuse rather than
+                // wait forever for a leader that will never come.
+                Err(std::sync::TryLockError::Poisoned(_)) => {
+                    return Err(TxnError::CommitUnknownResult(
+                        "the commit pipeline failed earlier; reopen the cluster".into(),
+                    ))
+                }
+            };
+            if let Some(mut pipeline) = pipeline.take() {
                 // Lead: commit everything queued, batch after batch, until our own is done.
                 while !pending.done.load(Ordering::Acquire) {
                     let batch =
@@ -327,5 +338,36 @@ impl TxnBackend for EmbeddedCluster {
             // Someone else leads; they unpark us when our batch is done (or hand over to us).
             std::thread::park_timeout(std::time::Duration::from_millis(1));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found on review: a batch that panicked poisoned the pipeline lock, and every later
+    /// commit parked forever waiting for a leader instead of failing.
+    #[test]
+    fn commit_after_a_panicked_batch_fails_instead_of_hanging() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster =
+            Arc::new(EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap());
+        let c = cluster.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = c.pipeline.lock().unwrap();
+            panic!("simulated failure inside a commit batch");
+        })
+        .join();
+        let req = CommitRequest {
+            read_version: cluster.read_version().unwrap(),
+            read_ranges: vec![],
+            write_ranges: vec![KeyRange::single(b"k")],
+            mutations: vec![Mutation::Set {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+            }],
+        };
+        let e = cluster.commit(req).unwrap_err();
+        assert!(matches!(e, TxnError::CommitUnknownResult(_)), "{e}");
     }
 }
