@@ -19,7 +19,9 @@ pub mod tuple;
 pub mod types;
 
 pub use error::KvError;
-pub use storage_server::{StorageServer, StorageServerOptions};
+pub use storage_server::{
+    OwnedShard, ShardStats, StorageServer, StorageServerOptions, KEY_SPACE_END,
+};
 pub use types::{
     decode_mutations, encode_mutations, key_after, strinc, KeyRange, Mutation, Version,
 };

@@ -25,10 +25,18 @@
 //!   commit log may be truncated below it.
 //! - Reads at versions in `[oldest_readable, applied]` are stable: the engine's GC watermark
 //!   is `oldest_readable`, which trails the applied version by the MVCC window.
-//! - Keys starting with 0xff are the system keyspace; the server's own metadata lives there.
+//! - Keys from `ff ff` on are this server's own metadata ([`APPLIED_KEY`]), never written by
+//!   log mutations nor served; the cluster's key space is `["", ff ff)` ([`KEY_SPACE_END`]),
+//!   of which `[ff, ff ff)` is the system keyspace.
+//! - A server applies and serves only the shards it owns ([`shards`]); mutations of other
+//!   keys are skipped. Ownership changes under the apply lock, so each shard's history on
+//!   this server is gap-free from its `since` version to the applied version.
+
+mod ownership;
+mod shards;
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -37,6 +45,13 @@ use ferrisdb_storage::{Direction, Engine, Options, SyncMode, WriteBatch};
 
 use crate::error::KvError;
 use crate::types::{KeyRange, Mutation, Version};
+
+pub use ownership::{ApplyPause, Reconciled, ShardStats};
+pub use shards::OwnedShard;
+
+/// The end of the cluster's key space; this server's own metadata lives from here on.
+pub const KEY_SPACE_END: &[u8] = b"\xff\xff";
+const LOCAL_SPACE: &[u8] = KEY_SPACE_END;
 
 /// A key and its value, as range reads return them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
@@ -68,8 +83,14 @@ impl Default for StorageServerOptions {
 /// One storage server: an engine, the shards it owns, and its applied version.
 pub struct StorageServer {
     engine: Engine,
+    dir: PathBuf,
     opts: StorageServerOptions,
-    shards: RwLock<Vec<KeyRange>>,
+    shards: RwLock<Vec<OwnedShard>>,
+    /// Held while applying log entries or changing the owned shards.
+    apply_lock: Mutex<()>,
+    /// The applied version when a shard was last dropped: an install at that same version
+    /// could collide with the dropped shard's last writes, so it waits for the next one.
+    last_drop: AtomicU64,
     applied: AtomicU64,
     oldest_readable: AtomicU64,
     /// Readers waiting for a version sleep here; `apply` wakes them.
@@ -77,7 +98,8 @@ pub struct StorageServer {
 }
 
 impl StorageServer {
-    /// Open (or create) a storage server in `dir`, owning `shards`.
+    /// Open (or create) a storage server in `dir`. It owns the shards its `SHARDS` file
+    /// records, or `shards` (since version 0) when it has none.
     pub fn open(
         dir: &Path,
         shards: Vec<KeyRange>,
@@ -99,11 +121,21 @@ impl StorageServer {
             None => 0,
         };
         let oldest = engine.gc_watermark();
-        tracing::info!(dir = %dir.display(), applied, "storage server opened");
+        let owned = match shards::load(dir)? {
+            Some(owned) => owned,
+            None => shards
+                .into_iter()
+                .map(|range| OwnedShard { range, since: 0 })
+                .collect(),
+        };
+        tracing::info!(dir = %dir.display(), applied, shards = owned.len(), "storage server opened");
         Ok(StorageServer {
             engine,
+            dir: dir.to_path_buf(),
             opts,
-            shards: RwLock::new(shards),
+            shards: RwLock::new(owned),
+            apply_lock: Mutex::new(()),
+            last_drop: AtomicU64::new(0),
             applied: AtomicU64::new(applied),
             oldest_readable: AtomicU64::new(oldest),
             progress: (Mutex::new(()), Condvar::new()),
@@ -123,48 +155,71 @@ impl StorageServer {
         self.oldest_readable.load(Ordering::Acquire)
     }
 
-    pub fn shards(&self) -> Vec<KeyRange> {
+    /// The shards this server owns, in key order.
+    pub fn shards(&self) -> Vec<OwnedShard> {
         self.shards
             .read()
             .expect("shard list lock poisoned")
             .clone()
     }
 
-    pub fn set_shards(&self, shards: Vec<KeyRange>) {
-        *self.shards.write().expect("shard list lock poisoned") = shards;
+    /// Whether log mutations of `key` are applied here.
+    fn applies(owned: &[OwnedShard], key: &[u8]) -> bool {
+        if key >= LOCAL_SPACE {
+            return false;
+        }
+        owned.iter().any(|s| s.range.contains(key))
     }
 
-    fn check_owned(&self, key: &[u8]) -> Result<(), KvError> {
-        if key.first() == Some(&0xff)
-            || self
-                .shards
-                .read()
-                .expect("shard list lock poisoned")
-                .iter()
-                .any(|r| r.contains(key))
-        {
-            return Ok(());
+    /// The version from which this server can serve all of `range` (a range inside one owned
+    /// shard), or `WrongShard`.
+    fn servable_since(&self, range: &KeyRange) -> Result<Version, KvError> {
+        if range.end.as_slice() > LOCAL_SPACE {
+            return Err(KvError::WrongShard {
+                key: range.begin.clone(),
+            });
         }
-        Err(KvError::WrongShard { key: key.to_vec() })
+        let owned = self.shards.read().expect("shard list lock poisoned");
+        match shards::covering(&owned, range) {
+            Some(s) => Ok(s.since),
+            None => Err(KvError::WrongShard {
+                key: range.begin.clone(),
+            }),
+        }
     }
 
     /// Apply log entries (increasing versions) in one durable engine batch.
     pub fn apply(&self, entries: &[(Version, Vec<Mutation>)]) -> Result<(), KvError> {
+        let through = entries.last().map(|e| e.0).unwrap_or(0);
+        self.apply_through(entries, through)
+    }
+
+    /// Apply log entries and then record the server as applied through `through`: the log
+    /// holds no other entries up to it (versions without mutations are never logged, so an
+    /// idle cluster's read version still becomes readable here).
+    pub fn apply_through(
+        &self,
+        entries: &[(Version, Vec<Mutation>)],
+        through: Version,
+    ) -> Result<(), KvError> {
+        let _lock = self.apply_lock.lock().expect("apply lock poisoned");
         let applied = self.applied_version();
         let fresh: Vec<_> = entries.iter().filter(|(v, _)| *v > applied).collect();
-        let Some(last) = fresh.last().map(|(v, _)| *v) else {
+        let last = fresh.last().map(|(v, _)| *v).unwrap_or(0).max(through);
+        if last <= applied {
             return Ok(());
-        };
+        }
         if fresh.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(KvError::InvalidArgument(
                 "log entries must have increasing versions".into(),
             ));
         }
+        let owned = self.shards();
         let mut batch = WriteBatch::new();
         let mut overlay = std::collections::BTreeMap::new();
         for (version, mutations) in fresh {
             for m in mutations {
-                self.apply_one(&mut batch, &mut overlay, *version, m)?;
+                self.apply_one(&owned, &mut batch, &mut overlay, *version, m)?;
             }
         }
         batch.put(APPLIED_KEY, last, &last.to_le_bytes())?;
@@ -184,12 +239,17 @@ impl StorageServer {
     /// deleted), so atomic adds and range clears see earlier mutations of the same batch.
     fn apply_one(
         &self,
+        owned: &[OwnedShard],
         batch: &mut WriteBatch,
         overlay: &mut std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         version: Version,
         m: &Mutation,
     ) -> Result<(), KvError> {
         match m {
+            Mutation::Set { key, .. }
+            | Mutation::Clear { key }
+            | Mutation::AtomicAdd { key, .. }
+                if !Self::applies(owned, key) => {}
             Mutation::Set { key, value } => {
                 batch.put(key, version, value)?;
                 overlay.insert(key.clone(), Some(value.clone()));
@@ -208,36 +268,66 @@ impl StorageServer {
                 overlay.insert(key.clone(), Some(sum.to_vec()));
             }
             Mutation::ClearRange { range } => {
-                if range.is_empty() {
-                    return Ok(());
-                }
-                let mut keys: Vec<Vec<u8>> = Vec::new();
-                let bounds = (
-                    Bound::Included(range.begin.as_slice()),
-                    Bound::Excluded(range.end.as_slice()),
-                );
-                for kv in self
-                    .engine
-                    .scan(bounds, version.saturating_sub(1), Direction::Forward)?
-                {
-                    keys.push(kv?.0);
-                }
-                let in_overlay = overlay.range::<[u8], _>(bounds).map(|(k, _)| k.clone());
-                keys.extend(in_overlay);
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    batch.delete(&k, version)?;
-                    overlay.insert(k, None);
+                for piece in Self::owned_pieces(owned, range) {
+                    self.clear_range(batch, overlay, version, &piece)?;
                 }
             }
         }
         Ok(())
     }
 
+    /// The parts of `range` this server applies: its intersections with the owned shards
+    /// (never the local metadata space).
+    fn owned_pieces(owned: &[OwnedShard], range: &KeyRange) -> Vec<KeyRange> {
+        let space = KeyRange::new(Vec::new(), LOCAL_SPACE.to_vec());
+        owned
+            .iter()
+            .map(|s| &s.range)
+            .filter(|r| r.intersects(range) && r.intersects(&space))
+            .map(|r| {
+                KeyRange::new(
+                    r.begin.clone().max(range.begin.clone()),
+                    r.end.clone().min(range.end.clone()).min(space.end.clone()),
+                )
+            })
+            .collect()
+    }
+
+    fn clear_range(
+        &self,
+        batch: &mut WriteBatch,
+        overlay: &mut std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        version: Version,
+        range: &KeyRange,
+    ) -> Result<(), KvError> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let bounds = (
+            Bound::Included(range.begin.as_slice()),
+            Bound::Excluded(range.end.as_slice()),
+        );
+        for kv in self
+            .engine
+            .scan(bounds, version.saturating_sub(1), Direction::Forward)?
+        {
+            keys.push(kv?.0);
+        }
+        let in_overlay = overlay.range::<[u8], _>(bounds).map(|(k, _)| k.clone());
+        keys.extend(in_overlay);
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            batch.delete(&k, version)?;
+            overlay.insert(k, None);
+        }
+        Ok(())
+    }
+
     /// Block until `version` is applied (bounded by `read_wait`), or fail retryably.
-    fn wait_for(&self, version: Version) -> Result<(), KvError> {
-        let oldest = self.oldest_readable_version();
+    fn wait_for(&self, version: Version, since: Version) -> Result<(), KvError> {
+        let oldest = self.oldest_readable_version().max(since);
         if version < oldest {
             return Err(KvError::TransactionTooOld {
                 requested: version,
@@ -269,8 +359,8 @@ impl StorageServer {
 
     /// The value of `key` at `version`.
     pub fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, KvError> {
-        self.check_owned(key)?;
-        self.wait_for(version)?;
+        let since = self.servable_since(&KeyRange::single(key))?;
+        self.wait_for(version, since)?;
         Ok(self.engine.get(key, version)?)
     }
 
@@ -283,8 +373,8 @@ impl StorageServer {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, KvError> {
-        self.check_owned(&range.begin)?;
-        self.wait_for(version)?;
+        let since = self.servable_since(range)?;
+        self.wait_for(version, since)?;
         if range.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }

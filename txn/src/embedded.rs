@@ -95,7 +95,10 @@ impl EmbeddedCluster {
     pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<EmbeddedCluster, TxnError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| crate::Error::Storage(ferrisdb_storage::Error::io(dir, e)))?;
-        let all = vec![KeyRange::new(Vec::new(), vec![0xff, 0xff, 0xff])];
+        let all = vec![KeyRange::new(
+            Vec::new(),
+            ferrisdb_kv::KEY_SPACE_END.to_vec(),
+        )];
         let storage = StorageServer::open(&dir.join("storage"), all, opts.storage.clone())?;
         let log = CommitLog::open(&dir.join("log"))?;
         let sequencer = Sequencer::open(&dir.join("sequencer"))?;

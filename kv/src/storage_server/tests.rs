@@ -260,3 +260,119 @@ proptest! {
         }
     }
 }
+
+fn rows(s: &StorageServer, v: Version) -> Vec<(Vec<u8>, Vec<u8>)> {
+    s.get_range(&KeyRange::new("a", "z"), v, 100, false)
+        .unwrap()
+}
+
+#[test]
+fn mutations_outside_the_owned_shards_are_skipped_and_clear_range_is_clipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), vec![KeyRange::new("a", "z")], small_opts()).unwrap();
+    s.apply(&[(
+        5,
+        vec![
+            set("b", "1"),
+            set("zz", "outside"),
+            Mutation::ClearRange {
+                range: KeyRange::new(Vec::new(), b"\xff\xff\xff".to_vec()),
+            },
+            set("c", "2"),
+        ],
+    )])
+    .unwrap();
+    assert_eq!(rows(&s, 5), vec![(b"c".to_vec(), b"2".to_vec())]);
+    // The clear range covered the local metadata space too; the applied version survived.
+    drop(s);
+    let s = StorageServer::open(dir.path(), vec![KeyRange::new("a", "z")], small_opts()).unwrap();
+    assert_eq!(s.applied_version(), 5);
+    let e = s
+        .get_range(&KeyRange::new("a", b"\xff\xff\xff".to_vec()), 5, 10, false)
+        .unwrap_err();
+    assert!(matches!(e, KvError::WrongShard { .. }), "{e}");
+}
+
+#[test]
+fn an_installed_shard_is_readable_from_its_install_version_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), vec![KeyRange::new("a", "m")], small_opts()).unwrap();
+    s.apply(&[(10, vec![set("b", "1"), set("p", "skipped")])])
+        .unwrap();
+    {
+        let pause = s.pause_apply();
+        assert_eq!(pause.version(), 10);
+        let fetched = vec![(b"p".to_vec(), b"from-owner".to_vec())];
+        s.install_shard(&pause, &KeyRange::new("m", "z"), &fetched)
+            .unwrap();
+    }
+    s.apply(&[(20, vec![set("q", "new")])]).unwrap();
+    let r = s
+        .get_range(&KeyRange::new("m", "z"), 20, 10, false)
+        .unwrap();
+    assert_eq!(r.len(), 2);
+    let e = s.get(b"p", 9).unwrap_err();
+    assert!(matches!(e, KvError::TransactionTooOld { .. }), "{e}");
+    // A range read across two adjacent shards is refused: the client splits it.
+    assert!(s
+        .get_range(&KeyRange::new("a", "z"), 20, 10, false)
+        .is_err());
+    drop(s);
+    let s = StorageServer::open(dir.path(), vec![], small_opts()).unwrap();
+    assert_eq!(s.shards().len(), 2);
+    assert_eq!(s.get(b"q", 20).unwrap(), Some(b"new".to_vec()));
+    assert_eq!(s.get(b"p", 10).unwrap(), Some(b"from-owner".to_vec()));
+}
+
+#[test]
+fn reconcile_splits_drops_and_reports_missing_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), vec![KeyRange::new("a", "z")], small_opts()).unwrap();
+    s.apply(&[(3, vec![set("b", "1"), set("x", "2")])]).unwrap();
+    let r = s
+        .reconcile(&[KeyRange::new("a", "k"), KeyRange::new("0", "a")])
+        .unwrap();
+    assert_eq!(r.missing, vec![KeyRange::new("0", "a")]);
+    assert_eq!(r.dropped, vec![KeyRange::new("k", "z")]);
+    assert!(matches!(
+        s.get(b"x", 3).unwrap_err(),
+        KvError::WrongShard { .. }
+    ));
+    // Dropped keys are no longer applied.
+    s.apply(&[(4, vec![set("x", "3"), set("c", "4")])]).unwrap();
+    assert_eq!(s.get(b"c", 4).unwrap(), Some(b"4".to_vec()));
+    // Once the log has moved past the drop, the range can come back; its stale data goes.
+    let pause = s.pause_apply();
+    assert!(s
+        .install_shard(&pause, &KeyRange::new("k", "z"), &[])
+        .is_ok());
+    drop(pause);
+    assert_eq!(
+        s.get(b"x", 4).unwrap(),
+        None,
+        "stale data deleted by the install"
+    );
+}
+
+#[test]
+fn shard_stats_count_keys_and_find_a_middle_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), vec![KeyRange::new("a", "z")], small_opts()).unwrap();
+    let ms = (0..10).map(|i| set(&format!("k{i}"), "v")).collect();
+    s.apply(&[(1, ms)]).unwrap();
+    let st = s.shard_stats(1000).unwrap();
+    assert_eq!(st.len(), 1);
+    assert_eq!(st[0].keys, 10);
+    assert_eq!(st[0].split_key.as_deref(), Some(&b"k5"[..]));
+    let s = s.shard_stats(4).unwrap();
+    assert_eq!(s[0].keys, 4);
+}
+
+#[test]
+fn apply_through_advances_the_version_without_mutations() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), all(), small_opts()).unwrap();
+    s.apply_through(&[(3, vec![set("k", "v")])], 9).unwrap();
+    assert_eq!(s.applied_version(), 9);
+    assert_eq!(s.get(b"k", 9).unwrap(), Some(b"v".to_vec()));
+}
