@@ -11,6 +11,7 @@
 //! [`remote`], the same API served and used over TCP.
 
 pub mod client;
+pub mod cluster;
 pub mod commit_log;
 pub mod embedded;
 pub mod error;

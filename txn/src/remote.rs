@@ -10,22 +10,33 @@
 //!   GetRange { range, version, limit, reverse } -> Range([(key, value)])
 //!   Commit(CommitRequest)                -> Version(commit version)
 //!   Status                               -> Status(text)
+//!   ShardMap                             -> ShardMap(where each shard is read)
+//!   Heartbeat(storage server report)     -> Assignment       (coordinator only)
+//!   Pull { from, max_bytes }             -> Log { entries, through }   (coordinator only)
 //!   any of them                          -> Error(WireError)
 //! ```
+//!
+//! The same protocol is spoken by all three kinds of server: the single-process node (every
+//! request; its shard map is one shard read from itself), the coordinator (no reads: its map
+//! sends them to storage servers) and a storage server (reads and status only).
 //!
 //! Errors keep their meaning across the wire (`WireError`), so the client's retry loop makes
 //! the same decisions as in process. A commit whose connection dies after it was sent comes
 //! back as `CommitUnknownResult`; any other undelivered request as the retryable
 //! `Unavailable`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferrisdb_kv::transport::{ClientConfig, Handler, TcpTransport, Transport, TransportError};
+use ferrisdb_kv::transport::{Handler, TransportError};
 use ferrisdb_kv::{KeyRange, KvError, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use crate::cluster::{Assignment, Heartbeat, ShardMap};
+use crate::pipeline::LogEntries;
+
+mod backend;
+pub use backend::RemoteBackend;
 
 /// A request to the KV service.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -43,6 +54,12 @@ pub enum KvRequest {
     },
     Commit(CommitRequest),
     Status,
+    ShardMap,
+    Heartbeat(Heartbeat),
+    Pull {
+        from: Version,
+        max_bytes: u32,
+    },
 }
 
 /// The answer to a [`KvRequest`].
@@ -52,6 +69,12 @@ pub enum KvResponse {
     Value(Option<Vec<u8>>),
     Range(Vec<KeyValue>),
     Status(String),
+    ShardMap(ShardMap),
+    Assignment(Assignment),
+    Log {
+        entries: LogEntries,
+        through: Version,
+    },
     Error(WireError),
 }
 
@@ -172,6 +195,14 @@ impl KvService {
                 .map(KvResponse::Range),
             KvRequest::Commit(c) => b.commit(c).map(KvResponse::Version),
             KvRequest::Status => Ok(KvResponse::Status((self.status)())),
+            // Every shard is read here: the client's "this server" entry.
+            KvRequest::ShardMap => Ok(KvResponse::ShardMap(ShardMap {
+                shards: vec![(
+                    KeyRange::new(Vec::new(), ferrisdb_kv::KEY_SPACE_END.to_vec()),
+                    None,
+                )],
+            })),
+            KvRequest::Heartbeat(_) | KvRequest::Pull { .. } => Err(not_served("coordinator")),
         };
         r.unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))
     }
@@ -187,49 +218,15 @@ impl Handler<KvRequest, KvResponse> for Arc<KvService> {
     }
 }
 
-/// The client side: a [`TxnBackend`] that talks to a cluster over TCP. For synchronous callers;
-/// it runs its own small tokio runtime (do not call it from inside another runtime).
-pub struct RemoteBackend {
-    rt: tokio::runtime::Runtime,
-    transport: TcpTransport<KvRequest, KvResponse>,
-}
-
-impl RemoteBackend {
-    /// Connect to the KV service at `addr`.
-    pub fn connect(addr: SocketAddr) -> Result<RemoteBackend, TxnError> {
-        // A current-thread runtime: the calling thread drives the connection itself inside
-        // `block_on`, with no hand-off to a worker thread and back on every call.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| TxnError::Unavailable(format!("cannot start the client runtime: {e}")))?;
-        let transport = rt
-            .block_on(TcpTransport::connect_with(addr, ClientConfig::default()))
-            .map_err(|e| TxnError::Unavailable(format!("cannot connect to {addr}: {e}")))?;
-        Ok(RemoteBackend { rt, transport })
-    }
-
-    fn call(&self, req: KvRequest, is_commit: bool) -> Result<KvResponse, TxnError> {
-        match self.rt.block_on(self.transport.call(req)) {
-            Ok(KvResponse::Error(e)) => Err(e.into()),
-            Ok(r) => Ok(r),
-            Err(e) if is_commit && e.is_unknown_result() => {
-                Err(TxnError::CommitUnknownResult(e.to_string()))
-            }
-            Err(e) => Err(transport_error(e)),
-        }
-    }
-
-    /// The server's status report.
-    pub fn status(&self) -> Result<String, TxnError> {
-        match self.call(KvRequest::Status, false)? {
-            KvResponse::Status(s) => Ok(s),
-            other => Err(unexpected(&other)),
-        }
+/// The error for a request this kind of server does not answer.
+pub(crate) fn not_served(what: &str) -> TxnError {
+    TxnError::Remote {
+        message: format!("this server is not a {what}"),
+        retryable: false,
     }
 }
 
-fn transport_error(e: TransportError) -> TxnError {
+pub(crate) fn transport_error(e: TransportError) -> TxnError {
     if e.is_retryable() {
         TxnError::Unavailable(e.to_string())
     } else {
@@ -240,60 +237,9 @@ fn transport_error(e: TransportError) -> TxnError {
     }
 }
 
-fn unexpected(r: &KvResponse) -> TxnError {
+pub(crate) fn unexpected(r: &KvResponse) -> TxnError {
     TxnError::Remote {
         message: format!("unexpected response from the server: {r:?}"),
         retryable: false,
-    }
-}
-
-impl TxnBackend for RemoteBackend {
-    fn read_version(&self) -> Result<Version, TxnError> {
-        match self.call(KvRequest::ReadVersion, false)? {
-            KvResponse::Version(v) => Ok(v),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
-        match self.call(
-            KvRequest::Get {
-                key: key.to_vec(),
-                version,
-            },
-            false,
-        )? {
-            KvResponse::Value(v) => Ok(v),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    fn get_range(
-        &self,
-        range: &KeyRange,
-        version: Version,
-        limit: usize,
-        reverse: bool,
-    ) -> Result<Vec<KeyValue>, TxnError> {
-        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
-        match self.call(
-            KvRequest::GetRange {
-                range: range.clone(),
-                version,
-                limit,
-                reverse,
-            },
-            false,
-        )? {
-            KvResponse::Range(r) => Ok(r),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
-        match self.call(KvRequest::Commit(req), true)? {
-            KvResponse::Version(v) => Ok(v),
-            other => Err(unexpected(&other)),
-        }
     }
 }
