@@ -4,6 +4,8 @@
 //!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500]
 //!       every role in one process (sequencer, resolver, commit log, storage server), serving
 //!       the transactional KV API on --addr until SIGINT or SIGTERM
+//!   ferrisdb start --roles coordinator --data-dir DIR --addr HOST:PORT
+//!   ferrisdb start --roles storage --data-dir DIR --addr HOST:PORT --join COORDINATOR
 //!   ferrisdb kv [--cluster 127.0.0.1:4500] [--hex] get KEY | set KEY VALUE | clear KEY
 //!                                                 | scan BEGIN END [--limit N] | status
 //!   ferrisdb bench kv [--clients 1,16,64] [--keys N] [--seconds S] [--modes embedded,tcp]
@@ -17,13 +19,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod bench_kv;
+mod start;
 
 use clap::{Parser, Subcommand};
-use ferrisdb_kv::transport::{serve, FrameLimits};
 use ferrisdb_kv::KeyRange;
-use ferrisdb_txn::{
-    Database, EmbeddedCluster, EmbeddedOptions, KvService, RemoteBackend, TxnBackend, TxnError,
-};
+use ferrisdb_txn::{Database, RemoteBackend, TxnError};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +46,12 @@ enum Command {
         /// Address of the KV API (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:4500")]
         addr: SocketAddr,
+        /// Which roles this process runs: all of them, or one part of a multi-process cluster.
+        #[arg(long, value_enum, default_value_t = start::Roles::All)]
+        roles: start::Roles,
+        /// The coordinator a storage server joins (required with --roles storage).
+        #[arg(long)]
+        join: Option<SocketAddr>,
     },
     /// Read and write keys of a running FerrisDB.
     Kv {
@@ -112,7 +118,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
-        Command::Start { data_dir, addr } => start(data_dir, addr),
+        Command::Start {
+            data_dir,
+            addr,
+            roles,
+            join,
+        } => start::run(data_dir, addr, roles, join),
         Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
         Command::Bench {
             what:
@@ -135,46 +146,6 @@ fn main() -> ExitCode {
             eprintln!("ferrisdb: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn start(data_dir: PathBuf, addr: SocketAddr) -> Result<(), String> {
-    let cluster = Arc::new(
-        EmbeddedCluster::open(&data_dir, EmbeddedOptions::default()).map_err(|e| e.to_string())?,
-    );
-    let status = {
-        let c = cluster.clone();
-        Arc::new(move || c.status())
-    };
-    let backend: Arc<dyn TxnBackend> = cluster.clone();
-    let service = Arc::new(KvService::new(backend, status));
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let local = listener.local_addr().map_err(|e| e.to_string())?;
-        let handle = serve(listener, Arc::new(service), FrameLimits::default()).await.map_err(|e| e.to_string())?;
-        // Whoever started us may have closed our stdout: a failed banner is no reason to stop.
-        let banner = format!(
-            "FerrisDB is running: KV API on {local}, data in {}\n  try: ferrisdb kv --cluster {local} set hello world\n",
-            data_dir.display()
-        );
-        let mut out = std::io::stdout();
-        let _ = std::io::Write::write_all(&mut out, banner.as_bytes()).and_then(|_| std::io::Write::flush(&mut out));
-        wait_for_shutdown_signal().await;
-        tracing::info!("shutting down");
-        handle.shutdown().await;
-        Ok::<(), String>(())
-    })?;
-    // Every acknowledged commit was fsynced to the commit log before it was acknowledged.
-    drop(cluster);
-    Ok(())
-}
-
-async fn wait_for_shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
     }
 }
 

@@ -1,0 +1,140 @@
+//! `ferrisdb start`: run every role in one process, or one role of a multi-process cluster.
+//!
+//! ```text
+//!   --roles all          EmbeddedCluster behind KvService          (the default)
+//!   --roles coordinator  Coordinator: commits, shard map, heartbeats, log pulls, controller
+//!   --roles storage      StorageNode joined to --join: pulls the log, serves reads
+//! ```
+//!
+//! Each serves the KV protocol on --addr until SIGINT or SIGTERM. Every acknowledged commit
+//! was fsynced to the commit log before it was acknowledged, and a storage server's applied
+//! versions are durable, so stopping (or killing) any process loses nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferrisdb_kv::transport::{serve, FrameLimits, Handler, ServerHandle};
+use ferrisdb_kv::StorageServerOptions;
+use ferrisdb_txn::cluster::{Coordinator, CoordinatorOptions, StorageNode};
+use ferrisdb_txn::{
+    EmbeddedCluster, EmbeddedOptions, KvRequest, KvResponse, KvService, TxnBackend,
+};
+
+/// The roles a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Roles {
+    All,
+    Coordinator,
+    Storage,
+}
+
+pub fn run(
+    data_dir: PathBuf,
+    addr: SocketAddr,
+    roles: Roles,
+    join: Option<SocketAddr>,
+) -> Result<(), String> {
+    if roles == Roles::Storage && join.is_none() {
+        return Err("--roles storage needs --join COORDINATOR_ADDRESS".into());
+    }
+    if roles != Roles::Storage && join.is_some() {
+        return Err("--join is only for --roles storage".into());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let err = |e: ferrisdb_txn::TxnError| e.to_string();
+    match roles {
+        Roles::All => {
+            let cluster = Arc::new(
+                EmbeddedCluster::open(&data_dir, EmbeddedOptions::default()).map_err(err)?,
+            );
+            let c = cluster.clone();
+            let status = Arc::new(move || c.status());
+            let backend: Arc<dyn TxnBackend> = cluster.clone();
+            let service = Arc::new(KvService::new(backend, status));
+            serve_until_signal(&rt, addr, service, &data_dir, "every role")?;
+        }
+        Roles::Coordinator => {
+            let coordinator =
+                Coordinator::open(&data_dir, CoordinatorOptions::default()).map_err(err)?;
+            let _ticker = {
+                let _guard = rt.enter();
+                coordinator.spawn_ticker()
+            };
+            serve_until_signal(&rt, addr, coordinator, &data_dir, "coordinator")?;
+        }
+        Roles::Storage => {
+            let join = join.expect("checked above");
+            // Bind first: the node advertises the address it actually listens on.
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind(addr))
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let node = StorageNode::start(&data_dir, local, join, StorageServerOptions::default())
+                .map_err(err)?;
+            let handle = rt
+                .block_on(serve(
+                    listener,
+                    Arc::new(node.service()),
+                    FrameLimits::default(),
+                ))
+                .map_err(|e| e.to_string())?;
+            announce(
+                local,
+                &data_dir,
+                &format!("storage server joined to {join}"),
+            );
+            rt.block_on(shutdown_on_signal(handle));
+            node.stop();
+        }
+    }
+    Ok(())
+}
+
+fn serve_until_signal<H>(
+    rt: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    handler: H,
+    data_dir: &std::path::Path,
+    what: &str,
+) -> Result<(), String>
+where
+    H: Handler<KvRequest, KvResponse>,
+{
+    let handle = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        serve(listener, Arc::new(handler), FrameLimits::default())
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    announce(handle.local_addr(), data_dir, what);
+    rt.block_on(shutdown_on_signal(handle));
+    Ok(())
+}
+
+fn announce(local: SocketAddr, data_dir: &std::path::Path, what: &str) {
+    // Whoever started us may have closed our stdout: a failed banner is no reason to stop.
+    let banner = format!(
+        "FerrisDB is running ({what}): KV API on {local}, data in {}\n  try: ferrisdb kv --cluster {local} status\n",
+        data_dir.display()
+    );
+    let mut out = std::io::stdout();
+    let _ = std::io::Write::write_all(&mut out, banner.as_bytes())
+        .and_then(|_| std::io::Write::flush(&mut out));
+}
+
+async fn shutdown_on_signal(handle: ServerHandle) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+}
