@@ -95,6 +95,10 @@ impl TxnBackend for EmbeddedCluster {
     fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
         self.pipeline.commit(req)
     }
+
+    fn readable_now(&self, version: Version) -> bool {
+        version <= self.storage().applied_version() && !self.pipeline.read_version_is_stale()
+    }
 }
 
 #[cfg(test)]

@@ -208,6 +208,11 @@ impl CommitPipeline {
         Ok(version)
     }
 
+    /// Whether the next `read_version` call commits an empty batch (and so may block).
+    pub fn read_version_is_stale(&self) -> bool {
+        self.is_stale()
+    }
+
     fn is_stale(&self) -> bool {
         now_micros().saturating_sub(self.committed_at.load(Ordering::Acquire))
             > self.mvcc_window / 2

@@ -9,6 +9,7 @@
 //!   Get { key, version }                 -> Value(Option<bytes>)
 //!   GetRange { range, version, limit, reverse } -> Range([(key, value)])
 //!   Commit(CommitRequest)                -> Version(commit version)
+//!   GetLatest { key }                    -> VersionedValue(read version, value)
 //!   Status                               -> Status(text)
 //!   ShardMap                             -> ShardMap(where each shard is read)
 //!   Heartbeat(storage server report)     -> Assignment       (coordinator only)
@@ -54,6 +55,10 @@ pub enum KvRequest {
     },
     Commit(CommitRequest),
     Status,
+    /// A fresh read version and `key`'s value at it (single-process servers only).
+    GetLatest {
+        key: Vec<u8>,
+    },
     ShardMap,
     Heartbeat(Heartbeat),
     Pull {
@@ -69,6 +74,7 @@ pub enum KvResponse {
     Value(Option<Vec<u8>>),
     Range(Vec<KeyValue>),
     Status(String),
+    VersionedValue(Version, Option<Vec<u8>>),
     ShardMap(ShardMap),
     Assignment(Assignment),
     Log {
@@ -195,6 +201,9 @@ impl KvService {
                 .map(KvResponse::Range),
             KvRequest::Commit(c) => b.commit(c).map(KvResponse::Version),
             KvRequest::Status => Ok(KvResponse::Status((self.status)())),
+            KvRequest::GetLatest { key } => b
+                .get_with_read_version(&key)
+                .map(|(v, value)| KvResponse::VersionedValue(v, value)),
             // Every shard is read here: the client's "this server" entry.
             KvRequest::ShardMap => Ok(KvResponse::ShardMap(ShardMap {
                 shards: vec![(
@@ -211,9 +220,20 @@ impl KvService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<KvService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
-        // Backend calls may block (fsync, waiting for a version). `block_in_place` runs them on
-        // this worker while the runtime moves its other tasks elsewhere: cheaper than handing
-        // every request to the blocking pool and back.
+        // A read at an applied version is a memory or cache lookup: answer it on this worker.
+        // Anything that may block (fsync, waiting for a version) runs with `block_in_place`,
+        // which moves the runtime's other tasks elsewhere: cheaper than a trip through the
+        // blocking pool, far dearer than the lookup itself.
+        let quick = match &req {
+            KvRequest::Get { version, .. } | KvRequest::GetRange { version, .. } => {
+                self.backend.readable_now(*version)
+            }
+            KvRequest::GetLatest { .. } => self.backend.readable_now(0),
+            _ => false,
+        };
+        if quick {
+            return self.answer(req);
+        }
         tokio::task::block_in_place(|| self.answer(req))
     }
 }

@@ -52,6 +52,17 @@ pub trait TxnBackend: Send + Sync {
     ) -> Result<Vec<KeyValue>, TxnError>;
     /// Resolve and durably commit; returns the commit version.
     fn commit(&self, req: CommitRequest) -> Result<Version, TxnError>;
+    /// A fresh read version and the value of `key` at it (one round trip where the backend
+    /// can; the transaction's first read uses it).
+    fn get_with_read_version(&self, key: &[u8]) -> Result<(Version, Option<Vec<u8>>), TxnError> {
+        let v = self.read_version()?;
+        Ok((v, self.get(key, v)?))
+    }
+    /// Whether a read at `version` would be answered without waiting (a server uses this to
+    /// run it inline rather than as blocking work). Conservative by default.
+    fn readable_now(&self, _version: Version) -> bool {
+        false
+    }
 }
 
 /// A handle on a FerrisDB database; cheap to clone.

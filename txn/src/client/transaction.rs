@@ -123,10 +123,17 @@ impl Transaction {
         if self.cleared.iter().any(|r| r.contains(key)) {
             return Ok(None);
         }
-        let rv = self.read_version()?;
         if !snapshot {
             self.add_read_range(KeyRange::single(key))?;
         }
+        if self.read_version.is_none() {
+            // The first read: one round trip fetches the read version and the value.
+            let (v, value) = self.backend.get_with_read_version(key)?;
+            self.read_version = Some(v);
+            self.started = Instant::now();
+            return Ok(value);
+        }
+        let rv = self.read_version()?;
         self.backend.get(key, rv)
     }
 
@@ -346,7 +353,12 @@ impl Transaction {
             self.done = true;
             return Ok(v);
         }
-        let read_version = self.read_version()?;
+        // A blind write (nothing read) needs no read version: the resolver checks nothing
+        // for it, so it skips the round trip that would fetch one.
+        let read_version = match (self.read_version, self.read_ranges.is_empty()) {
+            (None, true) => 0,
+            _ => self.read_version()?,
+        };
         self.done = true;
         self.backend.commit(CommitRequest {
             read_version,

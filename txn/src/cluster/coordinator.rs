@@ -136,7 +136,9 @@ impl Coordinator {
                 KvResponse::Log { entries, through }
             }
             // Data lives on storage servers: the shard map sends reads there.
-            KvRequest::Get { key, .. } => return Err(TxnError::Kv(KvError::WrongShard { key })),
+            KvRequest::Get { key, .. } | KvRequest::GetLatest { key } => {
+                return Err(TxnError::Kv(KvError::WrongShard { key }))
+            }
             KvRequest::GetRange { range, .. } => {
                 return Err(TxnError::Kv(KvError::WrongShard { key: range.begin }))
             }

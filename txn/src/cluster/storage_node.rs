@@ -334,6 +334,18 @@ impl ReadService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<ReadService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
+        // Reads at an applied version do not wait: answer them on this worker (see KvService).
+        let quick = match &req {
+            KvRequest::Get { version, .. } | KvRequest::GetRange { version, .. } => {
+                *version <= self.server.applied_version()
+            }
+            _ => false,
+        };
+        if quick {
+            return self
+                .answer(req)
+                .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)));
+        }
         tokio::task::block_in_place(|| {
             self.answer(req)
                 .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))

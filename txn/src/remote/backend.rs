@@ -162,6 +162,21 @@ impl TxnBackend for RemoteBackend {
         }
     }
 
+    fn get_with_read_version(&self, key: &[u8]) -> Result<(Version, Option<Vec<u8>>), TxnError> {
+        let here = self
+            .pieces(&KeyRange::single(key))
+            .first()
+            .is_some_and(|p| p.1.is_none());
+        if !here {
+            let v = self.read_version()?;
+            return Ok((v, self.get(key, v)?));
+        }
+        match self.call(KvRequest::GetLatest { key: key.to_vec() }, false)? {
+            KvResponse::VersionedValue(v, value) => Ok((v, value)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
         self.with_retries(|| {
             let addr = self.pieces(&KeyRange::single(key)).first().map(|p| p.1);
