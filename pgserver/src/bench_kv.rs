@@ -11,8 +11,10 @@
 //!           baseline an embedded transactional read is compared with
 //! ```
 //!
-//! Modes: `embedded` (the cluster in this process) and `tcp` (the same cluster served on
-//! loopback; every client has its own connection). Keys are `key/{n:08}` over `--keys`
+//! Modes: `embedded` (the cluster in this process), `tcp` (the same cluster served on
+//! loopback; every client has its own connection) and `cluster` (separate processes started
+//! from this binary: `ferrisdb start --roles coordinator` and `--storage-servers` storage
+//! servers; clients commit through the coordinator and read from the storage servers). Keys are `key/{n:08}` over `--keys`
 //! preloaded keys, values 100 bytes. Prints ops/s, p50 and p99 latency per row, and the
 //! ratios the issue sets targets for.
 
@@ -31,6 +33,7 @@ pub struct BenchArgs {
     pub keys: u64,
     pub seconds: f64,
     pub modes: Vec<String>,
+    pub storage_servers: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -92,6 +95,17 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         Ok::<_, String>((h, addr))
     })?;
+    let mut procs = Processes(Vec::new());
+    let cluster_addr = if args.modes.iter().any(|m| m == "cluster") {
+        let addr = start_cluster(&dir.join("cluster"), args.storage_servers, &mut procs)?;
+        let remote = Database::from_backend(Arc::new(
+            RemoteBackend::connect(addr).map_err(|e| e.to_string())?,
+        ));
+        preload(&remote, args.keys)?;
+        addr
+    } else {
+        addr
+    };
     let mut rows = Vec::new();
     for &clients in &args.clients {
         rows.push(measure("embedded", Work::Raw, clients, &args, || {
@@ -101,7 +115,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     for mode in &args.modes {
         for work in [Work::Read, Work::Write, Work::Mix] {
             for &clients in &args.clients {
-                let make = || client(mode, &db, addr);
+                let target = if mode == "cluster" {
+                    cluster_addr
+                } else {
+                    addr
+                };
+                let make = || client(mode, &db, target);
                 rows.push(measure(mode, work, clients, &args, make)?);
             }
         }
@@ -110,6 +129,80 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     report(&rows);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Child processes, killed when the benchmark ends (they hold only benchmark data).
+struct Processes(Vec<std::process::Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Start `ferrisdb start` with `args` and return the KV address from its banner.
+fn spawn_node(
+    args: &[&str],
+    dir: &std::path::Path,
+    procs: &mut Processes,
+) -> Result<SocketAddr, String> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(exe)
+        .arg("start")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start a node: {e}"))?;
+    let stdout = child.stdout.take();
+    procs.0.push(child);
+    let mut line = String::new();
+    if let Some(out) = stdout {
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+    }
+    line.split("KV API on ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("unexpected start banner: {line:?}"))
+}
+
+/// A coordinator and `storage` storage servers as processes; returns the coordinator.
+fn start_cluster(
+    dir: &std::path::Path,
+    storage: usize,
+    procs: &mut Processes,
+) -> Result<SocketAddr, String> {
+    let coord = spawn_node(
+        &["--roles", "coordinator", "--addr", "127.0.0.1:0"],
+        &dir.join("coord"),
+        procs,
+    )?;
+    let join = coord.to_string();
+    for i in 0..storage.max(1) {
+        let args = [
+            "--roles",
+            "storage",
+            "--addr",
+            "127.0.0.1:0",
+            "--join",
+            join.as_str(),
+        ];
+        spawn_node(&args, &dir.join(format!("storage{i}")), procs)?;
+    }
+    eprintln!(
+        "  cluster: coordinator on {coord}, {} storage servers",
+        storage.max(1)
+    );
+    Ok(coord)
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, String> {
@@ -143,10 +236,10 @@ enum Client {
 fn client(mode: &str, db: &Database, addr: SocketAddr) -> Result<Client, String> {
     match mode {
         "embedded" => Ok(Client::Txn(db.clone())),
-        "tcp" => Ok(Client::Txn(Database::from_backend(Arc::new(
+        "tcp" | "cluster" => Ok(Client::Txn(Database::from_backend(Arc::new(
             RemoteBackend::connect(addr).map_err(|e| e.to_string())?,
         )))),
-        other => Err(format!("unknown mode {other:?} (embedded, tcp)")),
+        other => Err(format!("unknown mode {other:?} (embedded, tcp, cluster)")),
     }
 }
 
@@ -273,12 +366,14 @@ fn report(rows: &[Row]) {
         );
     }
     for w in [Work::Read, Work::Write, Work::Mix] {
-        if let (Some(e), Some(t)) = (find("embedded", w, max_c), find("tcp", w, max_c)) {
-            println!(
-                "{} at {max_c} clients: embedded / tcp = {:.2}x [target <= 3x]",
-                w.name(),
-                e / t
-            );
+        for remote in ["tcp", "cluster"] {
+            if let (Some(e), Some(t)) = (find("embedded", w, max_c), find(remote, w, max_c)) {
+                println!(
+                    "{} at {max_c} clients: embedded / {remote} = {:.2}x [target <= 3x]",
+                    w.name(),
+                    e / t
+                );
+            }
         }
     }
 }

@@ -82,8 +82,12 @@ enum BenchWhat {
         keys: u64,
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
-        #[arg(long, value_delimiter = ',', default_value = "embedded,tcp")]
+        /// `embedded`, `tcp` (one process, over loopback) and `cluster` (separate processes).
+        #[arg(long, value_delimiter = ',', default_value = "embedded,tcp,cluster")]
         modes: Vec<String>,
+        /// Storage-server processes in `cluster` mode.
+        #[arg(long, default_value_t = 1)]
+        storage_servers: usize,
     },
 }
 
@@ -132,12 +136,14 @@ fn main() -> ExitCode {
                     keys,
                     seconds,
                     modes,
+                    storage_servers,
                 },
         } => bench_kv::run(bench_kv::BenchArgs {
             clients,
             keys,
             seconds,
             modes,
+            storage_servers,
         }),
     };
     match result {

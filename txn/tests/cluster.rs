@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ferrisdb_kv::transport::{serve, FrameLimits, ServerHandle};
 use ferrisdb_kv::StorageServerOptions;
 use ferrisdb_txn::cluster::{Coordinator, CoordinatorOptions, StorageNode};
-use ferrisdb_txn::{Database, RemoteBackend};
+use ferrisdb_txn::{Database, RemoteBackend, TxnBackend};
 
 const ACCOUNTS: u32 = 400;
 
@@ -161,4 +161,66 @@ fn bank_total_holds_while_shards_spread_over_three_storage_servers() {
     assert_eq!(total(&db), 100 * i64::from(ACCOUNTS));
     let status = remote.status().unwrap();
     assert!(status.contains("alive"), "{status}");
+}
+
+/// Found by `ferrisdb bench kv`: the storage node's heartbeat and pull threads shared one
+/// connection whose reader task ran on the heartbeat thread's runtime, so a pulled entry was
+/// only read when the next heartbeat went out (every 200 ms): each read right after a commit
+/// waited for it. With reads allowed to wait only 100 ms, that bug fails nearly every read.
+#[test]
+fn a_read_right_after_a_commit_does_not_wait_for_a_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let coordinator =
+        Coordinator::open(&dir.path().join("coord"), CoordinatorOptions::default()).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let coord_addr = listener.local_addr().unwrap();
+    let _server = rt
+        .block_on(serve(
+            listener,
+            Arc::new(coordinator.clone()),
+            FrameLimits::default(),
+        ))
+        .unwrap();
+    let _ticker = {
+        let _guard = rt.enter();
+        coordinator.spawn_ticker()
+    };
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let opts = StorageServerOptions {
+        read_wait: Duration::from_millis(100),
+        ..StorageServerOptions::default()
+    };
+    let node = StorageNode::start(&dir.path().join("s"), addr, coord_addr, opts).unwrap();
+    let _reads = rt
+        .block_on(serve(
+            listener,
+            Arc::new(node.service()),
+            FrameLimits::default(),
+        ))
+        .unwrap();
+    let remote = Arc::new(RemoteBackend::connect(coord_addr).unwrap());
+    let db = Database::from_backend(remote.clone());
+    // Wait for the node to take the first shard.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.transact(|tx| tx.get(b"k")).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the storage server never took its shard"
+        );
+    }
+    for i in 0..10u8 {
+        db.transact(|tx| tx.set(b"k", &[i])).unwrap();
+        let v = remote.read_version().unwrap();
+        assert_eq!(remote.get(b"k", v).unwrap(), Some(vec![i]), "read {i}");
+    }
 }

@@ -165,7 +165,10 @@ impl Follower {
             server: self.server.clone(),
             id: self.id,
             addr: self.addr,
-            coordinator: self.coordinator.clone(),
+            // Its own connection: a connection's reader task runs on the runtime of the thread
+            // that opened it, so a shared one would answer this thread's calls only while the
+            // other thread happens to be inside a call of its own.
+            coordinator: TcpTransport::lazy(self.coordinator.addr(), ClientConfig::default()),
             stop: self.stop.clone(),
             initialized: self.initialized.clone(),
         }
