@@ -223,11 +223,15 @@ fn parse_time_zone(s: &str) -> Option<(i64, Option<i64>)> {
         },
         None => (0, ""),
     };
-    if parts.next().is_some() || h > 24 || m > 59 || sec > 59 {
+    if parts.next().is_some() {
         return None;
     }
     let micros = parse_fraction(frac)?;
-    let total = ((h * 60 + m) * 60 + sec) * USECS_PER_SEC + micros;
+    let mut total = ((h * 60 + m) * 60 + sec) * USECS_PER_SEC + micros;
+    if m > 59 || sec > 59 {
+        // Past any valid time of day: the caller reports a field overflow (22008).
+        total = USECS_PER_DAY + 1;
+    }
     Some((total, parse_zone(zone)?))
 }
 
@@ -386,6 +390,12 @@ mod tests {
         assert_eq!(ts("0001-01-01 00:00:00 BC"), "0001-01-01 00:00:00 BC");
         assert_eq!(
             parse_timestamp("2024-01-31 25:00", false)
+                .unwrap_err()
+                .sqlstate(),
+            "22008"
+        );
+        assert_eq!(
+            parse_timestamp("2024-01-31 12:0x", false)
                 .unwrap_err()
                 .sqlstate(),
             "22007"

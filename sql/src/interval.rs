@@ -91,86 +91,136 @@ pub fn format(iv: &Interval) -> String {
 /// What one unit word adds: months, days or microseconds per unit.
 #[derive(Clone, Copy)]
 enum Unit {
-    Months(f64),
-    Days(f64),
-    Micros(f64),
+    Months(i64),
+    Days(i64),
+    Micros(i64),
 }
 
 fn unit(word: &str) -> Option<Unit> {
     Some(match word {
-        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => Unit::Micros(1.0),
-        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => Unit::Micros(1e3),
-        "second" | "seconds" | "s" | "sec" | "secs" => Unit::Micros(1e6),
-        "minute" | "minutes" | "m" | "min" | "mins" => Unit::Micros(60e6),
-        "hour" | "hours" | "h" | "hr" | "hrs" => Unit::Micros(3600e6),
-        "day" | "days" | "d" => Unit::Days(1.0),
-        "week" | "weeks" | "w" => Unit::Days(7.0),
-        "month" | "months" | "mon" | "mons" => Unit::Months(1.0),
-        "year" | "years" | "y" | "yr" | "yrs" => Unit::Months(12.0),
-        "decade" | "decades" => Unit::Months(120.0),
-        "century" | "centuries" => Unit::Months(1200.0),
-        "millennium" | "millennia" => Unit::Months(12000.0),
+        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => Unit::Micros(1),
+        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => Unit::Micros(1_000),
+        "second" | "seconds" | "s" | "sec" | "secs" => Unit::Micros(USECS_PER_SEC),
+        "minute" | "minutes" | "m" | "min" | "mins" => Unit::Micros(60 * USECS_PER_SEC),
+        "hour" | "hours" | "h" | "hr" | "hrs" => Unit::Micros(3600 * USECS_PER_SEC),
+        "day" | "days" | "d" => Unit::Days(1),
+        "week" | "weeks" | "w" => Unit::Days(7),
+        "month" | "months" | "mon" | "mons" => Unit::Months(1),
+        "year" | "years" | "y" | "yr" | "yrs" => Unit::Months(12),
+        "decade" | "decades" => Unit::Months(120),
+        "century" | "centuries" => Unit::Months(1200),
+        "millennium" | "millennia" => Unit::Months(12000),
         _ => return None,
     })
 }
 
-/// Running totals while parsing; fractions cascade downwards as PostgreSQL's
-/// `AdjustFractDays` / `AdjustFractSeconds` do.
+/// Running totals while parsing. Whole quantities add exactly; fractions cascade downwards
+/// as PostgreSQL's `AdjustFractDays` / `AdjustFractSeconds` do (in floating point).
 #[derive(Default)]
 struct Acc {
-    months: f64,
-    days: f64,
-    micros: f64,
+    months: i128,
+    days: i128,
+    micros: i128,
 }
 
 impl Acc {
-    fn add(&mut self, value: f64, unit: Unit) {
+    /// Adds `whole + frac` units (`frac` has the sign of the quantity).
+    fn add(&mut self, whole: i64, frac: f64, unit: Unit) {
         match unit {
             Unit::Months(per) => {
-                let m = value * per;
-                let whole = m.trunc();
-                self.months += whole;
+                self.months += i128::from(whole) * i128::from(per);
+                let m = frac * per as f64;
                 // A year's fraction becomes whole months (rounded), as in PostgreSQL.
-                if per >= 12.0 {
-                    self.months += (m - whole).round();
+                if per >= 12 {
+                    self.months += m.round() as i128;
                 } else {
-                    self.add_days(m - whole, DAYS_PER_MONTH as f64);
+                    self.add_frac_days(m * DAYS_PER_MONTH as f64);
                 }
             }
-            Unit::Days(per) => self.add_days(value, per),
-            Unit::Micros(per) => self.micros += value * per,
+            Unit::Days(per) => {
+                self.days += i128::from(whole) * i128::from(per);
+                self.add_frac_days(frac * per as f64);
+            }
+            Unit::Micros(per) => {
+                self.micros += i128::from(whole) * i128::from(per);
+                self.micros += (frac * per as f64).round() as i128;
+            }
         }
     }
 
-    fn add_days(&mut self, value: f64, per: f64) {
-        let d = value * per;
-        self.days += d.trunc();
-        self.micros += d.fract() * USECS_PER_DAY as f64;
+    fn add_frac_days(&mut self, d: f64) {
+        self.days += d.trunc() as i128;
+        self.micros += (d.fract() * USECS_PER_DAY as f64).round() as i128;
     }
 }
 
-/// `[-]H:M[:S[.frac]]` as signed microseconds.
-fn parse_clock(tok: &str) -> Option<f64> {
+/// Digits after a point as microseconds, rounded half up at the seventh digit.
+fn fraction_micros(frac: &str) -> Option<i128> {
+    if frac.is_empty() {
+        return Some(0);
+    }
+    if frac.len() > 30 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut padded = format!("{frac:0<7}");
+    padded.truncate(7);
+    Some((padded.parse::<i128>().ok()? + 5) / 10)
+}
+
+fn whole(digits: &str) -> Option<i128> {
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `[-]H:M[:S[.frac]]` as signed microseconds, exactly.
+fn parse_clock(tok: &str) -> Option<i128> {
     let (neg, body) = match tok.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, tok.strip_prefix('+').unwrap_or(tok)),
     };
     let parts: Vec<&str> = body.split(':').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+    if parts.len() > 3 {
         return None;
     }
-    let h: f64 = parts[0].parse::<u32>().ok()?.into();
-    let m: f64 = parts.get(1)?.parse::<u32>().ok()?.into();
-    let s: f64 = match parts.get(2) {
-        Some(s) if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') => s.parse().ok()?,
-        Some(_) => return None,
-        None => 0.0,
+    let h = whole(parts[0])?;
+    let m = whole(parts.get(1)?)?;
+    let (s, frac) = match parts.get(2) {
+        Some(s) => {
+            let (w, f) = s.split_once('.').unwrap_or((s, ""));
+            (whole(w)?, fraction_micros(f)?)
+        }
+        None => (0, 0),
     };
-    if m >= 60.0 || s >= 60.0 {
+    if m >= 60 || s >= 60 {
         return None;
     }
-    let v = ((h * 60.0 + m) * 60.0 + s) * 1e6;
+    let v = ((h * 60 + m) * 60 + s) * i128::from(USECS_PER_SEC) + frac;
     Some(if neg { -v } else { v })
+}
+
+/// A signed decimal quantity split into its whole part and signed fraction.
+fn parse_quantity(tok: &str) -> Option<(i64, f64)> {
+    let (neg, body) = match tok.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, tok.strip_prefix('+').unwrap_or(tok)),
+    };
+    let (w, f) = body.split_once('.').unwrap_or((body, ""));
+    if (w.is_empty() && f.is_empty()) || !f.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let w: i64 = if w.is_empty() {
+        0
+    } else {
+        i64::try_from(whole(w)?).ok()?
+    };
+    let f: f64 = if f.is_empty() {
+        0.0
+    } else {
+        format!("0.{f}").parse().ok()?
+    };
+    Some(if neg { (-w, -f) } else { (w, f) })
 }
 
 /// Splits `1day` / `2 hours` / `-3` into tokens: numbers, clock times and words.
@@ -180,12 +230,11 @@ fn tokens(s: &str) -> Vec<String> {
     let mut cur_alpha = false;
     for c in s.chars() {
         let alpha = c.is_ascii_alphabetic();
-        if c.is_whitespace() || c == ',' || (!cur.is_empty() && alpha != cur_alpha) {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
+        let sep = c.is_whitespace() || c == ',';
+        if (sep || (!cur.is_empty() && alpha != cur_alpha)) && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
         }
-        if !c.is_whitespace() && c != ',' {
+        if !sep {
             cur_alpha = alpha;
             cur.push(c);
         }
@@ -220,14 +269,7 @@ pub fn parse(input: &str) -> Result<Interval, SqlError> {
             i += 1;
             continue;
         }
-        let is_number = tok
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'+' | b'-'))
-            && tok.bytes().any(|b| b.is_ascii_digit());
-        if !is_number {
-            return Err(bad());
-        }
-        let value: f64 = tok.parse().map_err(|_| bad())?;
+        let (w, f) = parse_quantity(tok).ok_or_else(bad)?;
         let u = match toks.get(i + 1).map(|w| unit(w)) {
             Some(Some(u)) => {
                 i += 2;
@@ -236,32 +278,19 @@ pub fn parse(input: &str) -> Result<Interval, SqlError> {
             Some(None) => return Err(bad()),
             None => {
                 i += 1;
-                Unit::Micros(1e6)
+                Unit::Micros(USECS_PER_SEC)
             }
         };
-        acc.add(value, u);
+        acc.add(w, f, u);
     }
-    let sign = if ago { -1.0 } else { 1.0 };
-    let to_i32 = |v: f64| {
-        let v = v * sign;
-        if v.abs() > f64::from(i32::MAX) {
-            Err(SqlError::DatetimeFieldOverflow {
-                input: input.into(),
-            })
-        } else {
-            Ok(v as i32)
-        }
+    let sign = if ago { -1 } else { 1 };
+    let overflow = || SqlError::DatetimeFieldOverflow {
+        input: input.into(),
     };
-    let micros = (acc.micros * sign).round();
-    if micros.abs() >= 9.2e18 {
-        return Err(SqlError::DatetimeFieldOverflow {
-            input: input.into(),
-        });
-    }
     Ok(Interval {
-        months: to_i32(acc.months)?,
-        days: to_i32(acc.days)?,
-        micros: micros as i64,
+        months: i32::try_from(acc.months * sign).map_err(|_| overflow())?,
+        days: i32::try_from(acc.days * sign).map_err(|_| overflow())?,
+        micros: i64::try_from(acc.micros * sign).map_err(|_| overflow())?,
     })
 }
 

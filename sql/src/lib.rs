@@ -10,3 +10,5 @@ pub mod types;
 
 pub use error::SqlError;
 pub use types::DataType;
+pub mod cast;
+pub mod datum;
