@@ -94,6 +94,9 @@ pub enum SqlError {
     /// 2201F, e.g. "cannot take square root of a negative number".
     #[error("{0}")]
     InvalidPowerArgument(&'static str),
+    /// 22025, e.g. "LIKE pattern must not end with escape character".
+    #[error("{message}")]
+    InvalidEscapeSequence { message: String },
     /// 22001
     #[error("value too long for type {type_name}")]
     StringTruncation { type_name: String },
@@ -176,6 +179,7 @@ impl SqlError {
             InvalidLogArgument(_) => "2201E",
             InvalidPowerArgument(_) => "2201F",
             StringTruncation { .. } => "22001",
+            InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",
             UniqueViolation { .. } => "23505",

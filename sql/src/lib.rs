@@ -12,3 +12,5 @@ pub use error::SqlError;
 pub use types::DataType;
 pub mod cast;
 pub mod datum;
+pub mod like;
+pub mod ops;
