@@ -186,4 +186,4 @@ fn fit_length(s: String, n: u32, to: &DataType, explicit: bool) -> Result<String
 
 #[cfg(test)]
 #[path = "cast_tests.rs"]
-mod tests;
+pub(crate) mod tests;

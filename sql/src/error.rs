@@ -149,6 +149,13 @@ pub enum SqlError {
     /// 42704, e.g. `kind` = "type".
     #[error("{kind} \"{name}\" does not exist")]
     UndefinedObject { kind: String, name: String },
+    /// XX001: stored bytes that do not decode (a key or row value).
+    #[error("could not decode stored {what} at byte {offset}: {reason}")]
+    DataCorrupted {
+        what: &'static str,
+        offset: usize,
+        reason: String,
+    },
     /// XX000: a bug or an invariant broken; never the user's fault.
     #[error("{message}")]
     Internal { message: String },
@@ -194,6 +201,7 @@ impl SqlError {
             CardinalityViolation { .. } => "21000",
             GroupingError { .. } => "42803",
             UndefinedObject { .. } => "42704",
+            DataCorrupted { .. } => "XX001",
             Internal { .. } => "XX000",
         }
     }

@@ -12,5 +12,6 @@ pub use error::SqlError;
 pub use types::DataType;
 pub mod cast;
 pub mod datum;
+pub mod encoding;
 pub mod like;
 pub mod ops;
