@@ -97,6 +97,9 @@ pub enum SqlError {
     /// 22025, e.g. "LIKE pattern must not end with escape character".
     #[error("{message}")]
     InvalidEscapeSequence { message: String },
+    /// 22011, e.g. "negative substring length not allowed".
+    #[error("{message}")]
+    SubstringError { message: String },
     /// 22001
     #[error("value too long for type {type_name}")]
     StringTruncation { type_name: String },
@@ -186,6 +189,7 @@ impl SqlError {
             InvalidLogArgument(_) => "2201E",
             InvalidPowerArgument(_) => "2201F",
             StringTruncation { .. } => "22001",
+            SubstringError { .. } => "22011",
             InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",

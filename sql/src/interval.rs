@@ -82,7 +82,7 @@ pub fn format(iv: &Interval) -> String {
         let hms = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
         out.push_str(&hms);
         if frac != 0 {
-            out.push_str(&format!(".{frac:06}").trim_end_matches('0').to_string());
+            out.push_str(format!(".{frac:06}").trim_end_matches('0'));
         }
     }
     out
