@@ -1,0 +1,75 @@
+//! # ferrisdb-sql: FerrisDB's SQL layer
+//!
+//! FerrisDB speaks PostgreSQL: the same results, the same NULL semantics, the same error
+//! codes and messages as PostgreSQL 15. This crate holds the SQL layer; so far its
+//! foundation, which is pure (no KV access, no I/O, no clock of its own):
+//!
+//! ```text
+//!   types      DataType: names, OIDs, categories, implicit casts, common supertype
+//!   datum      Datum: one value; PostgreSQL text input/output per type
+//!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
+//!   cast       explicit / assignment / implicit casts, rounding, typmods
+//!   ops        operator resolution and evaluation (three-valued logic, overflow per width)
+//!     like     LIKE / ILIKE matching
+//!   functions  function resolution (PostgreSQL's candidate rules) and calls
+//!     builtins the function bodies
+//!   encoding   order-preserving keys (on ferrisdb_kv::tuple) and row values
+//!   error      SqlError and the one place SQLSTATEs are decided
+//! ```
+//!
+//! ## Design choices
+//!
+//! - **Values do not carry types.** A [`Datum`] is paired with a [`DataType`] known from
+//!   the plan. `Int(i64)` holds every integer width and `Float(f64)` both float widths;
+//!   the type bounds them, so widening casts are free and overflow checks are range checks
+//!   against the *declared* width (`int4 + int4` fails at 2^31 like PostgreSQL's).
+//! - **Resolution is separate from evaluation.** The binder calls
+//!   [`ops::resolve_binary`] / [`functions::resolve_function`] once per expression and gets
+//!   the operand types to cast to and the result type; the executor casts
+//!   ([`cast::cast`]) and evaluates per row. Resolution copies PostgreSQL's rules
+//!   (categories, preferred types, `select_common_type`), so `round(1)` is `double
+//!   precision` and `1 + 1.5` is `numeric`, as there.
+//! - **PostgreSQL's representations.** Dates are days and timestamps microseconds since
+//!   2000-01-01, intervals `(months, days, µs)`, NUMERIC an arbitrary-precision decimal
+//!   (`bigdecimal`: PostgreSQL allows 131072 digits, and `rust_decimal`'s 28 digits are
+//!   short of even 38) whose scale is PostgreSQL's display scale.
+//! - **Errors are PostgreSQL's.** Every failure is a structured [`SqlError`] whose
+//!   `Display` is PostgreSQL's message and whose [`SqlError::sqlstate`] is its code; the
+//!   pgserver and the sqllogictest runner both read codes from there and nowhere else.
+//! - **Keys encode equality classes, rows encode values.** `1.5` and `1.50`, `'1 mon'` and
+//!   `'30 days'` share one key, so unique indexes and point lookups agree with SQL
+//!   equality; the row value keeps the exact spelling ([`encoding`]).
+//! - **The session time zone is UTC** and the collation is C (bytewise) for now.
+//!
+//! ## Life of a statement
+//!
+//! (To be written with the binder, planner and executor.)
+//!
+//! ## Not yet supported
+//!
+//! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, arrays, JSON and other types;
+//! datetime input styles other than ISO (`'Jan 8 1999'`, `'now'`, `'today'`); ISO 8601
+//! and SQL-standard interval input; numeric versions of `exp`/`ln`/`log`/`power` (the
+//! float8 versions are used, which can differ in the last digits from PostgreSQL's
+//! numeric results); time zones other than UTC.
+
+pub mod builtins;
+pub mod cast;
+pub mod datetime;
+pub mod datum;
+pub mod encoding;
+pub mod error;
+pub mod float;
+pub mod functions;
+pub mod interval;
+pub mod like;
+pub mod numeric;
+pub mod ops;
+pub mod types;
+
+pub use cast::{cast, CastContext};
+pub use datum::Datum;
+pub use error::SqlError;
+pub use functions::{call, resolve_function, EvalContext, FunctionId};
+pub use interval::Interval;
+pub use types::DataType;
