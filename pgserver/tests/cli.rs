@@ -1,34 +1,17 @@
 //! The `ferrisdb` binary end to end: start a node, use it through `ferrisdb kv`, SIGKILL it,
 //! restart it on the same data directory, and find every acknowledged write.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrisdb");
+mod common;
+
+use common::BIN;
 
 /// Start a node on a free port; returns the process and its KV address.
 fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["start", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferrisdb start");
-    let mut line = String::new();
-    // Read the banner's first line, then close our end: the node must keep running anyway.
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("KV API on ")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .unwrap_or_else(|| panic!("unexpected start banner: {line:?}"))
-        .to_string();
-    (child, addr)
+    common::start(data, &["--addr", "127.0.0.1:0"])
 }
 
 fn kv(addr: &str, args: &[&str]) -> String {

@@ -3,42 +3,18 @@
 //! then the coordinator are killed with SIGKILL and restarted, and afterwards the total is
 //! unchanged and every acknowledged write is there.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrisdb_txn::{Database, RemoteBackend};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ferrisdb");
-const ACCOUNTS: u32 = 300;
+mod common;
 
-/// Start `ferrisdb start` with `args`; returns the process and the address it announced.
-fn start(data: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .arg("start")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferrisdb start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("KV API on ")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .unwrap_or_else(|| panic!("unexpected start banner: {line:?}"))
-        .to_string();
-    (child, addr)
-}
+use common::start;
+
+const ACCOUNTS: u32 = 300;
 
 fn kill(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL

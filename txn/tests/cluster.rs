@@ -19,6 +19,38 @@ fn account(i: u32) -> Vec<u8> {
     format!("acct/{i:05}").into_bytes()
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A coordinator serving on a free port, its controller ticking; keep the handles alive.
+fn start_coordinator(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+) -> (SocketAddr, (ServerHandle, tokio::task::JoinHandle<()>)) {
+    let coordinator = Coordinator::open(dir, CoordinatorOptions::default()).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = rt
+        .block_on(serve(
+            listener,
+            Arc::new(coordinator.clone()),
+            FrameLimits::default(),
+        ))
+        .unwrap();
+    let ticker = {
+        let _guard = rt.enter();
+        coordinator.spawn_ticker()
+    };
+    (addr, (server, ticker))
+}
+
 fn start_node(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
@@ -63,28 +95,8 @@ fn total(db: &Database) -> i64 {
 #[test]
 fn bank_total_holds_while_shards_spread_over_three_storage_servers() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    let coordinator =
-        Coordinator::open(&dir.path().join("coord"), CoordinatorOptions::default()).unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let coord_addr = listener.local_addr().unwrap();
-    let _coord_server = rt
-        .block_on(serve(
-            listener,
-            Arc::new(coordinator.clone()),
-            FrameLimits::default(),
-        ))
-        .unwrap();
-    let _ticker = {
-        let _guard = rt.enter();
-        coordinator.spawn_ticker()
-    };
+    let rt = runtime();
+    let (coord_addr, _coordinator) = start_coordinator(&rt, &dir.path().join("coord"));
     let mut nodes: Vec<_> = (0..3)
         .map(|i| {
             Some(start_node(
@@ -170,28 +182,8 @@ fn bank_total_holds_while_shards_spread_over_three_storage_servers() {
 #[test]
 fn a_read_right_after_a_commit_does_not_wait_for_a_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    let coordinator =
-        Coordinator::open(&dir.path().join("coord"), CoordinatorOptions::default()).unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let coord_addr = listener.local_addr().unwrap();
-    let _server = rt
-        .block_on(serve(
-            listener,
-            Arc::new(coordinator.clone()),
-            FrameLimits::default(),
-        ))
-        .unwrap();
-    let _ticker = {
-        let _guard = rt.enter();
-        coordinator.spawn_ticker()
-    };
+    let rt = runtime();
+    let (coord_addr, _coordinator) = start_coordinator(&rt, &dir.path().join("coord"));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
