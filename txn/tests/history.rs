@@ -1,5 +1,5 @@
-//! Randomized history checker on the embedded cluster: many threads run random read-write
-//! transactions; every committed transaction records what it read and wrote and its commit
+//! Randomized history checker, on the embedded cluster and on a coordinator with storage
+//! servers over TCP: many threads run random read-write transactions; every committed transaction records what it read and wrote and its commit
 //! version; replaying the history serially in commit-version order must reproduce every read.
 //!
 //! Each transaction writes only keys it read first, so two transactions committed in the same
@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ferrisdb_txn::embedded::{EmbeddedCluster, EmbeddedOptions};
-use ferrisdb_txn::Database;
+use ferrisdb_txn::{Database, RemoteBackend};
+
+mod common;
 
 #[derive(Debug, Clone)]
 struct Committed {
@@ -23,8 +25,7 @@ fn key(i: u64) -> Vec<u8> {
     format!("h/{:02}", i % 12).into_bytes()
 }
 
-#[test]
-fn committed_history_equals_serial_execution_in_version_order() {
+fn seed() -> u64 {
     let seed = std::env::var("FERRISDB_HISTORY_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -35,14 +36,41 @@ fn committed_history_equals_serial_execution_in_version_order() {
                 .as_nanos() as u64
         });
     println!("history checker seed {seed} (FERRISDB_HISTORY_SEED to replay)");
+    seed
+}
+
+#[test]
+fn committed_history_equals_serial_execution_in_version_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::from_backend(Arc::new(
         EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap(),
     ));
+    check_history(seed(), &|| db.clone());
+}
+
+#[test]
+fn committed_history_equals_serial_execution_on_separate_storage_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = common::runtime();
+    let (coord, _coordinator) = common::start_coordinator(&rt, &dir.path().join("coord"));
+    let _nodes: Vec<_> = (0..2)
+        .map(|i| common::start_node(&rt, &dir.path().join(format!("s{i}")), coord))
+        .collect();
+    let connect = || Database::from_backend(Arc::new(RemoteBackend::connect(coord).unwrap()));
+    // Wait until a storage server has taken the first shard.
+    let db = connect();
+    while db.transact(|tx| tx.get(b"h/00")).is_err() {}
+    check_history(seed(), &connect);
+}
+
+/// Run the random transactions on databases from `connect` (one per thread) and check the
+/// committed history against serial execution in commit-version order.
+fn check_history(seed: u64, connect: &dyn Fn() -> Database) {
+    let db = connect();
     let history = Arc::new(Mutex::new(Vec::<Committed>::new()));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
-            let (db, history) = (db.clone(), history.clone());
+            let (db, history) = (connect(), history.clone());
             std::thread::spawn(move || {
                 let mut x = (seed ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1;
                 let mut next = move || {
