@@ -22,7 +22,6 @@ use sqlparser::ast::{self, DuplicateTreatment, FunctionArg, FunctionArgExpr, Fun
 
 use super::{coerce, object_name, Binder};
 use crate::cast::CastContext;
-use crate::datum::Datum;
 use crate::error::SqlError;
 use crate::functions::resolve_function;
 use crate::plan::{AggCall, AggFunc, Expr};
@@ -387,9 +386,4 @@ impl Binder<'_> {
             a.in_arg = v;
         }
     }
-}
-
-/// A literal `Datum` of a type, for defaults of missing values.
-pub fn typed_null(t: DataType) -> Typed {
-    (Expr::Literal(Datum::Null), t)
 }

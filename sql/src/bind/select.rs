@@ -467,7 +467,7 @@ impl Binder<'_> {
 
 /// A select-list entry after `*` expansion.
 enum Item {
-    Ast(ast::Expr, String),
+    Ast(Box<ast::Expr>, String),
     Column(Expr, DataType, String),
 }
 
@@ -483,9 +483,11 @@ fn expand_items(projection: &[SelectItem], from: &[ScopeColumn]) -> Result<Vec<I
     let mut items = Vec::new();
     for p in projection {
         match p {
-            SelectItem::UnnamedExpr(e) => items.push(Item::Ast(e.clone(), column_name(e))),
+            SelectItem::UnnamedExpr(e) => {
+                items.push(Item::Ast(Box::new(e.clone()), column_name(e)))
+            }
             SelectItem::ExprWithAlias { expr, alias } => {
-                items.push(Item::Ast(expr.clone(), ident_name(alias)))
+                items.push(Item::Ast(Box::new(expr.clone()), ident_name(alias)))
             }
             SelectItem::Wildcard(_) => {
                 if from.is_empty() {

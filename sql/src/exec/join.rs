@@ -38,7 +38,7 @@ struct Build {
 
 impl<'p> JoinOp<'p> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub fn boxed(
         left: Box<dyn Operator + 'p>,
         right: Box<dyn Operator + 'p>,
         kind: JoinKind,

@@ -173,7 +173,7 @@ fn build_node<'p>(plan: &'p Plan, stats: &mut StatsSink) -> Box<dyn Operator + '
         } => {
             let l = build_node(left, stats);
             let r = build_node(right, stats);
-            join::JoinOp::new(
+            join::JoinOp::boxed(
                 l,
                 r,
                 *kind,

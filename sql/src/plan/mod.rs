@@ -178,6 +178,8 @@ pub struct KeyBound {
 
 /// How a Scan reaches its rows. The scan's filter still checks every row, so an access
 /// path only has to return a superset of the matching rows.
+// Plans are built once per statement; variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Access {
     Full,
@@ -192,6 +194,7 @@ pub enum Access {
 }
 
 /// A logical plan node.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// A table's rows (all columns in table order, plus the primary key bytes as a final
