@@ -1,10 +1,19 @@
 //! # ferrisdb-sql: FerrisDB's SQL layer
 //!
 //! FerrisDB speaks PostgreSQL: the same results, the same NULL semantics, the same error
-//! codes and messages as PostgreSQL 15. This crate holds the SQL layer; so far its
-//! foundation, which is pure (no KV access, no I/O, no clock of its own):
+//! codes and messages as PostgreSQL 15. This crate holds the SQL layer: the value
+//! foundation (pure: no KV access, no I/O, no clock of its own) and, on top of it, the
+//! engine that runs statements inside `ferrisdb_txn` transactions:
 //!
 //! ```text
+//!   session    Engine / Session: statement dispatch, BEGIN/COMMIT/ROLLBACK, autocommit
+//!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
+//!   catalog    tables, views, indexes as KV entries (the key layout lives here)
+//!   bind       AST -> typed logical plan: names, types, grouping, subqueries
+//!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
+//!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
+//!   store      rows and index entries: writes, unique checks, decoding
+//!   query, ddl, dml   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
@@ -43,9 +52,36 @@
 //!
 //! ## Life of a statement
 //!
-//! (To be written with the binder, planner and executor.)
+//! 1. [`Session::execute`] parses the text with [`parse::parse_statements`] and runs each
+//!    statement in order. BEGIN/COMMIT/ROLLBACK only move the session's state
+//!    ([`session`]); any other statement runs either in the open block's
+//!    `ferrisdb_txn::Transaction` or, in autocommit mode, in `Database::transact`, which
+//!    retries it from scratch on a KV conflict.
+//! 2. [`session::execute_statement`] dispatches by kind: queries to [`query::run_query`],
+//!    INSERT/UPDATE/DELETE to [`dml`], DDL to [`ddl`].
+//! 3. [`bind::Binder::bind_query`] resolves names against the catalog, read in the same
+//!    transaction ([`catalog::get_relation`]: one point read per relation named), resolves
+//!    operators and functions ([`ops::resolve_binary`], [`resolve_function`]), inserts the
+//!    implicit casts, and returns a [`plan::Plan`] with its result [`Column`]s.
+//! 4. [`plan::optimize::optimize`] folds constants, pushes filters into scans and join
+//!    inputs, turns equi-join conditions into hash keys, and picks primary-key or
+//!    secondary-index ranges for scans.
+//! 5. [`exec::build`] turns the plan into operators; [`exec::collect`] pulls rows through
+//!    them. Scans read `Transaction::get_range` in batches ([`exec`]'s `scan`), decoding
+//!    values with [`encoding::decode_row`]; subqueries run from [`exec::eval`] with the
+//!    outer row on a stack.
+//! 6. Writes go through [`store::insert_row`] / [`store::delete_row`], which maintain
+//!    index entries, after [`store::find_unique_violation`] and NOT NULL / CHECK tests.
+//! 7. The statement's result ([`StatementResult`]) goes back to the caller; in autocommit
+//!    mode `transact` has committed by then, and a commit conflict that outlives the
+//!    retries is 40001.
 //!
 //! ## Not yet supported
+//!
+//! Engine: several databases (one namespace per server), schemas, sequences/SERIAL
+//! defaults, ALTER TABLE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
+//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, savepoints, a catalog
+//! cache (every statement re-reads the descriptors it names).
 //!
 //! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, arrays, JSON and other types;
 //! datetime input styles other than ISO (`'Jan 8 1999'`, `'now'`, `'today'`); ISO 8601
@@ -53,23 +89,35 @@
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's
 //! numeric results); time zones other than UTC.
 
+pub mod bind;
 pub mod builtins;
 pub mod cast;
+pub mod catalog;
 pub mod datetime;
 pub mod datum;
+pub mod ddl;
+pub mod dml;
 pub mod encoding;
 pub mod error;
+pub mod exec;
 pub mod float;
 pub mod functions;
 pub mod interval;
 pub mod like;
 pub mod numeric;
 pub mod ops;
+pub mod parse;
+pub mod plan;
+pub mod query;
+pub mod session;
+pub mod store;
 pub mod types;
 
+pub use bind::Column;
 pub use cast::{cast, CastContext};
 pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
+pub use session::{Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;
