@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod bench_kv;
+mod pg;
 mod start;
 
 use clap::{Parser, Subcommand};
