@@ -32,6 +32,21 @@ pub enum SqlError {
     /// 42P01
     #[error("relation \"{name}\" does not exist")]
     UndefinedTable { name: String },
+    /// 42P01, a qualifier naming no table of the query.
+    #[error("missing FROM-clause entry for table \"{table}\"")]
+    MissingFromEntry { table: String },
+    /// 42P01 (42704 for an index), e.g. DROP TABLE of a missing table.
+    #[error("{kind} \"{name}\" does not exist")]
+    UndefinedTableKind { kind: String, name: String },
+    /// 42P16, e.g. "multiple primary keys for table \"t\" are not allowed".
+    #[error("{message}")]
+    InvalidTableDefinition { message: String },
+    /// 2BP01
+    #[error("{message}")]
+    DependentObjects { message: String },
+    /// 42703, a USING column one side of the join lacks.
+    #[error("column \"{name}\" specified in USING clause does not exist in {side} table")]
+    UsingColumnMissing { name: String, side: String },
     /// 42703
     #[error("column \"{name}\" does not exist")]
     UndefinedColumn { name: String },
@@ -149,9 +164,24 @@ pub enum SqlError {
     /// 42803
     #[error("column \"{column}\" must appear in the GROUP BY clause or be used in an aggregate function")]
     GroupingError { column: String },
+    /// 42803, e.g. "aggregate functions are not allowed in WHERE".
+    #[error("{message}")]
+    AggregateMisuse { message: String },
     /// 42704, e.g. `kind` = "type".
     #[error("{kind} \"{name}\" does not exist")]
     UndefinedObject { kind: String, name: String },
+    /// 42809, e.g. "\"v\" is not a table".
+    #[error("{message}")]
+    WrongObjectType { message: String },
+    /// 42P10, e.g. "ORDER BY position 3 is not in select list".
+    #[error("{message}")]
+    InvalidColumnReference { message: String },
+    /// 53200: an operator (sort, hash table) needed more memory than the statement may use.
+    #[error("out of memory")]
+    OutOfMemory { detail: String },
+    /// 25001, e.g. a nested BEGIN is a warning in PostgreSQL; used for states it refuses.
+    #[error("{message}")]
+    InvalidTransactionState { message: String },
     /// XX001: stored bytes that do not decode (a key or row value).
     #[error("could not decode stored {what} at byte {offset}: {reason}")]
     DataCorrupted {
@@ -170,8 +200,11 @@ impl SqlError {
         use SqlError::*;
         match self {
             Syntax { .. } => "42601",
-            UndefinedTable { .. } => "42P01",
-            UndefinedColumn { .. } => "42703",
+            UndefinedTableKind { kind, .. } if kind == "index" => "42704",
+            UndefinedTable { .. } | MissingFromEntry { .. } | UndefinedTableKind { .. } => "42P01",
+            InvalidTableDefinition { .. } => "42P16",
+            DependentObjects { .. } => "2BP01",
+            UndefinedColumn { .. } | UsingColumnMissing { .. } => "42703",
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
             DuplicateTable { .. } => "42P07",
             DuplicateColumn { .. } => "42701",
@@ -203,8 +236,12 @@ impl SqlError {
             QueryCanceled => "57014",
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
-            GroupingError { .. } => "42803",
+            GroupingError { .. } | AggregateMisuse { .. } => "42803",
             UndefinedObject { .. } => "42704",
+            WrongObjectType { .. } => "42809",
+            InvalidColumnReference { .. } => "42P10",
+            OutOfMemory { .. } => "53200",
+            InvalidTransactionState { .. } => "25001",
             DataCorrupted { .. } => "XX001",
             Internal { .. } => "XX000",
         }
@@ -213,6 +250,7 @@ impl SqlError {
     /// PostgreSQL's `DETAIL:` line, where it prints one.
     pub fn detail(&self) -> Option<String> {
         match self {
+            SqlError::OutOfMemory { detail } => Some(detail.clone()),
             SqlError::NumericFieldOverflow { precision, scale } => {
                 let int_digits = precision.saturating_sub(*scale);
                 Some(if int_digits == 0 {

@@ -53,23 +53,35 @@
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's
 //! numeric results); time zones other than UTC.
 
+pub mod bind;
 pub mod builtins;
 pub mod cast;
+pub mod catalog;
 pub mod datetime;
 pub mod datum;
+pub mod ddl;
+pub mod dml;
 pub mod encoding;
 pub mod error;
+pub mod exec;
 pub mod float;
 pub mod functions;
 pub mod interval;
 pub mod like;
 pub mod numeric;
 pub mod ops;
+pub mod parse;
+pub mod plan;
+pub mod query;
+pub mod session;
+pub mod store;
 pub mod types;
 
+pub use bind::Column;
 pub use cast::{cast, CastContext};
 pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
+pub use session::{Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

@@ -1,0 +1,248 @@
+//! The catalog: tables, views and indexes, stored as KV entries and read inside the
+//! statement's own transaction, so DDL is transactional like any other write.
+//!
+//! # Key layout, byte by byte
+//!
+//! Every key the SQL layer writes starts with one *space* byte, all below the 0xff system
+//! keyspace. Numbers and names inside keys use the tuple encoding of
+//! [`crate::encoding::encode_key_datum`] (ascending), written `tuple(..)` below.
+//!
+//! ```text
+//!   01 01                          next object id: u64 little-endian (absent = 1)
+//!   01 02 tuple(Text name)         relation descriptor (table or view), see codec
+//!   01 03 tuple(Text name)         index name -> tuple(Text table name) (one namespace)
+//!   01 04 tuple(Int table id)      next hidden row id of a table without primary key,
+//!                                  u64 little-endian (absent = 1)
+//!   02 tuple(Int table id) tuple(Int index id) key...
+//!        index id 1 (primary):     key   = encode_key(primary-key columns)
+//!                                          or tuple(Int row id) without a primary key
+//!                                  value = encode_row(every column, in table order)
+//!        index id >= 2 (secondary): key  = encode_key(index columns)
+//!                                          ++ the primary key part above
+//!                                  value = empty
+//! ```
+//!
+//! A secondary entry carries the primary key so that equal index values stay distinct
+//! keys; a unique index checks for an existing entry with the same index-column prefix
+//! before writing (NULLs never collide, as in PostgreSQL). Because rows and entries of one
+//! table share the prefix `02 tuple(id)`, DROP TABLE and TRUNCATE are one range clear.
+//!
+//! Nothing is cached across transactions: each statement reads the descriptors it names
+//! (one point read each), which also puts them in the transaction's read set, so a
+//! concurrent DDL change makes a stale statement conflict (40001) instead of running on an
+//! old schema.
+
+mod codec;
+
+pub use codec::type_from_oid;
+
+use ferrisdb_kv::{strinc, KeyRange};
+use ferrisdb_txn::Transaction;
+
+use crate::datum::Datum;
+use crate::encoding::encode_key_datum;
+use crate::error::SqlError;
+use crate::store::kv_err;
+use crate::types::DataType;
+use ferrisdb_kv::tuple::Order;
+
+pub use codec::{decode_relation, encode_relation};
+
+/// Key space of catalog entries.
+pub const CATALOG_SPACE: u8 = 0x01;
+/// Key space of table rows and index entries.
+pub const DATA_SPACE: u8 = 0x02;
+/// The index id of every table's primary index (its rows).
+pub const PRIMARY_INDEX: u32 = 1;
+
+/// One column of a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    pub not_null: bool,
+    /// The DEFAULT expression as SQL text, parsed again when used.
+    pub default: Option<String>,
+}
+
+/// An index of a table; the primary index holds the rows themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexDef {
+    pub id: u32,
+    pub name: String,
+    /// Column positions in the table. Empty for the primary index of a table without a
+    /// primary key (keyed by a hidden row id).
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+/// A named CHECK constraint; the expression is SQL text over the table's columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckDef {
+    pub name: String,
+    pub expr: String,
+}
+
+/// A table's descriptor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableDef {
+    pub id: u64,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// `indexes[0]` is the primary index.
+    pub indexes: Vec<IndexDef>,
+    pub checks: Vec<CheckDef>,
+    pub next_index_id: u32,
+}
+
+/// A view: its defining query, bound again at every use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewDef {
+    pub name: String,
+    pub sql: String,
+    pub columns: Vec<String>,
+}
+
+/// What a relation name denotes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Relation {
+    Table(TableDef),
+    View(ViewDef),
+}
+
+impl TableDef {
+    pub fn primary(&self) -> &IndexDef {
+        &self.indexes[0]
+    }
+
+    /// Whether rows are keyed by a hidden row id (no PRIMARY KEY declared).
+    pub fn has_row_id(&self) -> bool {
+        self.indexes[0].columns.is_empty()
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The key prefix `02 tuple(id) tuple(index)` of one index.
+    pub fn index_prefix(&self, index_id: u32) -> Vec<u8> {
+        let mut k = vec![DATA_SPACE];
+        encode_key_datum(&mut k, &Datum::Int(self.id as i64), Order::Asc);
+        encode_key_datum(&mut k, &Datum::Int(i64::from(index_id)), Order::Asc);
+        k
+    }
+
+    /// Every row and index entry of the table.
+    pub fn data_range(&self) -> KeyRange {
+        let mut k = vec![DATA_SPACE];
+        encode_key_datum(&mut k, &Datum::Int(self.id as i64), Order::Asc);
+        prefix_range(&k)
+    }
+}
+
+/// `[prefix, strinc(prefix))`; prefixes here never consist of 0xff bytes only.
+pub fn prefix_range(prefix: &[u8]) -> KeyRange {
+    let end = strinc(prefix).unwrap_or_else(|| vec![0xff]);
+    KeyRange::new(prefix.to_vec(), end)
+}
+
+fn named_key(kind: u8, name: &str) -> Vec<u8> {
+    let mut k = vec![CATALOG_SPACE, kind];
+    encode_key_datum(&mut k, &Datum::Text(name.to_string()), Order::Asc);
+    k
+}
+
+fn read_counter(txn: &mut Transaction, key: &[u8]) -> Result<u64, SqlError> {
+    Ok(match txn.get(key).map_err(kv_err)? {
+        Some(v) if v.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v);
+            u64::from_le_bytes(b)
+        }
+        Some(_) => {
+            return Err(SqlError::DataCorrupted {
+                what: "counter",
+                offset: 0,
+                reason: "not 8 bytes".into(),
+            })
+        }
+        None => 1,
+    })
+}
+
+/// Allocates `n` consecutive values of a counter key, returning the first.
+fn allocate(txn: &mut Transaction, key: &[u8], n: u64) -> Result<u64, SqlError> {
+    let first = read_counter(txn, key)?;
+    let next = first
+        .checked_add(n)
+        .ok_or_else(|| SqlError::internal("counter overflow"))?;
+    txn.set(key, &next.to_le_bytes()).map_err(kv_err)?;
+    Ok(first)
+}
+
+/// A new table id.
+pub fn allocate_table_id(txn: &mut Transaction) -> Result<u64, SqlError> {
+    allocate(txn, &[CATALOG_SPACE, 0x01], 1)
+}
+
+/// `n` new hidden row ids of table `table_id`, returning the first.
+pub fn allocate_row_ids(txn: &mut Transaction, table_id: u64, n: u64) -> Result<u64, SqlError> {
+    let mut k = vec![CATALOG_SPACE, 0x04];
+    encode_key_datum(&mut k, &Datum::Int(table_id as i64), Order::Asc);
+    allocate(txn, &k, n)
+}
+
+/// The relation called `name`, if any.
+pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>, SqlError> {
+    match txn.get(&named_key(0x02, name)).map_err(kv_err)? {
+        Some(bytes) => Ok(Some(decode_relation(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// The table called `name`; 42P01 if there is none (or it is a view: 42809 in
+/// PostgreSQL, reported here as "is not a table").
+pub fn get_table(txn: &mut Transaction, name: &str) -> Result<TableDef, SqlError> {
+    match get_relation(txn, name)? {
+        Some(Relation::Table(t)) => Ok(t),
+        Some(Relation::View(_)) => Err(SqlError::WrongObjectType {
+            message: format!("\"{name}\" is not a table"),
+        }),
+        None => Err(SqlError::UndefinedTable {
+            name: name.to_string(),
+        }),
+    }
+}
+
+/// Writes (creates or replaces) a relation's descriptor.
+pub fn put_relation(txn: &mut Transaction, rel: &Relation) -> Result<(), SqlError> {
+    let name = match rel {
+        Relation::Table(t) => &t.name,
+        Relation::View(v) => &v.name,
+    };
+    txn.set(&named_key(0x02, name), &encode_relation(rel))
+        .map_err(kv_err)
+}
+
+/// Removes a relation's descriptor (not its data).
+pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
+    txn.clear(&named_key(0x02, name)).map_err(kv_err)
+}
+
+/// The table owning index `name`, if the index exists.
+pub fn index_owner(txn: &mut Transaction, name: &str) -> Result<Option<String>, SqlError> {
+    Ok(txn
+        .get(&named_key(0x03, name))
+        .map_err(kv_err)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+}
+
+pub fn put_index_name(txn: &mut Transaction, name: &str, table: &str) -> Result<(), SqlError> {
+    txn.set(&named_key(0x03, name), table.as_bytes())
+        .map_err(kv_err)
+}
+
+pub fn delete_index_name(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
+    txn.clear(&named_key(0x03, name)).map_err(kv_err)
+}

@@ -1,0 +1,381 @@
+//! DDL: CREATE/DROP TABLE, CREATE/DROP INDEX, CREATE/DROP VIEW, TRUNCATE.
+//!
+//! Each writes catalog entries (and for indexes, entries over the existing rows) in the
+//! statement's transaction, so DDL commits or rolls back with everything else. Constraint
+//! and index names follow PostgreSQL: `t_pkey`, `t_a_key` (UNIQUE), `t_a_check` (CHECK on
+//! column a; `t_check` for a table check over several columns), `t_a_b_idx` (CREATE INDEX
+//! without a name).
+
+use ferrisdb_txn::Transaction;
+use sqlparser::ast::{self, ColumnOption, ObjectType, TableConstraint};
+
+use crate::bind::{ident_name, object_name, Binder, ScopeColumn};
+use crate::cast::{castable, CastContext};
+use crate::catalog::{
+    self, CheckDef, ColumnDef, IndexDef, Relation, TableDef, ViewDef, PRIMARY_INDEX,
+};
+use crate::error::SqlError;
+use crate::session::StatementResult;
+use crate::store::{build_index, kv_err};
+use crate::types::DataType;
+
+/// CREATE TABLE.
+pub fn create_table(
+    txn: &mut Transaction,
+    c: &ast::CreateTable,
+) -> Result<StatementResult, SqlError> {
+    let name = object_name(&c.name)?;
+    if catalog::get_relation(txn, &name)?.is_some() || catalog::index_owner(txn, &name)?.is_some() {
+        if c.if_not_exists {
+            return Ok(StatementResult::command("CREATE TABLE"));
+        }
+        return Err(SqlError::DuplicateTable { name });
+    }
+    if c.query.is_some() {
+        return Err(SqlError::unsupported("CREATE TABLE AS is not supported"));
+    }
+    let mut t = TableDef {
+        id: 0,
+        name: name.clone(),
+        columns: Vec::new(),
+        indexes: Vec::new(),
+        checks: Vec::new(),
+        next_index_id: 2,
+    };
+    let mut pk: Option<Vec<usize>> = None;
+    let mut uniques: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for (i, col) in c.columns.iter().enumerate() {
+        let cname = ident_name(&col.name);
+        if t.column_index(&cname).is_some() {
+            return Err(SqlError::DuplicateColumn { name: cname });
+        }
+        let mut def = ColumnDef {
+            name: cname.clone(),
+            data_type: DataType::from_sqlparser(&col.data_type)?,
+            not_null: false,
+            default: None,
+        };
+        for o in &col.options {
+            match &o.option {
+                ColumnOption::Null => {}
+                ColumnOption::NotNull => def.not_null = true,
+                ColumnOption::Default(e) => def.default = Some(e.to_string()),
+                ColumnOption::PrimaryKey(_) => set_pk(&mut pk, vec![i], &name)?,
+                ColumnOption::Unique(_) => uniques.push((o.name.as_ref().map(ident_name), vec![i])),
+                ColumnOption::Check(ch) => t.checks.push(CheckDef {
+                    name: o
+                        .name
+                        .as_ref()
+                        .map(ident_name)
+                        .unwrap_or_else(|| format!("{name}_{cname}_check")),
+                    expr: ch.expr.to_string(),
+                }),
+                other => return Err(SqlError::unsupported(format!("column option {other}"))),
+            }
+        }
+        t.columns.push(def);
+    }
+    for tc in &c.constraints {
+        match tc {
+            TableConstraint::PrimaryKey(p) => set_pk(
+                &mut pk,
+                columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?,
+                &name,
+            )?,
+            TableConstraint::Unique(u) => uniques.push((
+                u.name.as_ref().map(ident_name),
+                columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?,
+            )),
+            TableConstraint::Check(ch) => {
+                let default_name = check_name(&t, &ch.expr);
+                t.checks.push(CheckDef {
+                    name: ch.name.as_ref().map(ident_name).unwrap_or(default_name),
+                    expr: ch.expr.to_string(),
+                });
+            }
+            other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    let pk_cols = pk.unwrap_or_default();
+    for c in &pk_cols {
+        t.columns[*c].not_null = true;
+    }
+    t.indexes.push(IndexDef {
+        id: PRIMARY_INDEX,
+        name: format!("{name}_pkey"),
+        columns: pk_cols,
+        unique: true,
+        primary: true,
+    });
+    for (n, cols) in uniques {
+        let iname = n.unwrap_or_else(|| format!("{name}_{}_key", col_names(&t, &cols)));
+        t.indexes.push(IndexDef {
+            id: t.next_index_id,
+            name: iname,
+            columns: cols,
+            unique: true,
+            primary: false,
+        });
+        t.next_index_id += 1;
+    }
+    validate_exprs(txn, &t)?;
+    t.id = catalog::allocate_table_id(txn)?;
+    for ix in &t.indexes {
+        if ix.primary && t.has_row_id() {
+            continue;
+        }
+        if catalog::index_owner(txn, &ix.name)?.is_some() {
+            return Err(SqlError::DuplicateTable {
+                name: ix.name.clone(),
+            });
+        }
+        catalog::put_index_name(txn, &ix.name, &name)?;
+    }
+    catalog::put_relation(txn, &Relation::Table(t))?;
+    Ok(StatementResult::command("CREATE TABLE"))
+}
+
+fn set_pk(pk: &mut Option<Vec<usize>>, cols: Vec<usize>, table: &str) -> Result<(), SqlError> {
+    if pk.is_some() {
+        return Err(SqlError::InvalidTableDefinition {
+            message: format!("multiple primary keys for table \"{table}\" are not allowed"),
+        });
+    }
+    *pk = Some(cols);
+    Ok(())
+}
+
+fn columns_of<'a>(
+    t: &TableDef,
+    exprs: impl Iterator<Item = &'a ast::Expr>,
+) -> Result<Vec<usize>, SqlError> {
+    exprs
+        .map(|e| {
+            let n = match e {
+                ast::Expr::Identifier(id) => ident_name(id),
+                other => return Err(SqlError::unsupported(format!("index expression {other}"))),
+            };
+            t.column_index(&n)
+                .ok_or(SqlError::UndefinedColumn { name: n })
+        })
+        .collect()
+}
+
+fn col_names(t: &TableDef, cols: &[usize]) -> String {
+    cols.iter()
+        .map(|c| t.columns[*c].name.as_str())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// PostgreSQL names a table CHECK after the first column it mentions.
+fn check_name(t: &TableDef, e: &ast::Expr) -> String {
+    let text = e.to_string().to_lowercase();
+    let first = t
+        .columns
+        .iter()
+        .filter_map(|c| text.find(c.name.as_str()).map(|p| (p, &c.name)))
+        .min_by_key(|(p, _)| *p);
+    match first {
+        Some((_, c)) => format!("{}_{c}_check", t.name),
+        None => format!("{}_check", t.name),
+    }
+}
+
+/// The scope of a table's columns, for defaults, CHECKs, RETURNING and UPDATE.
+pub fn table_scope(t: &TableDef, qualifier: &str) -> Vec<ScopeColumn> {
+    t.columns
+        .iter()
+        .map(|c| ScopeColumn {
+            table: Some(qualifier.to_string()),
+            name: c.name.clone(),
+            data_type: c.data_type,
+            hidden: false,
+        })
+        .collect()
+}
+
+/// Binds every default (no columns in scope) and CHECK (the table's columns) once, so a
+/// bad one fails at CREATE time as in PostgreSQL.
+fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), SqlError> {
+    let mut b = Binder::new(txn);
+    for c in &t.columns {
+        if let Some(d) = &c.default {
+            let (_, ty) = b.bind_standalone_expr(d, Vec::new())?;
+            if !castable(&ty, &c.data_type, CastContext::Assignment) {
+                return Err(SqlError::DatatypeMismatch {
+                    message: format!(
+                        "column \"{}\" is of type {} but default expression is of type {ty}",
+                        c.name, c.data_type
+                    ),
+                });
+            }
+        }
+    }
+    for ch in &t.checks {
+        let (_, ty) = b.bind_standalone_expr(&ch.expr, table_scope(t, &t.name))?;
+        if !matches!(ty, DataType::Bool | DataType::Unknown) {
+            return Err(SqlError::DatatypeMismatch {
+                message: format!("argument of CHECK must be type boolean, not type {ty}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// CREATE [UNIQUE] INDEX, built over the table's existing rows.
+pub fn create_index(
+    txn: &mut Transaction,
+    c: &ast::CreateIndex,
+) -> Result<StatementResult, SqlError> {
+    let table = object_name(&c.table_name)?;
+    let mut t = catalog::get_table(txn, &table)?;
+    let cols = columns_of(&t, c.columns.iter().map(|ic| &ic.column.expr))?;
+    let name = match &c.name {
+        Some(n) => object_name(n)?,
+        None => format!("{table}_{}_idx", col_names(&t, &cols)),
+    };
+    if catalog::index_owner(txn, &name)?.is_some() || catalog::get_relation(txn, &name)?.is_some() {
+        if c.if_not_exists {
+            return Ok(StatementResult::command("CREATE INDEX"));
+        }
+        return Err(SqlError::DuplicateTable { name });
+    }
+    let ix = IndexDef {
+        id: t.next_index_id,
+        name: name.clone(),
+        columns: cols,
+        unique: c.unique,
+        primary: false,
+    };
+    t.next_index_id += 1;
+    build_index(txn, &t, &ix)?;
+    t.indexes.push(ix);
+    catalog::put_index_name(txn, &name, &table)?;
+    catalog::put_relation(txn, &Relation::Table(t))?;
+    Ok(StatementResult::command("CREATE INDEX"))
+}
+
+/// CREATE VIEW: the query is bound once to check it and name its columns.
+pub fn create_view(
+    txn: &mut Transaction,
+    v: &ast::CreateView,
+) -> Result<StatementResult, SqlError> {
+    let name = object_name(&v.name)?;
+    if let Some(existing) = catalog::get_relation(txn, &name)? {
+        let replace = v.or_replace && matches!(existing, Relation::View(_));
+        if !replace {
+            if v.if_not_exists {
+                return Ok(StatementResult::command("CREATE VIEW"));
+            }
+            return Err(SqlError::DuplicateTable { name });
+        }
+    }
+    let bound = Binder::new(txn).bind_query(&v.query)?;
+    let mut columns: Vec<String> = bound.columns.iter().map(|c| c.name.clone()).collect();
+    for (i, c) in v.columns.iter().enumerate() {
+        if let Some(slot) = columns.get_mut(i) {
+            *slot = ident_name(&c.name);
+        }
+    }
+    catalog::put_relation(
+        txn,
+        &Relation::View(ViewDef {
+            name,
+            sql: v.query.to_string(),
+            columns,
+        }),
+    )?;
+    Ok(StatementResult::command("CREATE VIEW"))
+}
+
+/// DROP TABLE / VIEW / INDEX [IF EXISTS] name, ...
+pub fn drop(
+    txn: &mut Transaction,
+    kind: ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+) -> Result<StatementResult, SqlError> {
+    let tag = match kind {
+        ObjectType::Table => "DROP TABLE",
+        ObjectType::View => "DROP VIEW",
+        ObjectType::Index => "DROP INDEX",
+        other => return Err(SqlError::unsupported(format!("DROP {other}"))),
+    };
+    for n in names {
+        let name = object_name(n)?;
+        let missing = match kind {
+            ObjectType::Index => !drop_index(txn, &name)?,
+            _ => !drop_relation(txn, &name, kind == ObjectType::View)?,
+        };
+        if missing && !if_exists {
+            let what = match kind {
+                ObjectType::Table => "table",
+                ObjectType::View => "view",
+                _ => "index",
+            };
+            return Err(SqlError::UndefinedTableKind {
+                kind: what.into(),
+                name,
+            });
+        }
+    }
+    Ok(StatementResult::command(tag))
+}
+
+/// Drops a table (rows, indexes) or view; false if there is none of that kind.
+fn drop_relation(txn: &mut Transaction, name: &str, view: bool) -> Result<bool, SqlError> {
+    match catalog::get_relation(txn, name)? {
+        Some(Relation::Table(t)) if !view => {
+            txn.clear_range(&t.data_range()).map_err(kv_err)?;
+            for ix in &t.indexes {
+                catalog::delete_index_name(txn, &ix.name)?;
+            }
+            catalog::delete_relation(txn, name)?;
+            Ok(true)
+        }
+        Some(Relation::View(_)) if view => {
+            catalog::delete_relation(txn, name)?;
+            Ok(true)
+        }
+        Some(_) => Err(SqlError::WrongObjectType {
+            message: format!(
+                "\"{name}\" is not a {}",
+                if view { "view" } else { "table" }
+            ),
+        }),
+        None => Ok(false),
+    }
+}
+
+fn drop_index(txn: &mut Transaction, name: &str) -> Result<bool, SqlError> {
+    let Some(table) = catalog::index_owner(txn, name)? else {
+        return Ok(false);
+    };
+    let mut t = catalog::get_table(txn, &table)?;
+    let Some(pos) = t.indexes.iter().position(|i| i.name == name) else {
+        return Ok(false);
+    };
+    if pos == 0 || t.indexes[pos].unique {
+        return Err(SqlError::DependentObjects {
+            message: format!(
+                "cannot drop index {name} because constraint {name} on table {table} requires it"
+            ),
+        });
+    }
+    let ix = t.indexes.remove(pos);
+    txn.clear_range(&catalog::prefix_range(&t.index_prefix(ix.id)))
+        .map_err(kv_err)?;
+    catalog::delete_index_name(txn, name)?;
+    catalog::put_relation(txn, &Relation::Table(t))?;
+    Ok(true)
+}
+
+/// TRUNCATE t, ...: one range clear per table.
+pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementResult, SqlError> {
+    for target in &tr.table_names {
+        let t = catalog::get_table(txn, &object_name(&target.name)?)?;
+        txn.clear_range(&t.data_range()).map_err(kv_err)?;
+    }
+    Ok(StatementResult::command("TRUNCATE TABLE"))
+}

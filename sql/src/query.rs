@@ -1,0 +1,86 @@
+//! Running a query and EXPLAIN [ANALYZE]: bind, optimize, execute.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ferrisdb_txn::Transaction;
+use sqlparser::ast::{self, Statement};
+
+use crate::bind::{Binder, BoundQuery, Column};
+use crate::datum::Datum;
+use crate::error::SqlError;
+use crate::exec::{self, ExecCtx, NodeStats};
+use crate::plan::explain::explain as render;
+use crate::plan::optimize::optimize;
+use crate::plan::Plan;
+use crate::session::{StatementEnv, StatementResult};
+use crate::types::DataType;
+
+/// Binds and optimizes a query.
+pub fn plan_query(
+    txn: &mut Transaction,
+    q: &ast::Query,
+    env: StatementEnv,
+) -> Result<BoundQuery, SqlError> {
+    let bound = Binder::new(txn).bind_query(q)?;
+    let plan = optimize(bound.plan, txn, env.eval);
+    Ok(BoundQuery {
+        plan,
+        columns: bound.columns,
+    })
+}
+
+/// Runs a SELECT (or VALUES, set operation...) to completion.
+pub fn run_query(
+    txn: &mut Transaction,
+    q: &ast::Query,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let b = plan_query(txn, q, env)?;
+    let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
+    let rows = exec::collect(&b.plan, None, &mut cx)?;
+    Ok(StatementResult::Query {
+        columns: b.columns,
+        rows,
+    })
+}
+
+/// EXPLAIN: the optimized plan, one line per operator; ANALYZE runs it and adds rows and
+/// time per operator.
+pub fn explain(
+    txn: &mut Transaction,
+    stmt: &Statement,
+    analyze: bool,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let Statement::Query(q) = stmt else {
+        return Err(SqlError::unsupported("EXPLAIN supports queries only"));
+    };
+    let b = plan_query(txn, q, env)?;
+    let lines = if analyze {
+        let stats = run_with_stats(txn, &b.plan, env)?;
+        render(&b.plan, Some(&stats))
+    } else {
+        render(&b.plan, None)
+    };
+    Ok(StatementResult::Query {
+        columns: vec![Column {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+        }],
+        rows: lines.into_iter().map(|l| vec![Datum::Text(l)]).collect(),
+    })
+}
+
+fn run_with_stats(
+    txn: &mut Transaction,
+    plan: &Plan,
+    env: StatementEnv,
+) -> Result<Vec<NodeStats>, SqlError> {
+    let mut cells: Vec<Rc<RefCell<NodeStats>>> = Vec::new();
+    let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
+    let mut op = exec::build(plan, Some(&mut cells));
+    while op.next(&mut cx)?.is_some() {}
+    drop(op);
+    Ok(cells.iter().map(|c| c.borrow().clone()).collect())
+}

@@ -1,0 +1,249 @@
+//! [`Engine`] (one per server) and [`Session`] (one per connection): statement dispatch and
+//! transaction control.
+//!
+//! A session is either idle, inside an explicit transaction block, or in a failed block:
+//!
+//! ```text
+//!   Idle --BEGIN--> InTransaction --error--> Failed
+//!    ^                 |  COMMIT/ROLLBACK       |  ROLLBACK (or COMMIT, reported as ROLLBACK)
+//!    +-----------------+------------------------+
+//! ```
+//!
+//! Outside a block every statement is its own transaction run by `Database::transact`,
+//! which retries it on a KV conflict. Inside a block statements share one
+//! [`Transaction`] (and so see each other's writes, DDL included); a conflict at COMMIT is
+//! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT is 25P02.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrisdb_txn::{Database, Transaction, TxnError};
+use sqlparser::ast::Statement;
+
+use crate::bind::Column;
+use crate::datum::Datum;
+use crate::error::SqlError;
+use crate::exec::DEFAULT_MEMORY_LIMIT;
+use crate::functions::EvalContext;
+use crate::store::kv_err;
+use crate::{ddl, dml, query};
+
+/// The result of one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatementResult {
+    Query {
+        columns: Vec<Column>,
+        rows: Vec<Vec<Datum>>,
+    },
+    /// PostgreSQL's command tag: "CREATE TABLE", "INSERT 0 3", "UPDATE 2", "BEGIN", ...
+    Command { tag: String },
+}
+
+impl StatementResult {
+    pub fn command(tag: impl Into<String>) -> StatementResult {
+        StatementResult::Command { tag: tag.into() }
+    }
+}
+
+/// The transaction state reported in ReadyForQuery (I / T / E).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnStatus {
+    Idle,
+    InTransaction,
+    Failed,
+}
+
+/// The SQL engine of one database server; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    db: Database,
+    memory_limit: usize,
+}
+
+impl Engine {
+    pub fn new(db: Database) -> Engine {
+        Engine {
+            db,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+
+    /// Sets the bytes a statement's sorts and hash tables may hold (53200 beyond).
+    pub fn with_memory_limit(mut self, bytes: usize) -> Engine {
+        self.memory_limit = bytes;
+        self
+    }
+
+    pub fn session(&self) -> Session {
+        Session {
+            engine: self.clone(),
+            txn: None,
+            failed: false,
+        }
+    }
+}
+
+/// What a statement needs besides its transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct StatementEnv {
+    pub eval: EvalContext,
+    pub memory_limit: usize,
+}
+
+/// One client connection's state.
+pub struct Session {
+    engine: Engine,
+    txn: Option<Transaction>,
+    failed: bool,
+}
+
+impl Session {
+    /// Runs every statement in `sql`, in order; stops at the first error.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>, SqlError> {
+        let stmts = match crate::parse::parse_statements(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail();
+                return Err(e);
+            }
+        };
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in &stmts {
+            out.push(self.run(s)?);
+        }
+        Ok(out)
+    }
+
+    pub fn transaction_status(&self) -> TxnStatus {
+        match (&self.txn, self.failed) {
+            (Some(_), true) => TxnStatus::Failed,
+            (Some(_), false) => TxnStatus::InTransaction,
+            (None, _) => TxnStatus::Idle,
+        }
+    }
+
+    fn fail(&mut self) {
+        if self.txn.is_some() {
+            self.failed = true;
+        }
+    }
+
+    fn env(&self) -> StatementEnv {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        StatementEnv {
+            eval: EvalContext {
+                statement_timestamp: micros - 946_684_800_000_000,
+            },
+            memory_limit: self.engine.memory_limit,
+        }
+    }
+
+    fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+        match stmt {
+            Statement::StartTransaction { .. } => {
+                if self.txn.is_none() {
+                    self.txn = Some(self.engine.db.begin());
+                    self.failed = false;
+                }
+                let tag = if stmt.to_string().to_uppercase().starts_with("START") {
+                    "START TRANSACTION"
+                } else {
+                    "BEGIN"
+                };
+                return Ok(StatementResult::command(tag));
+            }
+            Statement::Commit { .. } => return self.commit(),
+            Statement::Rollback { .. } => {
+                self.txn = None;
+                self.failed = false;
+                return Ok(StatementResult::command("ROLLBACK"));
+            }
+            _ => {}
+        }
+        if self.failed {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let env = self.env();
+        if let Some(txn) = self.txn.as_mut() {
+            let r = execute_statement(txn, stmt, env);
+            if r.is_err() {
+                self.failed = true;
+            }
+            return r;
+        }
+        autocommit(&self.engine.db, stmt, env)
+    }
+
+    fn commit(&mut self) -> Result<StatementResult, SqlError> {
+        let failed = std::mem::take(&mut self.failed);
+        let Some(mut txn) = self.txn.take() else {
+            return Ok(StatementResult::command("COMMIT"));
+        };
+        if failed {
+            return Ok(StatementResult::command("ROLLBACK"));
+        }
+        txn.commit().map_err(kv_err)?;
+        Ok(StatementResult::command("COMMIT"))
+    }
+}
+
+/// Runs one statement in its own transaction, retried on conflict by `transact`.
+fn autocommit(
+    db: &Database,
+    stmt: &Statement,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let mut sql_error = None;
+    let r = db.transact(|txn| {
+        sql_error = None;
+        execute_statement(txn, stmt, env).map_err(|e| {
+            let retryable = e.is_retryable();
+            sql_error = Some(e);
+            TxnError::Remote {
+                message: String::new(),
+                retryable,
+            }
+        })
+    });
+    match r {
+        Ok((v, _)) => Ok(v),
+        Err(e) => Err(sql_error.take().unwrap_or_else(|| kv_err(e))),
+    }
+}
+
+/// Runs one statement (not transaction control) inside `txn`.
+pub fn execute_statement(
+    txn: &mut Transaction,
+    stmt: &Statement,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    match stmt {
+        Statement::Query(q) => query::run_query(txn, q, env),
+        Statement::Explain {
+            analyze, statement, ..
+        } => query::explain(txn, statement, *analyze, env),
+        Statement::Insert(i) => dml::insert(txn, i, env),
+        Statement::Update(u) => dml::update(txn, u, env),
+        Statement::Delete(d) => dml::delete(txn, d, env),
+        Statement::CreateTable(c) => ddl::create_table(txn, c),
+        Statement::CreateIndex(c) => ddl::create_index(txn, c),
+        Statement::CreateView(v) => ddl::create_view(txn, v),
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            ..
+        } => ddl::drop(txn, *object_type, *if_exists, names),
+        Statement::Truncate(t) => ddl::truncate(txn, t),
+        other => Err(SqlError::unsupported(format!(
+            "statement not supported: {}",
+            first_words(&other.to_string())
+        ))),
+    }
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
