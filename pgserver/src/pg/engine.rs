@@ -5,9 +5,9 @@
 //! entry point, so [`SqlSession::describe`] keeps its default (`None`) and the extended
 //! protocol falls back as `extended` explains.
 
-use ferrisdb_sql::{Engine, Session, StatementResult, SqlError, TxnStatus};
+use ferrisdb_sql::{Engine, Session, SqlError, StatementResult, TxnStatus};
 
-use super::session::{OutputColumn, Outcome, SessionFactory, SqlSession, TxnState};
+use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession, TxnState};
 
 impl SessionFactory for Engine {
     type Session = Session;

@@ -72,8 +72,6 @@ pub enum PgError {
     BinaryFormat { index: usize },
     #[error("there is no parameter ${0}")]
     UndefinedParameter(usize),
-    #[error("could not determine data type of parameter ${0}")]
-    UnknownParameterType(usize),
     #[error("type with OID {0} is not supported")]
     UnsupportedType(u32),
     #[error("cannot insert multiple commands into a prepared statement")]
@@ -110,7 +108,6 @@ impl PgError {
             PgError::UnknownPortal(_) => "34000",
             PgError::BinaryFormat { .. } => "22P03",
             PgError::UndefinedParameter(_) => "42P02",
-            PgError::UnknownParameterType(_) => "42P18",
             PgError::UnsupportedType(_) => "42704",
             PgError::MultipleCommands => "42601",
             PgError::Encode(_) | PgError::Reported => "XX000",

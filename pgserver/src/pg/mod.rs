@@ -39,7 +39,7 @@
 //! NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
 
 pub mod binary;
-// pub mod engine; (after the sqlengine merge)
+pub mod engine;
 pub mod errors;
 pub mod extended;
 pub mod frontend;
@@ -50,4 +50,4 @@ pub mod server;
 pub mod session;
 pub mod socket;
 
-pub use server::{serve, PgConfig, PgServer};
+pub use server::{serve, PgConfig};
