@@ -1,9 +1,10 @@
 //! `ferrisdb`: run a FerrisDB node, or talk to one.
 //!
 //! ```text
-//!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500]
+//!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500] [--pg-addr 127.0.0.1:5433]
 //!       every role in one process (sequencer, resolver, commit log, storage server), serving
-//!       the transactional KV API on --addr until SIGINT or SIGTERM
+//!       the transactional KV API on --addr and SQL over the PostgreSQL protocol on
+//!       --pg-addr until SIGINT or SIGTERM
 //!   ferrisdb start --roles coordinator --data-dir DIR --addr HOST:PORT
 //!   ferrisdb start --roles storage --data-dir DIR --addr HOST:PORT --join COORDINATOR
 //!   ferrisdb kv [--cluster 127.0.0.1:4500] [--hex] get KEY | set KEY VALUE | clear KEY
@@ -11,7 +12,7 @@
 //!   ferrisdb bench kv [--clients 1,16,64] [--keys N] [--seconds S] [--modes embedded,tcp]
 //! ```
 //!
-//! The PostgreSQL wire server joins `start` with the SQL layer (issues 4 and 5).
+//! The PostgreSQL wire server (`pg`) serves the SQL layer from `start`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod bench_kv;
+mod pg;
 mod start;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +48,12 @@ enum Command {
         /// Address of the KV API (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:4500")]
         addr: SocketAddr,
+        /// Address of the PostgreSQL protocol (with --roles all; port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:5433")]
+        pg_addr: SocketAddr,
+        /// PostgreSQL clients served at once; more are refused with SQLSTATE 53300.
+        #[arg(long, default_value_t = 100)]
+        pg_max_connections: usize,
         /// Which roles this process runs: all of them, or one part of a multi-process cluster.
         #[arg(long, value_enum, default_value_t = start::Roles::All)]
         roles: start::Roles,
@@ -125,9 +133,17 @@ fn main() -> ExitCode {
         Command::Start {
             data_dir,
             addr,
+            pg_addr,
+            pg_max_connections,
             roles,
             join,
-        } => start::run(data_dir, addr, roles, join),
+        } => {
+            let pg = pg::PgConfig {
+                max_connections: pg_max_connections,
+                ..pg::PgConfig::default()
+            };
+            start::run(data_dir, addr, (pg_addr, pg), roles, join)
+        }
         Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
         Command::Bench {
             what:

@@ -1,12 +1,14 @@
 //! `ferrisdb start`: run every role in one process, or one role of a multi-process cluster.
 //!
 //! ```text
-//!   --roles all          EmbeddedCluster behind KvService          (the default)
+//!   --roles all          EmbeddedCluster behind KvService on --addr, and the SQL engine
+//!                        behind the PostgreSQL protocol on --pg-addr  (the default)
 //!   --roles coordinator  Coordinator: commits, shard map, heartbeats, log pulls, controller
 //!   --roles storage      StorageNode joined to --join: pulls the log, serves reads
 //! ```
 //!
-//! Each serves the KV protocol on --addr until SIGINT or SIGTERM. Every acknowledged commit
+//! Each serves the KV protocol on --addr until SIGINT or SIGTERM; `all` also serves SQL
+//! over the PostgreSQL protocol (`pg`), from the same embedded cluster. Every acknowledged commit
 //! was fsynced to the commit log before it was acknowledged, and a storage server's applied
 //! versions are durable, so stopping (or killing) any process loses nothing.
 
@@ -16,10 +18,13 @@ use std::sync::Arc;
 
 use ferrisdb_kv::transport::{serve, FrameLimits, Handler, ServerHandle};
 use ferrisdb_kv::StorageServerOptions;
+use ferrisdb_sql::Engine;
 use ferrisdb_txn::cluster::{Coordinator, CoordinatorOptions, StorageNode};
 use ferrisdb_txn::{
-    EmbeddedCluster, EmbeddedOptions, KvRequest, KvResponse, KvService, TxnBackend,
+    Database, EmbeddedCluster, EmbeddedOptions, KvRequest, KvResponse, KvService, TxnBackend,
 };
+
+use crate::pg;
 
 /// The roles a process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -32,6 +37,7 @@ pub enum Roles {
 pub fn run(
     data_dir: PathBuf,
     addr: SocketAddr,
+    (pg_addr, pg_config): (SocketAddr, pg::PgConfig),
     roles: Roles,
     join: Option<SocketAddr>,
 ) -> Result<(), String> {
@@ -55,8 +61,22 @@ pub fn run(
             let c = cluster.clone();
             let status = Arc::new(move || c.status());
             let backend: Arc<dyn TxnBackend> = cluster.clone();
+            let engine = Arc::new(Engine::new(Database::from_backend(backend.clone())));
             let service = Arc::new(KvService::new(backend, status));
-            serve_until_signal(&rt, addr, service, &data_dir, "every role")?;
+            let pg = rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(pg_addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {pg_addr}: {e}"))?;
+                pg::serve(listener, engine, pg_config).map_err(|e| e.to_string())
+            })?;
+            let pg_local = pg.local_addr();
+            let extra = format!(
+                "  PostgreSQL on {pg_local}: psql -h {} -p {} -U postgres\n",
+                pg_local.ip(),
+                pg_local.port()
+            );
+            serve_until_signal(&rt, addr, service, &data_dir, "every role", &extra)?;
+            rt.block_on(pg.shutdown());
         }
         Roles::Coordinator => {
             let coordinator =
@@ -65,7 +85,7 @@ pub fn run(
                 let _guard = rt.enter();
                 coordinator.spawn_ticker()
             };
-            serve_until_signal(&rt, addr, coordinator, &data_dir, "coordinator")?;
+            serve_until_signal(&rt, addr, coordinator, &data_dir, "coordinator", "")?;
         }
         Roles::Storage => {
             let join = join.expect("checked above");
@@ -87,6 +107,7 @@ pub fn run(
                 local,
                 &data_dir,
                 &format!("storage server joined to {join}"),
+                "",
             );
             rt.block_on(shutdown_on_signal(handle));
             node.stop();
@@ -101,6 +122,7 @@ fn serve_until_signal<H>(
     handler: H,
     data_dir: &std::path::Path,
     what: &str,
+    extra: &str,
 ) -> Result<(), String>
 where
     H: Handler<KvRequest, KvResponse>,
@@ -113,15 +135,16 @@ where
             .await
             .map_err(|e| e.to_string())
     })?;
-    announce(handle.local_addr(), data_dir, what);
+    announce(handle.local_addr(), data_dir, what, extra);
     rt.block_on(shutdown_on_signal(handle));
     Ok(())
 }
 
-fn announce(local: SocketAddr, data_dir: &std::path::Path, what: &str) {
+/// The banner. Its first line is parsed by tests: `KV API on ADDR,`; `extra` lines follow.
+fn announce(local: SocketAddr, data_dir: &std::path::Path, what: &str, extra: &str) {
     // Whoever started us may have closed our stdout: a failed banner is no reason to stop.
     let banner = format!(
-        "FerrisDB is running ({what}): KV API on {local}, data in {}\n  try: ferrisdb kv --cluster {local} status\n",
+        "FerrisDB is running ({what}): KV API on {local}, data in {}\n  try: ferrisdb kv --cluster {local} status\n{extra}",
         data_dir.display()
     );
     let mut out = std::io::stdout();

@@ -9,6 +9,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ferrisdb");
 /// Start `ferrisdb start ARGS --data-dir DATA`; returns the process and the KV address its
 /// banner announced. Our end of its stdout is closed after the banner: the node must keep
 /// running anyway.
+#[allow(dead_code)] // each test binary uses some of these helpers
 pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .arg("start")
@@ -31,4 +32,35 @@ pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
         .unwrap_or_else(|| panic!("unexpected start banner: {line:?}"))
         .to_string();
     (child, addr)
+}
+
+/// Start `ferrisdb start` with both listeners on free ports (plus `args`); returns the
+/// process and the PostgreSQL address its banner announced.
+/// The caller owns the child (and kills and waits for it).
+#[allow(dead_code, clippy::zombie_processes)]
+pub fn start_pg(data: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["start", "--addr", "127.0.0.1:0", "--pg-addr", "127.0.0.1:0"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn ferrisdb start");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("ferrisdb start exited before announcing PostgreSQL: {status:?}");
+        }
+        if let Some(rest) = line.split("PostgreSQL on ").nth(1) {
+            let addr = rest.split(':').take(2).collect::<Vec<_>>().join(":");
+            return (child, addr);
+        }
+    }
 }

@@ -1,0 +1,368 @@
+//! The extended query protocol: Parse, Bind, Describe, Execute and Close on
+//! [`Connection`], with prepared statements and portals by name (`""` is the unnamed one).
+//!
+//! ```text
+//!   Parse(name, sql, oids)   -> Prepared { scanned sql, one type per parameter }
+//!   Bind(portal, stmt, ...)  -> Portal { sql with values substituted, result formats }
+//!   Describe S               -> ParameterDescription, RowDescription | NoData
+//!   Describe P               -> RowDescription (in the portal's formats) | NoData
+//!   Execute(portal, max)     -> DataRow* then CommandComplete, or PortalSuspended
+//! ```
+//!
+//! Values are bound by substitution (see `params`): the engine's API takes SQL text.
+//!
+//! Describing needs a statement's result columns before it runs. When the session can
+//! describe ([`SqlSession::describe`]) we ask it. When it cannot, a query (`SELECT`,
+//! `VALUES`, `WITH`, `TABLE`, `SHOW`) is run once with every parameter NULL of its type
+//! and its columns kept (column types do not depend on values; reads have no side
+//! effects); other statements return no rows and are described as NoData, except
+//! `... RETURNING`, which we refuse (0A000) rather than describe wrongly. A portal runs
+//! at Describe, and its Execute sends the rows kept from that run.
+
+use std::collections::VecDeque;
+
+use ferrisdb_sql::{DataType, Datum};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{
+    BindComplete, CloseComplete, ParseComplete, PortalSuspended,
+};
+use pgwire::messages::response::{CommandComplete, EmptyQueryResponse};
+use pgwire::messages::PgWireBackendMessage as Msg;
+
+use super::binary;
+use super::errors::PgError;
+use super::frontend::Target;
+use super::params::{self, BoundValue, PositionMap, ScannedSql};
+use super::protocol::Connection;
+use super::rows::{self, BINARY, TEXT};
+use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession};
+
+/// A prepared statement.
+pub struct Prepared {
+    sql: ScannedSql,
+    /// One per parameter; `None`: unknown (described as text, bound as an untyped literal).
+    param_types: Vec<Option<DataType>>,
+    /// The result columns, once described.
+    columns: Option<Option<Vec<OutputColumn>>>,
+}
+
+/// A bound portal.
+pub struct Portal {
+    sql: String,
+    positions: PositionMap,
+    result_formats: Vec<i16>,
+    /// The statement's columns if it was described before binding.
+    columns: Option<Option<Vec<OutputColumn>>>,
+    state: PortalState,
+}
+
+enum PortalState {
+    NotRun,
+    /// Ran; rows not yet sent wait here.
+    Ran {
+        outcome: Option<Outcome>,
+        pending: VecDeque<Vec<Datum>>,
+        sent: usize,
+    },
+}
+
+impl<F: SessionFactory> Connection<F> {
+    pub(super) fn parse(&mut self, name: String, sql: &str, oids: &[u32]) -> Result<(), PgError> {
+        if !name.is_empty() && self.statements.contains_key(&name) {
+            return Err(PgError::DuplicateStatement(name));
+        }
+        let scanned = params::scan(sql)?;
+        if scanned.multiple {
+            return Err(PgError::MultipleCommands);
+        }
+        let count = scanned.max_param.max(oids.len());
+        let mut param_types = Vec::with_capacity(count);
+        for i in 0..count {
+            let declared = match oids.get(i) {
+                Some(&oid) => params::type_for_oid(oid)?,
+                None => None,
+            };
+            param_types.push(declared.or_else(|| scanned.cast_types.get(i).copied().flatten()));
+        }
+        self.statements.insert(
+            name,
+            Prepared {
+                sql: scanned,
+                param_types,
+                columns: None,
+            },
+        );
+        self.send(Msg::ParseComplete(ParseComplete::new()));
+        Ok(())
+    }
+
+    pub(super) fn bind(
+        &mut self,
+        portal: String,
+        statement: &str,
+        formats: &[i16],
+        values: Vec<Option<Vec<u8>>>,
+        result_formats: Vec<i16>,
+    ) -> Result<(), PgError> {
+        let prepared = self
+            .statements
+            .get(statement)
+            .ok_or_else(|| PgError::UnknownStatement(statement.to_string()))?;
+        let needed = prepared.param_types.len();
+        if values.len() != needed {
+            return Err(PgError::ParameterCount {
+                statement: statement.to_string(),
+                given: values.len(),
+                needed,
+            });
+        }
+        if formats.len() > 1 && formats.len() != needed {
+            return Err(PgError::FormatCount {
+                given: formats.len(),
+                needed,
+            });
+        }
+        rows::check_codes(formats)?;
+        rows::check_codes(&result_formats)?;
+        let mut bound = Vec::with_capacity(needed);
+        for (i, (raw, ty)) in values.into_iter().zip(&prepared.param_types).enumerate() {
+            let format = rows::format_of(formats, i);
+            bound.push(bind_value(raw, *ty, format, i + 1)?);
+        }
+        let (sql, positions) = params::substitute(&prepared.sql, &bound)?;
+        if let Some(Some(cols)) = &prepared.columns {
+            rows::check_formats(&result_formats, cols.len())?;
+        }
+        let columns = prepared.columns.clone();
+        self.portals.insert(
+            portal,
+            Portal {
+                sql,
+                positions,
+                result_formats,
+                columns,
+                state: PortalState::NotRun,
+            },
+        );
+        self.send(Msg::BindComplete(BindComplete::new()));
+        Ok(())
+    }
+
+    pub(super) fn describe(&mut self, target: Target, name: &str) -> Result<(), PgError> {
+        match target {
+            Target::Statement => {
+                let prepared = self
+                    .statements
+                    .get(name)
+                    .ok_or_else(|| PgError::UnknownStatement(name.to_string()))?;
+                // Unknown parameters are described as text: the client then sends text,
+                // which we bind as an untyped literal for the engine to type.
+                let oids = prepared
+                    .param_types
+                    .iter()
+                    .map(|t| t.map_or(DataType::Text.oid(), |t| t.oid()))
+                    .collect();
+                let columns = match &prepared.columns {
+                    Some(c) => c.clone(),
+                    None => self.describe_statement(name)?,
+                };
+                if let Some(p) = self.statements.get_mut(name) {
+                    p.columns = Some(columns.clone());
+                }
+                self.send(Msg::ParameterDescription(ParameterDescription::new(oids)));
+                self.send_columns(columns.as_deref(), &[]);
+            }
+            Target::Portal => {
+                let columns = self.portal_columns(name)?;
+                let formats = self
+                    .portals
+                    .get(name)
+                    .map(|p| p.result_formats.clone())
+                    .unwrap_or_default();
+                if let Some(cols) = &columns {
+                    rows::check_formats(&formats, cols.len())?;
+                }
+                self.send_columns(columns.as_deref(), &formats);
+            }
+        }
+        Ok(())
+    }
+
+    fn send_columns(&mut self, columns: Option<&[OutputColumn]>, formats: &[i16]) {
+        match columns {
+            Some(cols) => self.send(Msg::RowDescription(rows::row_description(cols, formats))),
+            None => self.send(Msg::NoData(NoData::new())),
+        }
+    }
+
+    /// The result columns of prepared statement `name` (see the module doc).
+    fn describe_statement(&mut self, name: &str) -> Result<Option<Vec<OutputColumn>>, PgError> {
+        let prepared = self
+            .statements
+            .get(name)
+            .ok_or_else(|| PgError::UnknownStatement(name.to_string()))?;
+        let nulls: Vec<BoundValue> = prepared
+            .param_types
+            .iter()
+            .map(|ty| BoundValue {
+                datum: Datum::Null,
+                ty: *ty,
+            })
+            .collect();
+        let (sql, positions) = params::substitute(&prepared.sql, &nulls)?;
+        let is_query = matches!(
+            prepared.sql.first_word.as_str(),
+            "select" | "values" | "with" | "table" | "show"
+        );
+        let returning = prepared.sql.has_returning;
+        let session = self
+            .session
+            .as_mut()
+            .ok_or(PgError::Unsupported("a query before startup"))?;
+        if let Some(described) = session.describe(&sql) {
+            return described.map_err(PgError::from);
+        }
+        if !is_query {
+            if returning {
+                return Err(PgError::Unsupported(
+                    "describing a statement with RETURNING before it runs",
+                ));
+            }
+            return Ok(None);
+        }
+        match session.execute(&sql) {
+            Ok(outcomes) => Ok(match outcomes.into_iter().next() {
+                Some(Outcome::Rows { columns, .. }) => Some(columns),
+                _ => None,
+            }),
+            Err(e) => {
+                let e = PgError::from(e);
+                self.report(&e, &|p| positions.map(p));
+                Err(PgError::Reported)
+            }
+        }
+    }
+
+    /// A portal's columns, running it now if nothing else can tell (see the module doc).
+    fn portal_columns(&mut self, name: &str) -> Result<Option<Vec<OutputColumn>>, PgError> {
+        let portal = self
+            .portals
+            .get(name)
+            .ok_or_else(|| PgError::UnknownPortal(name.to_string()))?;
+        if let Some(columns) = &portal.columns {
+            return Ok(columns.clone());
+        }
+        self.run_portal(name)?;
+        Ok(match self.portals.get(name).map(|p| &p.state) {
+            Some(PortalState::Ran {
+                outcome: Some(Outcome::Rows { columns, .. }),
+                ..
+            }) => Some(columns.clone()),
+            _ => None,
+        })
+    }
+
+    /// Runs portal `name` if it has not run yet, keeping its rows for Execute.
+    fn run_portal(&mut self, name: &str) -> Result<(), PgError> {
+        let Some(portal) = self.portals.get(name) else {
+            return Err(PgError::UnknownPortal(name.to_string()));
+        };
+        if !matches!(portal.state, PortalState::NotRun) {
+            return Ok(());
+        }
+        let sql = portal.sql.clone();
+        let positions = portal.positions.clone();
+        let outcome = match self.run(&sql) {
+            Ok(outcomes) => outcomes.into_iter().next(),
+            Err(e) => {
+                self.report(&e, &|p| positions.map(p));
+                return Err(PgError::Reported);
+            }
+        };
+        let pending = match &outcome {
+            Some(Outcome::Rows { rows, .. }) => rows.iter().cloned().collect(),
+            _ => VecDeque::new(),
+        };
+        if let Some(portal) = self.portals.get_mut(name) {
+            portal.state = PortalState::Ran {
+                outcome,
+                pending,
+                sent: 0,
+            };
+        }
+        Ok(())
+    }
+
+    pub(super) fn execute(&mut self, name: &str, max_rows: i32) -> Result<(), PgError> {
+        self.run_portal(name)?;
+        let Some(portal) = self.portals.get_mut(name) else {
+            return Err(PgError::UnknownPortal(name.to_string()));
+        };
+        let formats = portal.result_formats.clone();
+        let PortalState::Ran {
+            outcome,
+            pending,
+            sent,
+        } = &mut portal.state
+        else {
+            return Err(PgError::UnknownPortal(name.to_string()));
+        };
+        let limit = usize::try_from(max_rows)
+            .ok()
+            .filter(|&m| m > 0)
+            .unwrap_or(usize::MAX);
+        let mut messages = Vec::new();
+        match outcome {
+            None => messages.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new())),
+            Some(Outcome::Command { tag }) => {
+                messages.push(Msg::CommandComplete(CommandComplete::new(tag.clone())))
+            }
+            Some(Outcome::Rows { columns, .. }) => {
+                rows::check_formats(&formats, columns.len())?;
+                let take = limit.min(pending.len());
+                for row in pending.drain(..take) {
+                    messages.push(Msg::DataRow(rows::data_row(&row, columns, &formats)?));
+                }
+                *sent += take;
+                messages.push(if pending.is_empty() {
+                    Msg::CommandComplete(CommandComplete::new(format!("SELECT {sent}")))
+                } else {
+                    Msg::PortalSuspended(PortalSuspended::new())
+                });
+            }
+        }
+        messages.into_iter().for_each(|m| self.send(m));
+        Ok(())
+    }
+
+    pub(super) fn close(&mut self, target: Target, name: &str) -> Result<(), PgError> {
+        match target {
+            Target::Statement => self.statements.remove(name).map(|_| ()),
+            Target::Portal => self.portals.remove(name).map(|_| ()),
+        };
+        self.send(Msg::CloseComplete(CloseComplete::new()));
+        Ok(())
+    }
+}
+
+/// Decodes one bind value (`index` is 1-based) of type `ty` in `format`.
+fn bind_value(
+    raw: Option<Vec<u8>>,
+    ty: Option<DataType>,
+    format: i16,
+    index: usize,
+) -> Result<BoundValue, PgError> {
+    let Some(bytes) = raw else {
+        return Ok(BoundValue {
+            datum: Datum::Null,
+            ty,
+        });
+    };
+    let datum = match (format, ty) {
+        (TEXT, Some(t)) => Datum::parse(&binary::utf8_text(&bytes)?, &t)?,
+        (TEXT, None) | (BINARY, None) => Datum::Text(binary::utf8_text(&bytes)?),
+        (BINARY, Some(t)) => binary::decode(&bytes, &t, index)?,
+        (other, _) => return Err(PgError::FormatCode(other)),
+    };
+    Ok(BoundValue { datum, ty })
+}

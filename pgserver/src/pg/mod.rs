@@ -1,0 +1,53 @@
+//! The PostgreSQL wire server: psql, pgbench, psycopg, tokio-postgres and pgjdbc talk to
+//! FerrisDB through it.
+//!
+//! ```text
+//!   server    listener, connection limit (53300), shutdown
+//!   socket    per-connection I/O: frames in, spawn_blocking, bytes out
+//!   frontend  bounds-checked framing and decoding of client messages
+//!   protocol  Connection: the state machine (startup, simple query, Sync, errors)
+//!   extended  Parse / Bind / Describe / Execute / Close, statements and portals
+//!   params    $n: lexing, types, substitution as typed literals, position mapping
+//!   rows      RowDescription and DataRow, text and binary
+//!   binary    PostgreSQL's binary send/receive forms of every type
+//!   errors    PgError, SQLSTATEs of protocol errors, ErrorResponse
+//!   session   the SqlSession / SessionFactory boundary; engine: ferrisdb-sql behind it
+//! ```
+//!
+//! ## Design choices
+//!
+//! - **pgwire for the backend messages, our own decoder for the frontend.** pgwire's
+//!   message structs and encoders are used for everything we send. Its frontend decoders
+//!   trust counts inside a message (a short Bind panics), so `frontend` decodes with every
+//!   read bounds-checked. We use none of pgwire's server API (`process_socket` and its
+//!   handler traits): its ReadyForQuery status is tracked from response kinds rather than
+//!   asked of the session, and its loop has no hook for a message-size limit or a
+//!   connection limit. No TLS, so pgwire is built without features and without crypto.
+//! - **A synchronous state machine in an async shell.** [`protocol::Connection`] handles
+//!   one message at a time and only appends bytes to an output buffer; `socket` does the
+//!   I/O and runs it on a blocking thread, because SQL execution blocks on the KV layer.
+//! - **Trust authentication.** Every user is accepted without a password; password (MD5,
+//!   SCRAM) authentication is later work.
+//! - **What the engine API cannot give is worked around here, and said so** (see
+//!   `params` and `extended`): parameters are substituted as typed literals, and a
+//!   statement is described by running it with NULL parameters when it is a query.
+//!
+//! ## Not supported yet
+//!
+//! TLS (SSLRequest is answered `N`), GSSAPI, passwords, CancelRequest (the cancel
+//! connection is closed; the query runs on), COPY, the function-call message,
+//! NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
+
+pub mod binary;
+pub mod engine;
+pub mod errors;
+pub mod extended;
+pub mod frontend;
+pub mod params;
+pub mod protocol;
+pub mod rows;
+pub mod server;
+pub mod session;
+pub mod socket;
+
+pub use server::{serve, PgConfig};

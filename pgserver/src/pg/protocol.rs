@@ -1,0 +1,353 @@
+//! [`Connection`]: the PostgreSQL protocol of one client as a synchronous state machine.
+//!
+//! The socket shell (`socket`) decodes frames and calls [`Connection::handle`] once per
+//! message; the connection appends its answers to an output buffer the shell writes out.
+//! No I/O, clock or runtime in here, so tests drive it message by message and a simulator
+//! could too. The shell runs `handle` on a blocking thread because the session's SQL
+//! blocks.
+//!
+//! ```text
+//!            SSLRequest / GSSENCRequest -> 'N'
+//!   Startup ─────────────────────────────────┐
+//!      │ StartupMessage: AuthenticationOk, ParameterStatus*, BackendKeyData, Z
+//!      v                                      │ refused (too many clients, bad encoding):
+//!    Ready <───────── Sync: Z ──────┐          │ FATAL ErrorResponse
+//!      │ Query: results, Z          │          v
+//!      │ Parse/Bind/Describe/       │        Closed <── Terminate, fatal error
+//!      │ Execute/Close: no Z        │
+//!      └── error in extended ──> SkipToSync (messages ignored until Sync)
+//! ```
+//!
+//! Invariants: every simple Query and every Sync is answered by exactly one
+//! ReadyForQuery, whose status is the session's ([`SqlSession::txn_state`]), never a
+//! guess; after an extended-protocol error nothing but Sync is processed; once Closed,
+//! nothing more is written.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use pgwire::messages::response::{
+    CommandComplete, EmptyQueryResponse, ReadyForQuery, TransactionStatus,
+};
+use pgwire::messages::startup::{
+    Authentication, BackendKeyData, NegotiateProtocolVersion, ParameterStatus, SecretKey,
+};
+use pgwire::messages::PgWireBackendMessage as Msg;
+
+use super::errors::PgError;
+use super::extended::{Portal, Prepared};
+use super::frontend::Frontend;
+use super::rows;
+use super::session::{Outcome, SessionFactory, SqlSession, TxnState};
+
+/// The `server_version` we report: psql and drivers choose their catalog queries by it.
+pub const SERVER_VERSION: &str = "15.0";
+
+/// The key a client would quote in a CancelRequest.
+#[derive(Clone, Copy, Debug)]
+pub struct BackendKey {
+    pub pid: i32,
+    pub secret: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Startup,
+    Ready,
+    SkipToSync,
+    Closed,
+}
+
+/// One client's protocol state; see the module doc.
+pub struct Connection<F: SessionFactory> {
+    factory: Arc<F>,
+    key: BackendKey,
+    /// Set when the connection must be refused once the client has said hello.
+    refusal: Option<PgError>,
+    phase: Phase,
+    pub(super) session: Option<F::Session>,
+    pub(super) statements: HashMap<String, Prepared>,
+    pub(super) portals: HashMap<String, Portal>,
+    out: BytesMut,
+}
+
+impl<F: SessionFactory> Connection<F> {
+    pub fn new(factory: Arc<F>, key: BackendKey, refusal: Option<PgError>) -> Connection<F> {
+        Connection {
+            factory,
+            key,
+            refusal,
+            phase: Phase::Startup,
+            session: None,
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            out: BytesMut::new(),
+        }
+    }
+
+    /// Whether the next frame is a startup-phase (untyped) one.
+    pub fn in_startup(&self) -> bool {
+        self.phase == Phase::Startup
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The bytes to send so far.
+    pub fn take_output(&mut self) -> BytesMut {
+        self.out.split()
+    }
+
+    /// Processes one message from the client.
+    pub fn handle(&mut self, message: Frontend) {
+        match self.phase {
+            Phase::Closed => {}
+            Phase::Startup => self.startup(message),
+            Phase::SkipToSync => match message {
+                Frontend::Sync => {
+                    self.phase = Phase::Ready;
+                    self.sync();
+                }
+                Frontend::Terminate => self.phase = Phase::Closed,
+                _ => {}
+            },
+            Phase::Ready => self.dispatch(message),
+        }
+    }
+
+    /// Reports an error that ends the connection (a frame that could not be decoded).
+    pub fn fail(&mut self, error: PgError) {
+        if self.phase != Phase::Closed {
+            self.report(&error, &|p| p);
+            self.phase = Phase::Closed;
+        }
+    }
+
+    fn dispatch(&mut self, message: Frontend) {
+        let result = match message {
+            Frontend::Query(sql) => {
+                self.simple_query(&sql);
+                Ok(())
+            }
+            Frontend::Parse {
+                name,
+                sql,
+                param_oids,
+            } => self.parse(name, &sql, &param_oids),
+            Frontend::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            } => self.bind(portal, &statement, &param_formats, params, result_formats),
+            Frontend::Describe { target, name } => self.describe(target, &name),
+            Frontend::Execute { portal, max_rows } => self.execute(&portal, max_rows),
+            Frontend::Close { target, name } => self.close(target, &name),
+            Frontend::Sync => {
+                self.sync();
+                Ok(())
+            }
+            // Everything is written out after each batch of messages anyway.
+            Frontend::Flush => Ok(()),
+            Frontend::Terminate => {
+                self.phase = Phase::Closed;
+                Ok(())
+            }
+            Frontend::Unsupported(b'F') => Err(PgError::Unsupported("the function call message")),
+            // Copy messages outside a COPY are ignored, as PostgreSQL does.
+            Frontend::Unsupported(b'd' | b'c' | b'f') => Ok(()),
+            Frontend::Unsupported(kind) => Err(PgError::UnexpectedMessage(kind)),
+            Frontend::SslRequest
+            | Frontend::GssEncRequest
+            | Frontend::CancelRequest { .. }
+            | Frontend::Startup { .. } => Err(PgError::Malformed {
+                message: "startup",
+                reason: "startup-phase message after startup",
+            }),
+        };
+        if let Err(e) = result {
+            if !matches!(e, PgError::Reported) {
+                self.report(&e, &|p| p);
+            }
+            self.phase = if e.is_fatal() {
+                Phase::Closed
+            } else {
+                Phase::SkipToSync
+            };
+        }
+    }
+
+    fn startup(&mut self, message: Frontend) {
+        match message {
+            Frontend::SslRequest | Frontend::GssEncRequest => self.out.extend_from_slice(b"N"),
+            // Cancellation is not implemented: the cancel connection just closes.
+            Frontend::CancelRequest { .. } => self.phase = Phase::Closed,
+            Frontend::Startup { minor, params, .. } => self.accept(minor, params),
+            _ => self.fail(PgError::Malformed {
+                message: "startup",
+                reason: "expected a startup message",
+            }),
+        }
+    }
+
+    fn accept(&mut self, minor: u16, params: Vec<(String, String)>) {
+        if let Some(refusal) = self.refusal.take() {
+            return self.fail(refusal);
+        }
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(enc) = param("client_encoding") {
+            let norm = enc.to_ascii_lowercase().replace(['-', '_', '\''], "");
+            if !matches!(norm.as_str(), "utf8" | "unicode") {
+                return self.fail(PgError::ClientEncoding(enc.to_string()));
+            }
+        }
+        let unsupported: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k.starts_with("_pq_."))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if minor > 0 || !unsupported.is_empty() {
+            self.send(Msg::NegotiateProtocolVersion(
+                NegotiateProtocolVersion::new(0, unsupported),
+            ));
+        }
+        self.send(Msg::Authentication(Authentication::Ok));
+        let user = param("user").unwrap_or("postgres").to_string();
+        let statuses = [
+            ("server_version", SERVER_VERSION.to_string()),
+            ("server_encoding", "UTF8".into()),
+            ("client_encoding", "UTF8".into()),
+            ("DateStyle", "ISO, MDY".into()),
+            ("IntervalStyle", "postgres".into()),
+            ("TimeZone", "UTC".into()),
+            ("integer_datetimes", "on".into()),
+            ("standard_conforming_strings", "on".into()),
+            ("is_superuser", "on".into()),
+            ("session_authorization", user),
+            ("default_transaction_read_only", "off".into()),
+            ("in_hot_standby", "off".into()),
+            (
+                "application_name",
+                param("application_name").unwrap_or("").to_string(),
+            ),
+        ];
+        for (name, value) in statuses {
+            self.send(Msg::ParameterStatus(ParameterStatus::new(
+                name.into(),
+                value,
+            )));
+        }
+        self.send(Msg::BackendKeyData(BackendKeyData::new(
+            self.key.pid,
+            SecretKey::I32(self.key.secret),
+        )));
+        self.session = Some(self.factory.open());
+        self.phase = Phase::Ready;
+        self.ready_for_query();
+    }
+
+    fn simple_query(&mut self, sql: &str) {
+        // The unnamed statement and portal do not survive a simple Query.
+        self.statements.remove("");
+        self.portals.remove("");
+        if sql
+            .trim_matches(|c: char| c.is_whitespace() || c == ';')
+            .is_empty()
+        {
+            self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+        } else {
+            match self.run(sql) {
+                Ok(outcomes) if outcomes.is_empty() => {
+                    self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()))
+                }
+                Ok(outcomes) => outcomes.into_iter().for_each(|o| self.send_outcome(o)),
+                Err(e) => self.report(&e, &|p| p),
+            }
+        }
+        self.ready_for_query();
+    }
+
+    /// Runs SQL on the session (which exists once startup is done).
+    pub(super) fn run(&mut self, sql: &str) -> Result<Vec<Outcome>, PgError> {
+        let session = self
+            .session
+            .as_mut()
+            .ok_or(PgError::Unsupported("a query before startup"))?;
+        Ok(session.execute(sql)?)
+    }
+
+    fn send_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Command { tag } => self.send(Msg::CommandComplete(CommandComplete::new(tag))),
+            Outcome::Rows { columns, rows } => {
+                self.send(Msg::RowDescription(rows::row_description(&columns, &[])));
+                let count = rows.len();
+                for row in rows {
+                    match rows::data_row(&row, &columns, &[]) {
+                        Ok(r) => self.send(Msg::DataRow(r)),
+                        Err(e) => return self.report(&e, &|p| p),
+                    }
+                }
+                self.send(Msg::CommandComplete(CommandComplete::new(format!(
+                    "SELECT {count}"
+                ))));
+            }
+        }
+    }
+
+    fn sync(&mut self) {
+        self.portals.remove("");
+        // Portals live until their transaction ends.
+        if self.txn_state() == TxnState::Idle {
+            self.portals.clear();
+        }
+        self.ready_for_query();
+    }
+
+    fn txn_state(&self) -> TxnState {
+        self.session
+            .as_ref()
+            .map_or(TxnState::Idle, SqlSession::txn_state)
+    }
+
+    fn ready_for_query(&mut self) {
+        let status = match self.txn_state() {
+            TxnState::Idle => TransactionStatus::Idle,
+            TxnState::InTransaction => TransactionStatus::Transaction,
+            TxnState::Failed => TransactionStatus::Error,
+        };
+        self.send(Msg::ReadyForQuery(ReadyForQuery::new(status)));
+    }
+
+    /// Sends an ErrorResponse; `position` maps engine positions to the client's text.
+    pub(super) fn report(&mut self, error: &PgError, position: &dyn Fn(u32) -> u32) {
+        tracing::debug!(%error, code = error.sqlstate(), "error response");
+        self.send(Msg::ErrorResponse(error.to_response(position)));
+    }
+
+    /// Appends one message to the output. A message pgwire refuses to encode (over
+    /// libpq's size limits) is replaced by an error, never left half-written.
+    pub(super) fn send(&mut self, message: Msg) {
+        let mark = self.out.len();
+        if let Err(e) = message.encode(&mut self.out) {
+            self.out.truncate(mark);
+            let error = PgError::Encode(e.to_string());
+            let fallback = Msg::ErrorResponse(error.to_response(|p| p));
+            if fallback.encode(&mut self.out).is_err() {
+                self.out.truncate(mark);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;

@@ -1,0 +1,119 @@
+//! The listener: accepts PostgreSQL clients, enforces the connection limit, and stops on
+//! request.
+//!
+//! Each accepted socket gets its own task running `socket::serve_connection`. A client
+//! beyond `max_connections` is still answered properly: its task runs the startup
+//! exchange (so libpq can show the message) and then sends FATAL 53300 "sorry, too many
+//! clients already", as PostgreSQL does; refused clients do not count against the limit.
+//!
+//! Shutdown stops accepting and aborts the connection tasks, which drops their sessions:
+//! open transactions are abandoned, never half-committed.
+
+use std::hash::BuildHasher;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::errors::PgError;
+use super::protocol::{BackendKey, Connection};
+use super::session::SessionFactory;
+use super::socket::serve_connection;
+
+/// Limits of the PostgreSQL server.
+#[derive(Clone, Debug)]
+pub struct PgConfig {
+    /// Clients served at once; more are refused with 53300.
+    pub max_connections: usize,
+    /// The largest message a client may send (a Query or Bind), in bytes.
+    pub max_message_bytes: usize,
+    /// Time a new client has to complete its startup.
+    pub startup_timeout: Duration,
+}
+
+impl Default for PgConfig {
+    fn default() -> PgConfig {
+        PgConfig {
+            max_connections: 100,
+            max_message_bytes: 64 << 20,
+            startup_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A running PostgreSQL listener.
+pub struct PgServer {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl PgServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes every connection (abandoning open transactions) and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Serves the PostgreSQL protocol on `listener`, one session from `factory` per client.
+pub fn serve<F: SessionFactory>(
+    listener: TcpListener,
+    factory: Arc<F>,
+    config: PgConfig,
+) -> io::Result<PgServer> {
+    let local_addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let next_pid = AtomicI32::new(1);
+        let keys = std::collections::hash_map::RandomState::new();
+        let mut connections = JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                _ = stopped.changed() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                a = listener.accept() => a,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a PostgreSQL client failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let pid = next_pid.fetch_add(1, Ordering::Relaxed);
+            let key = BackendKey {
+                pid,
+                secret: keys.hash_one(pid) as i32,
+            };
+            let permit = slots.clone().try_acquire_owned().ok();
+            let refusal = permit.is_none().then_some(PgError::TooManyConnections);
+            let conn = Connection::new(factory.clone(), key, refusal);
+            let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
+            connections.spawn(async move {
+                let _permit = permit;
+                if let Err(e) = serve_connection(stream, conn, max_message, timeout).await {
+                    tracing::debug!(%peer, error = %e, "PostgreSQL connection ended");
+                }
+            });
+        }
+        connections.shutdown().await;
+    });
+    Ok(PgServer {
+        local_addr,
+        stop,
+        task,
+    })
+}

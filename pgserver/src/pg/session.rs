@@ -1,0 +1,62 @@
+//! The SQL session as the wire server sees it: a small boundary trait, so the protocol
+//! state machine can be driven by a scripted fake in tests and by `ferrisdb-sql`'s
+//! `Session` in the server.
+//!
+//! A session is synchronous (it reads and commits through the KV layer while it runs);
+//! the connection runs it on a blocking thread (see `socket`). It is owned by exactly one
+//! connection and dropped with it, which abandons any open transaction: a KV transaction
+//! that is never committed leaves no trace.
+
+use ferrisdb_sql::{DataType, Datum, SqlError};
+
+/// One result column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// What one statement produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// A row-returning statement.
+    Rows {
+        columns: Vec<OutputColumn>,
+        rows: Vec<Vec<Datum>>,
+    },
+    /// Any other statement, with its command tag (`INSERT 0 3`, `BEGIN`, ...).
+    Command { tag: String },
+}
+
+/// The transaction state `ReadyForQuery` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    /// `I`: not in a transaction block.
+    Idle,
+    /// `T`: in a transaction block.
+    InTransaction,
+    /// `E`: in a failed transaction block (only ROLLBACK gets through).
+    Failed,
+}
+
+/// A SQL session; see the module doc.
+pub trait SqlSession: Send + 'static {
+    /// Runs every statement of `sql` in order, stopping at the first error.
+    fn execute(&mut self, sql: &str) -> Result<Vec<Outcome>, SqlError>;
+
+    /// The result columns `sql` would produce (`None`: it returns no rows), without
+    /// running it. `None` from the outer option: this session cannot describe without
+    /// running (the caller then falls back; see `extended`).
+    fn describe(&mut self, _sql: &str) -> Option<Result<Option<Vec<OutputColumn>>, SqlError>> {
+        None
+    }
+
+    fn txn_state(&self) -> TxnState;
+}
+
+/// Opens sessions, one per connection.
+pub trait SessionFactory: Send + Sync + 'static {
+    type Session: SqlSession;
+
+    fn open(&self) -> Self::Session;
+}

@@ -1,0 +1,574 @@
+//! The PostgreSQL protocol of the `ferrisdb` binary, end to end: tokio-postgres (extended
+//! protocol, binary formats), psql (simple protocol), and a raw socket for text-format
+//! parameters, ReadyForQuery bytes and garbage.
+
+use std::error::Error;
+use std::process::{Child, Command};
+
+use bytes::{BufMut, BytesMut};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use pgwire::messages::extendedquery::{Bind, Execute, Parse, Sync as SyncMsg};
+use pgwire::messages::simplequery::Query;
+use pgwire::messages::startup::Startup;
+use pgwire::messages::{DecodeContext, Message, PgWireBackendMessage as Msg, ProtocolVersion};
+use rust_decimal::Decimal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+mod common;
+
+struct Node {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(args: &[&str]) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, addr) = common::start_pg(dir.path(), args);
+        Node {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
+        let (host, port) = self.addr.split_once(':').unwrap();
+        let config = format!("host={host} port={port} user=postgres");
+        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn code(e: &tokio_postgres::Error) -> SqlState {
+    e.code()
+        .cloned()
+        .unwrap_or_else(|| panic!("no SQLSTATE: {e}"))
+}
+
+#[tokio::test]
+async fn simple_and_extended_queries() {
+    let node = Node::start(&[]);
+    let client = node.connect().await.unwrap();
+    let messages = client
+        .simple_query("CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'one'), (2, NULL); SELECT id, name FROM t ORDER BY id")
+        .await
+        .unwrap();
+    let tags: Vec<u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, vec![0, 2, 2]);
+    let rows: Vec<(String, Option<String>)> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((r.get(0).unwrap().into(), r.get(1).map(Into::into)))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("1".into(), Some("one".into())), ("2".into(), None)]
+    );
+
+    // Extended protocol: prepare (Parse + Describe), then Bind/Execute with binary results.
+    let stmt = client
+        .prepare("SELECT id, name FROM t ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(stmt.columns()[0].type_(), &Type::INT4);
+    assert_eq!(stmt.columns()[1].type_(), &Type::TEXT);
+    let rows = client.query(&stmt, &[]).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+    assert_eq!(rows[1].get::<_, Option<String>>(1), None);
+    // A parameter typed by a cast, and one typed by its column.
+    let rows = client
+        .query("SELECT name FROM t WHERE id = $1::int4", &[&1i32])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "one");
+    // `$1` and `$2` carry no cast: they are described as text and bound as untyped
+    // literals, which the column types then type (as psycopg sends `str`).
+    let n = client
+        .execute("INSERT INTO t VALUES ($1, $2)", &[&"3", &"th'ree"])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let name: String = client
+        .query_one("SELECT name FROM t WHERE id = 3", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(name, "th'ree");
+}
+
+/// Whether a value of any type is NULL.
+struct Nullness(bool);
+
+impl<'a> FromSql<'a> for Nullness {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(Nullness(false))
+    }
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        Ok(Nullness(true))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// An interval in PostgreSQL's binary form, for tokio-postgres (which has none).
+#[derive(Debug, PartialEq)]
+struct Interval {
+    micros: i64,
+    days: i32,
+    months: i32,
+}
+
+impl ToSql for Interval {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        out.put_i64(self.micros);
+        out.put_i32(self.days);
+        out.put_i32(self.months);
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for Interval {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        let b: [u8; 16] = raw.try_into()?;
+        Ok(Interval {
+            micros: i64::from_be_bytes(b[..8].try_into()?),
+            days: i32::from_be_bytes(b[8..12].try_into()?),
+            months: i32::from_be_bytes(b[12..].try_into()?),
+        })
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+#[tokio::test]
+async fn prepared_statements_with_binary_parameters_and_results_of_every_type() {
+    let node = Node::start(&[]);
+    let client = node.connect().await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE every (id int PRIMARY KEY, b bool, i2 smallint, i8 bigint, f4 real, \
+             f8 double precision, n numeric(12,3), t text, v varchar(10), c char(3), by bytea, \
+             d date, ts timestamp, tz timestamptz, iv interval)",
+        )
+        .await
+        .unwrap();
+    let insert = client
+        .prepare_typed(
+            "INSERT INTO every VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            &[
+                Type::INT4, Type::BOOL, Type::INT2, Type::INT8, Type::FLOAT4, Type::FLOAT8,
+                Type::NUMERIC, Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::BYTEA, Type::DATE,
+                Type::TIMESTAMP, Type::TIMESTAMPTZ, Type::INTERVAL,
+            ],
+        )
+        .await
+        .unwrap();
+    let n: Decimal = "-123456789.125".parse().unwrap();
+    let date = NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+    let ts: NaiveDateTime = date.and_hms_micro_opt(23, 59, 58, 123_456).unwrap();
+    let tz = Utc.with_ymd_and_hms(2024, 2, 29, 12, 0, 0).unwrap();
+    let iv = Interval {
+        micros: 3_600_000_001,
+        days: -2,
+        months: 13,
+    };
+    let bytes: Vec<u8> = vec![0, 1, 255, b'\''];
+    let inserted = client
+        .execute(
+            &insert,
+            &[
+                &1i32,
+                &true,
+                &-7i16,
+                &i64::MAX,
+                &1.5f32,
+                &-0.1f64,
+                &n,
+                &"it's \\ ok",
+                &"varchar",
+                &"ab",
+                &bytes,
+                &date,
+                &ts,
+                &tz,
+                &iv,
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    // NULLs of every type bind too.
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&2i32];
+    let typed_nulls: [&(dyn ToSql + Sync); 14] = [
+        &None::<bool>,
+        &None::<i16>,
+        &None::<i64>,
+        &None::<f32>,
+        &None::<f64>,
+        &None::<Decimal>,
+        &None::<String>,
+        &None::<String>,
+        &None::<String>,
+        &None::<Vec<u8>>,
+        &None::<NaiveDate>,
+        &None::<NaiveDateTime>,
+        &None::<chrono::DateTime<Utc>>,
+        &None::<Interval>,
+    ];
+    params.extend(typed_nulls);
+    client.execute(&insert, &params).await.unwrap();
+
+    let select = client
+        .prepare_typed("SELECT * FROM every WHERE id = $1", &[Type::INT4])
+        .await
+        .unwrap();
+    let types: Vec<&Type> = select.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(
+        types,
+        vec![
+            &Type::INT4,
+            &Type::BOOL,
+            &Type::INT2,
+            &Type::INT8,
+            &Type::FLOAT4,
+            &Type::FLOAT8,
+            &Type::NUMERIC,
+            &Type::TEXT,
+            &Type::VARCHAR,
+            &Type::BPCHAR,
+            &Type::BYTEA,
+            &Type::DATE,
+            &Type::TIMESTAMP,
+            &Type::TIMESTAMPTZ,
+            &Type::INTERVAL,
+        ]
+    );
+    let row = client.query_one(&select, &[&1i32]).await.unwrap();
+    assert!(row.get::<_, bool>(1));
+    assert_eq!(row.get::<_, i16>(2), -7);
+    assert_eq!(row.get::<_, i64>(3), i64::MAX);
+    assert_eq!(row.get::<_, f32>(4), 1.5);
+    assert_eq!(row.get::<_, f64>(5), -0.1);
+    assert_eq!(row.get::<_, Decimal>(6), n);
+    assert_eq!(row.get::<_, String>(7), "it's \\ ok");
+    assert_eq!(row.get::<_, String>(8), "varchar");
+    assert_eq!(row.get::<_, String>(9), "ab ");
+    assert_eq!(row.get::<_, Vec<u8>>(10), bytes);
+    assert_eq!(row.get::<_, NaiveDate>(11), date);
+    assert_eq!(row.get::<_, NaiveDateTime>(12), ts);
+    assert_eq!(row.get::<_, chrono::DateTime<Utc>>(13), tz);
+    assert_eq!(row.get::<_, Interval>(14), iv);
+    let row = client.query_one(&select, &[&2i32]).await.unwrap();
+    assert!(!row.get::<_, Nullness>(0).0);
+    for i in 1..15 {
+        assert!(row.get::<_, Nullness>(i).0, "column {i}");
+    }
+}
+
+#[tokio::test]
+async fn transactions_errors_and_a_client_dropping_mid_transaction() {
+    let node = Node::start(&[]);
+    let mut client = node.connect().await.unwrap();
+    client
+        .batch_execute("CREATE TABLE acc (id int PRIMARY KEY, bal int)")
+        .await
+        .unwrap();
+
+    let e = client.simple_query("SELECT 1/0").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::DIVISION_BY_ZERO);
+    let e = client.simple_query("SELEC 1").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::SYNTAX_ERROR);
+    let db = e.as_db_error().unwrap();
+    assert!(
+        db.position().is_some(),
+        "a syntax error carries its position"
+    );
+    let e = client
+        .query("SELECT * FROM missing", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::UNDEFINED_TABLE);
+
+    // A transaction that fails stays failed (25P02) until it is rolled back.
+    client
+        .batch_execute("BEGIN; INSERT INTO acc VALUES (1, 10)")
+        .await
+        .unwrap();
+    let e = client
+        .batch_execute("INSERT INTO acc VALUES (1, 11)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::UNIQUE_VIOLATION);
+    let e = client.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(code(&e), SqlState::IN_FAILED_SQL_TRANSACTION);
+    client.batch_execute("ROLLBACK").await.unwrap();
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM acc", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+
+    // tokio-postgres's Transaction: commit is visible, drop rolls back.
+    let tx = client.transaction().await.unwrap();
+    tx.execute("INSERT INTO acc VALUES (2, 20)", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    {
+        let tx = client.transaction().await.unwrap();
+        tx.execute("INSERT INTO acc VALUES (3, 30)", &[])
+            .await
+            .unwrap();
+    }
+
+    // A second client vanishes inside a transaction: its writes never commit.
+    let other = node.connect().await.unwrap();
+    other
+        .batch_execute("BEGIN; INSERT INTO acc VALUES (4, 40)")
+        .await
+        .unwrap();
+    drop(other);
+    let ids: Vec<i32> = client
+        .query("SELECT id FROM acc ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![2]);
+    client
+        .batch_execute("INSERT INTO acc VALUES (4, 41)")
+        .await
+        .unwrap();
+}
+
+/// A raw protocol client: startup, then messages in, backend messages out.
+struct Raw {
+    stream: TcpStream,
+    input: BytesMut,
+}
+
+impl Raw {
+    async fn connect(addr: &str) -> Raw {
+        let mut raw = Raw {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            input: BytesMut::new(),
+        };
+        let mut startup = Startup::new();
+        startup.parameters.insert("user".into(), "postgres".into());
+        raw.send(&[&startup]).await;
+        raw.until_ready().await;
+        raw
+    }
+
+    async fn send(&mut self, messages: &[&dyn Encode]) {
+        let mut out = BytesMut::new();
+        for m in messages {
+            m.put(&mut out);
+        }
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// Messages up to and including the next ReadyForQuery; `None` if the server closed.
+    async fn until_ready(&mut self) -> Option<Vec<Msg>> {
+        let mut ctx = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
+        ctx.awaiting_frontend_ssl = false;
+        ctx.awaiting_frontend_startup = false;
+        let mut got = Vec::new();
+        loop {
+            while let Some(m) = Msg::decode(&mut self.input, &ctx).unwrap() {
+                let done = matches!(m, Msg::ReadyForQuery(_));
+                got.push(m);
+                if done {
+                    return Some(got);
+                }
+            }
+            if self.stream.read_buf(&mut self.input).await.unwrap_or(0) == 0 {
+                return None;
+            }
+        }
+    }
+}
+
+trait Encode {
+    fn put(&self, out: &mut BytesMut);
+}
+
+impl<M: Message> Encode for M {
+    fn put(&self, out: &mut BytesMut) {
+        self.encode(out).unwrap();
+    }
+}
+
+fn status(messages: &[Msg]) -> u8 {
+    match messages.last() {
+        Some(Msg::ReadyForQuery(r)) => r.status as u8,
+        other => panic!("not ReadyForQuery: {other:?}"),
+    }
+}
+
+fn texts(messages: &[Msg]) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in messages {
+        if let Msg::DataRow(r) = m {
+            let mut data = &r.data[..];
+            for _ in 0..r.field_count {
+                let len = i32::from_be_bytes(data[..4].try_into().unwrap());
+                data = &data[4..];
+                if len < 0 {
+                    out.push("NULL".into());
+                } else {
+                    out.push(String::from_utf8(data[..len as usize].to_vec()).unwrap());
+                    data = &data[len as usize..];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn text_parameters_ready_status_and_garbage_on_the_socket() {
+    let node = Node::start(&[]);
+    let mut raw = Raw::connect(&node.addr).await;
+    // Text-format parameters of declared types (OID 0 = let the server decide).
+    raw.send(&[
+        &Parse::new(
+            Some("s".into()),
+            "SELECT $1 + 1, $2, $3, $4::date, $5".into(),
+            vec![23, 1700, 1184, 0, 0],
+        ),
+        &Bind::new(
+            None,
+            Some("s".into()),
+            vec![0],
+            vec![
+                Some("41".into()),
+                Some("-1.50".into()),
+                Some("2024-01-02 03:04:05+00".into()),
+                Some("2000-02-29".into()),
+                Some("it's".into()),
+            ],
+            vec![0],
+        ),
+        &Execute::new(None, 0),
+        &SyncMsg::new(),
+    ])
+    .await;
+    let got = raw.until_ready().await.unwrap();
+    assert_eq!(
+        texts(&got),
+        vec![
+            "42",
+            "-1.50",
+            "2024-01-02 03:04:05+00",
+            "2000-02-29",
+            "it's"
+        ]
+    );
+    assert_eq!(status(&got), b'I');
+    raw.send(&[&Query::new("BEGIN".into())]).await;
+    assert_eq!(status(&raw.until_ready().await.unwrap()), b'T');
+    raw.send(&[&Query::new("SELECT 1/0".into())]).await;
+    assert_eq!(status(&raw.until_ready().await.unwrap()), b'E');
+    raw.send(&[&Query::new("ROLLBACK".into())]).await;
+    assert_eq!(status(&raw.until_ready().await.unwrap()), b'I');
+
+    // Garbage after startup: a FATAL 08P01, then the server closes this connection only.
+    raw.stream
+        .write_all(b"\x01\x00\x00\x00\x05x")
+        .await
+        .unwrap();
+    assert!(raw.until_ready().await.is_none());
+    let mut oversized = Raw::connect(&node.addr).await;
+    let mut huge = BytesMut::new();
+    huge.put_u8(b'Q');
+    huge.put_i32(i32::MAX);
+    oversized.stream.write_all(&huge).await.unwrap();
+    assert!(oversized.until_ready().await.is_none());
+    let mut http = TcpStream::connect(&node.addr).await.unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = http.read_to_end(&mut sink).await;
+
+    let client = node.connect().await.unwrap();
+    let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+}
+
+#[tokio::test]
+async fn clients_beyond_the_limit_are_refused_with_53300() {
+    let node = Node::start(&["--pg-max-connections", "2"]);
+    let a = node.connect().await.unwrap();
+    let b = node.connect().await.unwrap();
+    let e = node.connect().await.unwrap_err();
+    assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+    drop(a);
+    // The slot frees once the server sees the disconnect.
+    let mut c = None;
+    for _ in 0..100 {
+        if let Ok(client) = node.connect().await {
+            c = Some(client);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let c = c.expect("a slot frees after a client leaves");
+    assert_eq!(
+        c.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0),
+        2
+    );
+    drop(b);
+}
+
+#[test]
+fn psql_runs_a_query() {
+    let node = Node::start(&[]);
+    let (host, port) = node.addr.split_once(':').unwrap();
+    let out = Command::new("psql")
+        .args([
+            "-h", host, "-p", port, "-U", "postgres", "-X", "-A", "-t", "-c", "SELECT 1",
+        ])
+        .output()
+        .expect("psql is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+}
