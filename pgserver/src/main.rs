@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod bench_kv;
+mod bench_sql;
 mod pg;
 mod start;
 
@@ -97,6 +98,16 @@ enum BenchWhat {
         #[arg(long, default_value_t = 1)]
         storage_servers: usize,
     },
+    /// In-process SQL: point selects, a range scan, inserts, a hash join, a GROUP BY.
+    Sql {
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Only the workloads whose names contain one of these words (e.g. `INSERT,join`).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +171,18 @@ fn main() -> ExitCode {
             seconds,
             modes,
             storage_servers,
+        }),
+        Command::Bench {
+            what:
+                BenchWhat::Sql {
+                    rows,
+                    seconds,
+                    only,
+                },
+        } => bench_sql::run(bench_sql::BenchArgs {
+            rows,
+            seconds,
+            only,
         }),
     };
     match result {
