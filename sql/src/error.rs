@@ -64,6 +64,9 @@ pub enum SqlError {
         left: Option<String>,
         right: String,
     },
+    /// 42P02: `$n` beyond the parameters given.
+    #[error("there is no parameter ${index}")]
+    UndefinedParameter { index: usize },
     /// 42P07
     #[error("relation \"{name}\" already exists")]
     DuplicateTable { name: String },
@@ -206,6 +209,7 @@ impl SqlError {
             DependentObjects { .. } => "2BP01",
             UndefinedColumn { .. } | UsingColumnMissing { .. } => "42703",
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
+            UndefinedParameter { .. } => "42P02",
             DuplicateTable { .. } => "42P07",
             DuplicateColumn { .. } => "42701",
             DuplicateObject { .. } => "42710",

@@ -119,5 +119,5 @@ pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
-pub use session::{Engine, Session, StatementResult, TxnStatus};
+pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

@@ -25,6 +25,7 @@ use crate::error::SqlError;
 use crate::exec::DEFAULT_MEMORY_LIMIT;
 use crate::functions::EvalContext;
 use crate::store::kv_err;
+use crate::types::DataType;
 use crate::{ddl, dml, query};
 
 /// The result of one statement.
@@ -33,6 +34,9 @@ pub enum StatementResult {
     Query {
         columns: Vec<Column>,
         rows: Vec<Vec<Datum>>,
+        /// The command tag when it is not `SELECT n`: `INSERT 0 2`, `UPDATE 1`,
+        /// `DELETE 3` for a statement with RETURNING.
+        tag: Option<String>,
     },
     /// PostgreSQL's command tag: "CREATE TABLE", "INSERT 0 3", "UPDATE 2", "BEGIN", ...
     Command { tag: String },
@@ -42,6 +46,25 @@ impl StatementResult {
     pub fn command(tag: impl Into<String>) -> StatementResult {
         StatementResult::Command { tag: tag.into() }
     }
+
+    /// The complete command tag PostgreSQL sends in CommandComplete.
+    pub fn tag(&self) -> String {
+        match self {
+            StatementResult::Query { tag: Some(t), .. } | StatementResult::Command { tag: t } => {
+                t.clone()
+            }
+            StatementResult::Query { rows, .. } => format!("SELECT {}", rows.len()),
+        }
+    }
+}
+
+/// What [`Session::describe`] learns about a statement without running it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Described {
+    /// One type per parameter `$1 .. $n`: declared, else inferred from context, else text.
+    pub param_types: Vec<DataType>,
+    /// The result columns; `None` for a statement that returns no rows.
+    pub columns: Option<Vec<Column>>,
 }
 
 /// The transaction state reported in ReadyForQuery (I / T / E).
@@ -99,18 +122,96 @@ pub struct Session {
 impl Session {
     /// Runs every statement in `sql`, in order; stops at the first error.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>, SqlError> {
+        match self.execute_all(sql) {
+            (_, Some(e)) => Err(e),
+            (out, None) => Ok(out),
+        }
+    }
+
+    /// Runs every statement in `sql`, in order, until the first error; returns the
+    /// results of the statements that completed and that error. A simple-protocol
+    /// server sends the completed results before the ErrorResponse, as PostgreSQL does.
+    pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
         let stmts = match crate::parse::parse_statements(sql) {
             Ok(s) => s,
             Err(e) => {
                 self.fail();
-                return Err(e);
+                return (Vec::new(), Some(e));
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
-            out.push(self.run(s)?);
+            match self.run(s) {
+                Ok(r) => out.push(r),
+                Err(e) => return (out, Some(e)),
+            }
         }
-        Ok(out)
+        (out, None)
+    }
+
+    /// Runs `sql` with `$1 .. $n` bound to `params` as typed values (a value of type
+    /// `unknown` is an untyped literal its context types, like `'42'`).
+    pub fn execute_params(
+        &mut self,
+        sql: &str,
+        params: &[(Datum, DataType)],
+    ) -> Result<Vec<StatementResult>, SqlError> {
+        crate::bind::params::with_values(params, || self.execute(sql))
+    }
+
+    /// The parameter types and result columns of the single statement `sql`, found by
+    /// binding it without running it (extended protocol Parse/Describe).
+    /// `param_types[i]` is the client's declared type of `$i+1`, if any.
+    pub fn describe(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Described, SqlError> {
+        let r = self.describe_inner(sql, param_types);
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    fn describe_inner(
+        &mut self,
+        sql: &str,
+        declared: &[Option<DataType>],
+    ) -> Result<Described, SqlError> {
+        let stmts = crate::parse::parse_statements(sql)?;
+        if stmts.len() > 1 {
+            return Err(SqlError::Syntax {
+                message: "cannot insert multiple commands into a prepared statement".into(),
+                position: None,
+            });
+        }
+        let Some(stmt) = stmts.first() else {
+            let (_, param_types) = crate::bind::params::describing(declared, || ());
+            return Ok(Described {
+                param_types,
+                columns: None,
+            });
+        };
+        let control = matches!(
+            stmt,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+        );
+        if self.failed && !control {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let db = self.engine.db.clone();
+        let txn = &mut self.txn;
+        let (columns, param_types) = crate::bind::params::describing(declared, || match txn {
+            Some(t) => describe_statement(t, stmt),
+            None => describe_statement(&mut db.begin(), stmt),
+        });
+        Ok(Described {
+            param_types,
+            columns: columns?,
+        })
     }
 
     pub fn transaction_status(&self) -> TxnStatus {
@@ -241,6 +342,24 @@ pub fn execute_statement(
             "statement not supported: {}",
             first_words(&other.to_string())
         ))),
+    }
+}
+
+/// The result columns of `stmt`, bound in `txn` but not run.
+fn describe_statement(
+    txn: &mut Transaction,
+    stmt: &Statement,
+) -> Result<Option<Vec<Column>>, SqlError> {
+    match stmt {
+        Statement::Query(q) => Ok(Some(crate::bind::Binder::new(txn).bind_query(q)?.columns)),
+        Statement::Explain { .. } => Ok(Some(vec![Column {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+        }])),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            dml::describe(txn, stmt)
+        }
+        _ => Ok(None),
     }
 }
 

@@ -20,7 +20,7 @@ fn engine() -> (tempfile::TempDir, Engine) {
 
 fn render(r: StatementResult) -> Vec<String> {
     match r {
-        StatementResult::Query { columns, rows } => rows
+        StatementResult::Query { columns, rows, .. } => rows
             .iter()
             .map(|row| {
                 row.iter()

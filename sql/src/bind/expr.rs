@@ -35,6 +35,10 @@ impl Binder<'_> {
                 let q = ident_name(&ids[n - 2]);
                 self.resolve_column(Some(&q), &ident_name(&ids[n - 1]))
             }
+            ast::Expr::Value(ast::ValueWithSpan {
+                value: Value::Placeholder(p),
+                ..
+            }) => super::params::bind_placeholder(p),
             ast::Expr::Value(v) => literal(&v.value, false),
             ast::Expr::Nested(inner) => self.bind_expr(inner),
             ast::Expr::UnaryOp { op, expr } => self.bind_unary(op, expr),

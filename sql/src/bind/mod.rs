@@ -20,6 +20,7 @@
 mod expr;
 mod from;
 mod func;
+pub mod params;
 mod select;
 
 use std::collections::HashMap;
@@ -248,6 +249,9 @@ pub fn find_column(
 pub fn coerce(e: Expr, from: DataType, to: DataType, ctx: CastContext) -> Result<Expr, SqlError> {
     if from == to {
         return Ok(e);
+    }
+    if from == DataType::Unknown {
+        params::note_coercion(&e, to);
     }
     if !castable(&from, &to, ctx) {
         return Err(SqlError::CannotCoerce {
