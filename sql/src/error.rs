@@ -155,6 +155,9 @@ pub enum SqlError {
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },
+    /// 54001: an expression nested beyond what the parser, binder and executor recurse.
+    #[error("stack depth limit exceeded")]
+    StackDepthExceeded,
     /// 57014
     #[error("canceling statement due to user request")]
     QueryCanceled,
@@ -237,6 +240,7 @@ impl SqlError {
             InFailedTransaction => "25P02",
             SerializationFailure { .. } => "40001",
             FeatureNotSupported { .. } => "0A000",
+            StackDepthExceeded => "54001",
             QueryCanceled => "57014",
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
@@ -275,6 +279,9 @@ impl SqlError {
             ),
             SqlError::UndefinedOperator { .. } => Some(
                 "No operator matches the given name and argument types. You might need to add explicit type casts.",
+            ),
+            SqlError::StackDepthExceeded => Some(
+                "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
             ),
             _ => None,
         }

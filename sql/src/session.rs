@@ -132,6 +132,10 @@ impl Session {
     /// results of the statements that completed and that error. A simple-protocol
     /// server sends the completed results before the ErrorResponse, as PostgreSQL does.
     pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
+        on_statement_stack(sql, || self.run_script(sql))
+    }
+
+    fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
         let stmts = match crate::parse::parse_statements(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -156,7 +160,13 @@ impl Session {
         sql: &str,
         params: &[(Datum, DataType)],
     ) -> Result<Vec<StatementResult>, SqlError> {
-        crate::bind::params::with_values(params, || self.execute(sql))
+        let (out, err) = on_statement_stack(sql, || {
+            crate::bind::params::with_values(params, || self.run_script(sql))
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     /// The parameter types and result columns of the single statement `sql`, found by
@@ -167,7 +177,7 @@ impl Session {
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Described, SqlError> {
-        let r = self.describe_inner(sql, param_types);
+        let r = on_statement_stack(sql, || self.describe_inner(sql, param_types));
         if r.is_err() {
             self.fail();
         }
@@ -287,6 +297,52 @@ impl Session {
         }
         txn.commit().map_err(kv_err)?;
         Ok(StatementResult::command("COMMIT"))
+    }
+}
+
+/// The stack a statement runs on: enough for [`crate::parse::MAX_PARSE_DEPTH`] and
+/// [`crate::bind::MAX_EXPR_DEPTH`] levels in every recursive pass (parse, bind, fold,
+/// evaluate, drop) of an unoptimized build. Only the pages a statement touches are
+/// committed, so a shallow statement costs no more than on any thread.
+const STATEMENT_STACK_BYTES: usize = 256 << 20;
+
+/// Statements with at most this many tokens run on the caller's thread: every pass
+/// recurses at most once per token, and 400 levels fit in 2 MiB even unoptimized.
+const INLINE_TOKENS: usize = 200;
+
+/// An upper bound on the tokens of `sql` (and so on how deeply it can nest): words plus
+/// punctuation characters.
+fn token_bound(sql: &str) -> usize {
+    let punct = sql.bytes().filter(|b| b.is_ascii_punctuation()).count();
+    punct + sql.split_ascii_whitespace().count()
+}
+
+/// Runs `f`, the execution of `sql`, on a thread of its own with
+/// [`STATEMENT_STACK_BYTES`] of stack when `sql` is long enough to nest deeply, so deep
+/// expressions (which PostgreSQL accepts up to its own limits) cannot overflow the
+/// caller's stack, whatever thread the caller runs on (a 2 MiB test or tokio blocking
+/// thread). Short statements run inline: starting a thread costs more than most
+/// statements (tens of microseconds). If no thread can be started, `f` runs inline.
+fn on_statement_stack<R: Send>(sql: &str, f: impl FnOnce() -> R + Send) -> R {
+    if token_bound(sql) <= INLINE_TOKENS {
+        return f();
+    }
+    let mut f = Some(f);
+    let r = std::thread::scope(|scope| {
+        let job = &mut f;
+        let spawned = std::thread::Builder::new()
+            .name("ferrisdb-statement".into())
+            .stack_size(STATEMENT_STACK_BYTES)
+            .spawn_scoped(scope, move || job.take().map(|f| f()));
+        spawned.ok().and_then(|h| match h.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    });
+    match (r, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(),
+        (None, None) => unreachable!("the statement thread either ran the job or never started"),
     }
 }
 

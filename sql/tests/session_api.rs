@@ -163,3 +163,37 @@ fn dml_with_returning_keeps_its_command_tag() {
     let r = s.execute("SELECT * FROM t").unwrap();
     assert_eq!(r[0].tag(), "SELECT 1");
 }
+
+fn one_value(s: &mut Session, sql: &str) -> Datum {
+    let r = s.execute(sql).unwrap_or_else(|e| panic!("{e}"));
+    rows(&r[0])[0][0].clone()
+}
+
+#[test]
+fn deep_expressions_run_where_postgres_runs_them_and_fail_with_54001_beyond() {
+    let (_d, mut s) = session();
+    s.execute("INSERT INTO t VALUES (1, 'a', 1)").unwrap();
+    let sum = vec!["1"; 4990].join("+");
+    assert_eq!(
+        one_value(&mut s, &format!("SELECT {sum}")),
+        Datum::Int(4990)
+    );
+    let parens = format!("SELECT {}1{}", "(".repeat(4990), ")".repeat(4990));
+    assert_eq!(one_value(&mut s, &parens), Datum::Int(1));
+    let conj = vec!["id = 1"; 2490].join(" AND ");
+    let sql = format!("SELECT count(*) FROM t WHERE {conj} OR NOT ({conj})");
+    assert_eq!(one_value(&mut s, &sql), Datum::Int(1));
+    let nots = format!("SELECT {} true", "NOT ".repeat(2000));
+    assert_eq!(one_value(&mut s, &nots), Datum::Bool(true));
+    for sql in [
+        format!("SELECT {}", vec!["1"; 20000].join("+")),
+        format!("SELECT {}1{}", "(".repeat(20000), ")".repeat(20000)),
+    ] {
+        let e = s.execute(&sql).unwrap_err();
+        assert_eq!(
+            (e.sqlstate(), e.to_string().as_str()),
+            ("54001", "stack depth limit exceeded")
+        );
+    }
+    assert_eq!(one_value(&mut s, "SELECT 1"), Datum::Int(1));
+}

@@ -19,9 +19,25 @@ use crate::types::{common_supertype, DataType};
 
 type Typed = (Expr, DataType);
 
+/// How deeply expressions may nest: PostgreSQL accepts `1+1+...+1` with 3000 terms and
+/// refuses 10000 (54001).
+pub const MAX_EXPR_DEPTH: usize = 5000;
+
 impl Binder<'_> {
-    /// Binds a scalar expression in the current scope.
+    /// Binds a scalar expression in the current scope; 54001 beyond
+    /// [`MAX_EXPR_DEPTH`] nested expressions, so that no later pass over the bound tree
+    /// (folding, evaluation, dropping) can exhaust the statement thread's stack.
     pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Typed, SqlError> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(SqlError::StackDepthExceeded);
+        }
+        self.depth += 1;
+        let r = self.bind_expr_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_inner(&mut self, e: &ast::Expr) -> Result<Typed, SqlError> {
         if let Some(found) = self.match_group_expr(e)? {
             return Ok(found);
         }

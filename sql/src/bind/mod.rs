@@ -34,6 +34,7 @@ use crate::error::SqlError;
 use crate::plan::{AggCall, Expr, Plan};
 use crate::types::DataType;
 
+pub use expr::MAX_EXPR_DEPTH;
 pub use select::{column_name, BoundQuery};
 
 /// A result column: its name and type.
@@ -85,6 +86,8 @@ pub struct Binder<'t> {
     ctes: Vec<HashMap<String, Cte>>,
     /// Where aggregates are not allowed, the clause name for the error ("WHERE").
     no_agg_clause: Option<&'static str>,
+    /// Expressions being bound, innermost included (see [`Binder::bind_expr`]).
+    depth: usize,
 }
 
 impl<'t> Binder<'t> {
@@ -94,6 +97,7 @@ impl<'t> Binder<'t> {
             scopes: vec![Scope::default()],
             ctes: Vec::new(),
             no_agg_clause: None,
+            depth: 0,
         }
     }
 
