@@ -7,7 +7,7 @@
 //! without a name).
 
 use ferrisdb_txn::Transaction;
-use sqlparser::ast::{self, ColumnOption, ObjectType, TableConstraint};
+use sqlparser::ast::{self, ColumnOption, TableConstraint};
 
 use crate::bind::{ident_name, object_name, Binder, ScopeColumn};
 use crate::cast::{castable, CastContext};
@@ -271,7 +271,9 @@ pub fn create_view(
             return Err(SqlError::DuplicateTable { name });
         }
     }
-    let bound = Binder::new(txn).bind_query(&v.query)?;
+    let mut binder = Binder::new(txn);
+    let bound = binder.bind_query(&v.query)?;
+    let depends_on = std::mem::take(&mut binder.relations_used);
     let mut columns: Vec<String> = bound.columns.iter().map(|c| c.name.clone()).collect();
     for (i, c) in v.columns.iter().enumerate() {
         if let Some(slot) = columns.get_mut(i) {
@@ -284,91 +286,10 @@ pub fn create_view(
             name,
             sql: v.query.to_string(),
             columns,
+            depends_on,
         }),
     )?;
     Ok(StatementResult::command("CREATE VIEW"))
-}
-
-/// DROP TABLE / VIEW / INDEX [IF EXISTS] name, ...
-pub fn drop(
-    txn: &mut Transaction,
-    kind: ObjectType,
-    if_exists: bool,
-    names: &[ast::ObjectName],
-) -> Result<StatementResult, SqlError> {
-    let tag = match kind {
-        ObjectType::Table => "DROP TABLE",
-        ObjectType::View => "DROP VIEW",
-        ObjectType::Index => "DROP INDEX",
-        other => return Err(SqlError::unsupported(format!("DROP {other}"))),
-    };
-    for n in names {
-        let name = object_name(n)?;
-        let missing = match kind {
-            ObjectType::Index => !drop_index(txn, &name)?,
-            _ => !drop_relation(txn, &name, kind == ObjectType::View)?,
-        };
-        if missing && !if_exists {
-            let what = match kind {
-                ObjectType::Table => "table",
-                ObjectType::View => "view",
-                _ => "index",
-            };
-            return Err(SqlError::UndefinedTableKind {
-                kind: what.into(),
-                name,
-            });
-        }
-    }
-    Ok(StatementResult::command(tag))
-}
-
-/// Drops a table (rows, indexes) or view; false if there is none of that kind.
-fn drop_relation(txn: &mut Transaction, name: &str, view: bool) -> Result<bool, SqlError> {
-    match catalog::get_relation(txn, name)? {
-        Some(Relation::Table(t)) if !view => {
-            txn.clear_range(&t.data_range()).map_err(kv_err)?;
-            for ix in &t.indexes {
-                catalog::delete_index_name(txn, &ix.name)?;
-            }
-            catalog::delete_relation(txn, name)?;
-            Ok(true)
-        }
-        Some(Relation::View(_)) if view => {
-            catalog::delete_relation(txn, name)?;
-            Ok(true)
-        }
-        Some(_) => Err(SqlError::WrongObjectType {
-            message: format!(
-                "\"{name}\" is not a {}",
-                if view { "view" } else { "table" }
-            ),
-        }),
-        None => Ok(false),
-    }
-}
-
-fn drop_index(txn: &mut Transaction, name: &str) -> Result<bool, SqlError> {
-    let Some(table) = catalog::index_owner(txn, name)? else {
-        return Ok(false);
-    };
-    let mut t = catalog::get_table(txn, &table)?;
-    let Some(pos) = t.indexes.iter().position(|i| i.name == name) else {
-        return Ok(false);
-    };
-    if pos == 0 || t.indexes[pos].unique {
-        return Err(SqlError::DependentObjects {
-            message: format!(
-                "cannot drop index {name} because constraint {name} on table {table} requires it"
-            ),
-        });
-    }
-    let ix = t.indexes.remove(pos);
-    txn.clear_range(&catalog::prefix_range(&t.index_prefix(ix.id)))
-        .map_err(kv_err)?;
-    catalog::delete_index_name(txn, name)?;
-    catalog::put_relation(txn, &Relation::Table(t))?;
-    Ok(true)
 }
 
 /// TRUNCATE t, ...: one range clear per table.

@@ -41,9 +41,12 @@ pub enum SqlError {
     /// 42P16, e.g. "multiple primary keys for table \"t\" are not allowed".
     #[error("{message}")]
     InvalidTableDefinition { message: String },
-    /// 2BP01
+    /// 2BP01; `detail` lists the dependent objects ("view v2 depends on view v1").
     #[error("{message}")]
-    DependentObjects { message: String },
+    DependentObjects {
+        message: String,
+        detail: Option<String>,
+    },
     /// 42703, a USING column one side of the join lacks.
     #[error("column \"{name}\" specified in USING clause does not exist in {side} table")]
     UsingColumnMissing { name: String, side: String },
@@ -259,6 +262,7 @@ impl SqlError {
     pub fn detail(&self) -> Option<String> {
         match self {
             SqlError::OutOfMemory { detail } => Some(detail.clone()),
+            SqlError::DependentObjects { detail, .. } => detail.clone(),
             SqlError::NumericFieldOverflow { precision, scale } => {
                 let int_digits = precision.saturating_sub(*scale);
                 Some(if int_digits == 0 {
@@ -280,6 +284,9 @@ impl SqlError {
             SqlError::UndefinedOperator { .. } => Some(
                 "No operator matches the given name and argument types. You might need to add explicit type casts.",
             ),
+            SqlError::DependentObjects {
+                detail: Some(_), ..
+            } => Some("Use DROP ... CASCADE to drop the dependent objects too."),
             SqlError::StackDepthExceeded => Some(
                 "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
             ),

@@ -13,7 +13,7 @@
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
 //!   store      rows and index entries: writes, unique checks, decoding
-//!   query, ddl, dml   the statement kinds
+//!   query, ddl, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
@@ -97,6 +97,7 @@ pub mod datetime;
 pub mod datum;
 pub mod ddl;
 pub mod dml;
+pub mod drop;
 pub mod encoding;
 pub mod error;
 pub mod exec;

@@ -391,8 +391,9 @@ pub fn execute_statement(
             object_type,
             if_exists,
             names,
+            cascade,
             ..
-        } => ddl::drop(txn, *object_type, *if_exists, names),
+        } => crate::drop::drop(txn, *object_type, *if_exists, names, *cascade),
         Statement::Truncate(t) => ddl::truncate(txn, t),
         other => Err(SqlError::unsupported(format!(
             "statement not supported: {}",

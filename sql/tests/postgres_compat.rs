@@ -42,3 +42,59 @@ error 22012
 SELECT coalesce(NULL, a / 0) FROM fz",
     );
 }
+
+#[test]
+fn dropping_a_relation_views_depend_on_needs_cascade() {
+    let (_dir, e) = engine();
+    let mut s = e.session();
+    run_script(
+        &mut s,
+        "ok
+CREATE TABLE dt (a INT)
+
+ok
+CREATE VIEW dv1 AS SELECT a FROM dt
+
+ok
+CREATE VIEW dv2 AS SELECT a FROM dv1
+
+ok
+CREATE VIEW dv3 AS SELECT a FROM dv1 UNION SELECT a FROM dt",
+    );
+    let err = s.execute("DROP TABLE dt").unwrap_err();
+    assert_eq!(err.sqlstate(), "2BP01");
+    assert_eq!(
+        err.to_string(),
+        "cannot drop table dt because other objects depend on it"
+    );
+    assert_eq!(
+        err.detail().unwrap(),
+        "view dv1 depends on table dt\nview dv2 depends on view dv1\nview dv3 depends on table dt"
+    );
+    assert_eq!(
+        err.hint(),
+        Some("Use DROP ... CASCADE to drop the dependent objects too.")
+    );
+    let err = s.execute("DROP VIEW dv2, dv1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot drop desired object(s) because other objects depend on them"
+    );
+    assert_eq!(err.detail().unwrap(), "view dv3 depends on view dv1");
+    run_script(
+        &mut s,
+        "ok DROP VIEW
+DROP VIEW dv1 CASCADE
+
+error 42P01
+SELECT * FROM dv3
+
+ok DROP VIEW
+DROP VIEW IF EXISTS dv2, dv1, dv3
+
+query
+SELECT count(*) FROM dt
+----
+0",
+    );
+}

@@ -88,6 +88,10 @@ pub struct Binder<'t> {
     no_agg_clause: Option<&'static str>,
     /// Expressions being bound, innermost included (see [`Binder::bind_expr`]).
     depth: usize,
+    /// Views being expanded around the current point (their relations are theirs).
+    view_depth: usize,
+    /// The relations the statement names directly, in order (a view's dependencies).
+    pub relations_used: Vec<String>,
 }
 
 impl<'t> Binder<'t> {
@@ -98,6 +102,8 @@ impl<'t> Binder<'t> {
             ctes: Vec::new(),
             no_agg_clause: None,
             depth: 0,
+            view_depth: 0,
+            relations_used: Vec::new(),
         }
     }
 

@@ -102,6 +102,9 @@ pub struct ViewDef {
     pub name: String,
     pub sql: String,
     pub columns: Vec<String>,
+    /// The relations (tables and views) its query names directly, for DROP's
+    /// dependency check.
+    pub depends_on: Vec<String>,
 }
 
 /// What a relation name denotes.
@@ -198,6 +201,24 @@ pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation
     match txn.get(&named_key(0x02, name)).map_err(kv_err)? {
         Some(bytes) => Ok(Some(decode_relation(&bytes)?)),
         None => Ok(None),
+    }
+}
+
+/// Every view, in name order (dependency checks of DROP).
+pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
+    let mut range = prefix_range(&[CATALOG_SPACE, 0x02]);
+    let mut views = Vec::new();
+    loop {
+        let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
+        for (_, v) in &batch {
+            if let Relation::View(view) = decode_relation(v)? {
+                views.push(view);
+            }
+        }
+        match batch.last() {
+            Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),
+            _ => return Ok(views),
+        }
     }
 }
 
