@@ -98,3 +98,26 @@ SELECT count(*) FROM dt
 0",
     );
 }
+
+#[test]
+fn typed_literals_char_concatenation_and_grouping_errors_match_postgres() {
+    script(
+        "query
+SELECT INTERVAL '1 day 2 hours', INTERVAL '3' DAY, DATE '2024-02-28' + 1, TIMESTAMP '2024-01-31 12:00:00' + INTERVAL '1 day 2 hours'
+----
+1 day 02:00:00|3 days|2024-02-29|2024-02-01 14:00:00
+
+query
+SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00', BOOLEAN 'true', NUMERIC '1.50', REAL '1.5', DOUBLE PRECISION '2', INTEGER '7'
+----
+2024-01-01 00:00:00+00|t|1.50|1.5|2|7
+
+query
+SELECT 'ab'::char(4) || '|', 'x' || 'ab'::char(4) || 1, length('ab'::char(4) || '')
+----
+ab||xab1|2
+
+ok
+CREATE TABLE s (k INT PRIMARY KEY, g TEXT, v INT)",
+    );
+}

@@ -200,6 +200,7 @@ impl Binder<'_> {
                 };
                 Ok((Expr::Literal(Datum::parse(&text, &to)?), to))
             }
+            ast::Expr::Interval(iv) => interval_literal(iv),
             ast::Expr::Case {
                 operand,
                 conditions,
@@ -463,6 +464,25 @@ fn binary_op(op: &BinaryOperator) -> Result<BinaryOp, SqlError> {
             )))
         }
     })
+}
+
+/// `INTERVAL '1 day 2 hours'`, and `INTERVAL '3' DAY` (a bare number in the given unit).
+fn interval_literal(iv: &ast::Interval) -> Result<Typed, SqlError> {
+    let text = match iv.value.as_ref() {
+        ast::Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => s.clone(),
+            Value::Number(n, _) => n.clone(),
+            _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+        },
+        _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+    };
+    let text = match (&iv.leading_field, &iv.last_field) {
+        (None, None) => text,
+        (Some(unit), None) if text.trim().parse::<f64>().is_ok() => format!("{text} {unit}"),
+        _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+    };
+    let t = DataType::Interval;
+    Ok((Expr::Literal(Datum::parse(&text, &t)?), t))
 }
 
 /// A literal's value and type (see the module doc); `negate` folds a leading minus.

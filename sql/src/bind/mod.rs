@@ -130,8 +130,10 @@ impl<'t> Binder<'t> {
             let found = find_column(&self.scopes[level].columns, qualifier, name)?;
             let Some(index) = found else { continue };
             let ty = self.scopes[level].columns[index].data_type;
+            // PostgreSQL names a column outside GROUP BY with its range table entry.
+            let full_name = qualified(self.scopes[level].columns[index].table.as_deref(), name);
             if depth == 0 {
-                return self.column_in_agg(Expr::Column(index), ty, name);
+                return self.column_in_agg(Expr::Column(index), ty, &full_name);
             }
             for s in &mut self.scopes[level + 1..] {
                 s.correlated = true;
@@ -142,9 +144,7 @@ impl<'t> Binder<'t> {
                     .group_exprs
                     .iter()
                     .position(|(e, _)| *e == Expr::Column(index))
-                    .ok_or_else(|| SqlError::GroupingError {
-                        column: qualified(qualifier, name),
-                    })?,
+                    .ok_or_else(|| SqlError::GroupingError { column: full_name })?,
                 None => index,
             };
             return Ok((
