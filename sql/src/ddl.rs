@@ -79,12 +79,12 @@ pub fn create_table(
         match tc {
             TableConstraint::PrimaryKey(p) => set_pk(
                 &mut pk,
-                columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?,
+                key_columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?,
                 &name,
             )?,
             TableConstraint::Unique(u) => uniques.push((
                 u.name.as_ref().map(ident_name),
-                columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?,
+                key_columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?,
             )),
             TableConstraint::Check(ch) => {
                 let default_name = check_name(&t, &ch.expr);
@@ -145,7 +145,7 @@ fn set_pk(pk: &mut Option<Vec<usize>>, cols: Vec<usize>, table: &str) -> Result<
     Ok(())
 }
 
-fn columns_of<'a>(
+pub(crate) fn columns_of<'a>(
     t: &TableDef,
     exprs: impl Iterator<Item = &'a ast::Expr>,
 ) -> Result<Vec<usize>, SqlError> {
@@ -161,7 +161,18 @@ fn columns_of<'a>(
         .collect()
 }
 
-fn col_names(t: &TableDef, cols: &[usize]) -> String {
+/// [`columns_of`] for a PRIMARY KEY / UNIQUE constraint, with PostgreSQL's wording.
+pub(crate) fn key_columns_of<'a>(
+    t: &TableDef,
+    exprs: impl Iterator<Item = &'a ast::Expr>,
+) -> Result<Vec<usize>, SqlError> {
+    columns_of(t, exprs).map_err(|e| match e {
+        SqlError::UndefinedColumn { name } => SqlError::KeyColumnMissing { name },
+        other => other,
+    })
+}
+
+pub(crate) fn col_names(t: &TableDef, cols: &[usize]) -> String {
     cols.iter()
         .map(|c| t.columns[*c].name.as_str())
         .collect::<Vec<_>>()
@@ -169,7 +180,7 @@ fn col_names(t: &TableDef, cols: &[usize]) -> String {
 }
 
 /// PostgreSQL names a table CHECK after the first column it mentions.
-fn check_name(t: &TableDef, e: &ast::Expr) -> String {
+pub(crate) fn check_name(t: &TableDef, e: &ast::Expr) -> String {
     let text = e.to_string().to_lowercase();
     let first = t
         .columns
@@ -197,7 +208,7 @@ pub fn table_scope(t: &TableDef, qualifier: &str) -> Vec<ScopeColumn> {
 
 /// Binds every default (no columns in scope) and CHECK (the table's columns) once, so a
 /// bad one fails at CREATE time as in PostgreSQL.
-fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), SqlError> {
+pub(crate) fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), SqlError> {
     let mut b = Binder::new(txn);
     for c in &t.columns {
         if let Some(d) = &c.default {

@@ -53,6 +53,9 @@ pub enum SqlError {
     /// 42703
     #[error("column \"{name}\" does not exist")]
     UndefinedColumn { name: String },
+    /// 42703, a PRIMARY KEY / UNIQUE constraint naming a missing column.
+    #[error("column \"{name}\" named in key does not exist")]
+    KeyColumnMissing { name: String },
     /// 42883: no function of that name takes these argument types.
     #[error("function {name}({}) does not exist", arg_types.join(", "))]
     UndefinedFunction {
@@ -136,6 +139,19 @@ pub enum SqlError {
     /// 23505
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String },
+    /// 23502: ALTER TABLE making a column NOT NULL (or a key) over existing NULLs.
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    NullsInColumn { table: String, column: String },
+    /// 23514: ALTER TABLE ADD CHECK over rows that fail it.
+    #[error("check constraint \"{constraint}\" of relation \"{table}\" is violated by some row")]
+    CheckViolatedByRow { table: String, constraint: String },
+    /// 23505: a unique index built over existing rows that repeat a key; `detail` is
+    /// "Key (a)=(1) is duplicated."
+    #[error("could not create unique index \"{index}\"")]
+    UniqueIndexBuild { index: String, detail: String },
+    /// 42701
+    #[error("column \"{column}\" of relation \"{table}\" already exists")]
+    ColumnExists { table: String, column: String },
     /// 23502
     #[error(
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
@@ -213,7 +229,7 @@ impl SqlError {
             UndefinedTable { .. } | MissingFromEntry { .. } | UndefinedTableKind { .. } => "42P01",
             InvalidTableDefinition { .. } => "42P16",
             DependentObjects { .. } => "2BP01",
-            UndefinedColumn { .. } | UsingColumnMissing { .. } => "42703",
+            UndefinedColumn { .. } | UsingColumnMissing { .. } | KeyColumnMissing { .. } => "42703",
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
             UndefinedParameter { .. } => "42P02",
             DuplicateTable { .. } => "42P07",
@@ -236,9 +252,10 @@ impl SqlError {
             InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",
-            UniqueViolation { .. } => "23505",
-            NotNullViolation { .. } => "23502",
-            CheckViolation { .. } => "23514",
+            UniqueViolation { .. } | UniqueIndexBuild { .. } => "23505",
+            NotNullViolation { .. } | NullsInColumn { .. } => "23502",
+            CheckViolation { .. } | CheckViolatedByRow { .. } => "23514",
+            ColumnExists { .. } => "42701",
             ForeignKeyViolation { .. } => "23503",
             InFailedTransaction => "25P02",
             SerializationFailure { .. } => "40001",
@@ -263,6 +280,7 @@ impl SqlError {
         match self {
             SqlError::OutOfMemory { detail } => Some(detail.clone()),
             SqlError::DependentObjects { detail, .. } => detail.clone(),
+            SqlError::UniqueIndexBuild { detail, .. } => Some(detail.clone()),
             SqlError::NumericFieldOverflow { precision, scale } => {
                 let int_digits = precision.saturating_sub(*scale);
                 Some(if int_digits == 0 {

@@ -13,7 +13,7 @@
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
 //!   store      rows and index entries: writes, unique checks, decoding
-//!   query, ddl, dml, drop   the statement kinds
+//!   query, ddl, alter, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
@@ -79,7 +79,7 @@
 //! ## Not yet supported
 //!
 //! Engine: several databases (one namespace per server), schemas, sequences/SERIAL
-//! defaults, ALTER TABLE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
+//! defaults, ALTER COLUMN TYPE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
 //! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, savepoints, a catalog
 //! cache (every statement re-reads the descriptors it names).
 //!
@@ -89,6 +89,7 @@
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's
 //! numeric results); time zones other than UTC.
 
+pub mod alter;
 pub mod bind;
 pub mod builtins;
 pub mod cast;

@@ -395,6 +395,7 @@ pub fn execute_statement(
             ..
         } => crate::drop::drop(txn, *object_type, *if_exists, names, *cascade),
         Statement::Truncate(t) => ddl::truncate(txn, t),
+        Statement::AlterTable(a) => crate::alter::alter_table(txn, a, env),
         other => Err(SqlError::unsupported(format!(
             "statement not supported: {}",
             first_words(&other.to_string())

@@ -199,6 +199,32 @@ pub fn delete_row(
     Ok(())
 }
 
+/// 23505 "could not create unique index" with PostgreSQL's `Key (a)=(1) is duplicated.`
+pub fn duplicated(t: &TableDef, ix: &IndexDef, row: &[Datum]) -> SqlError {
+    let names: Vec<&str> = ix
+        .columns
+        .iter()
+        .map(|c| t.columns[*c].name.as_str())
+        .collect();
+    let values: Vec<String> = ix
+        .columns
+        .iter()
+        .map(|c| {
+            row[*c]
+                .to_text(&t.columns[*c].data_type)
+                .unwrap_or_else(|| "null".into())
+        })
+        .collect();
+    SqlError::UniqueIndexBuild {
+        index: ix.name.clone(),
+        detail: format!(
+            "Key ({})=({}) is duplicated.",
+            names.join(", "),
+            values.join(", ")
+        ),
+    }
+}
+
 /// Writes the entries of a new index `ix` for every existing row (CREATE INDEX), checking
 /// uniqueness as it goes.
 pub fn build_index(txn: &mut Transaction, t: &TableDef, ix: &IndexDef) -> Result<(), SqlError> {
@@ -209,9 +235,7 @@ pub fn build_index(txn: &mut Transaction, t: &TableDef, ix: &IndexDef) -> Result
             let row = decode_table_row(t, v)?;
             let pk = primary_values_of_key(t, k)?;
             if ix.unique && unique_conflict(txn, t, ix, &row, Some(k))? {
-                return Err(SqlError::UniqueViolation {
-                    constraint: ix.name.clone(),
-                });
+                return Err(duplicated(t, ix, &row));
             }
             txn.set(&entry_key(t, ix, &row, &pk)?, &[])
                 .map_err(kv_err)?;

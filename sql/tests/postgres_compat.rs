@@ -121,3 +121,97 @@ ok
 CREATE TABLE s (k INT PRIMARY KEY, g TEXT, v INT)",
     );
 }
+
+#[test]
+fn alter_table_applies_to_existing_rows() {
+    script(
+        "ok
+CREATE TABLE al (a INT, b INT)
+
+ok
+INSERT INTO al VALUES (1, 1), (1, NULL)
+
+error 23502
+ALTER TABLE al ADD COLUMN c INT NOT NULL
+
+ok ALTER TABLE
+ALTER TABLE al ADD COLUMN c INT NOT NULL DEFAULT 5
+
+error 42701
+ALTER TABLE al ADD COLUMN c INT
+
+error 23505
+ALTER TABLE al ADD CONSTRAINT al_a_key UNIQUE (a)
+
+error 23514
+ALTER TABLE al ADD CONSTRAINT ck CHECK (a > 1)
+
+ok
+ALTER TABLE al ADD CHECK (b > 0)
+
+error 23514
+INSERT INTO al VALUES (2, 0)
+
+error 23505
+ALTER TABLE al ADD PRIMARY KEY (a)
+
+error 23502
+ALTER TABLE al ADD PRIMARY KEY (b)
+
+ok
+UPDATE al SET a = 2, b = 2 WHERE b IS NULL
+
+ok
+ALTER TABLE al ADD PRIMARY KEY (a)
+
+error 42P16
+ALTER TABLE al ADD PRIMARY KEY (b)
+
+error 23505
+INSERT INTO al VALUES (1, 9)
+
+ok
+ALTER TABLE al ADD UNIQUE (b)
+
+error 23505
+INSERT INTO al VALUES (3, 1)
+
+ok
+ALTER TABLE al RENAME COLUMN b TO bb
+
+error 23514
+INSERT INTO al VALUES (3, -1)
+
+error 42703
+ALTER TABLE al RENAME COLUMN zz TO y
+
+ok
+ALTER TABLE al RENAME TO al2
+
+error 42P01
+SELECT * FROM al
+
+ok
+ALTER TABLE al2 DROP COLUMN bb
+
+query
+SELECT * FROM al2 ORDER BY a
+----
+1|5
+2|5
+
+ok
+INSERT INTO al2 VALUES (3, 7)
+
+query
+SELECT a, c FROM al2 WHERE a = 3
+----
+3|7
+
+error 42703
+ALTER TABLE al2 DROP COLUMN zz
+
+ok
+ALTER TABLE IF EXISTS nope ADD COLUMN x INT",
+    );
+}
