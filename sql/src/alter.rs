@@ -31,6 +31,7 @@ use crate::exec::{eval, ExecCtx, Row};
 use crate::session::{StatementEnv, StatementResult};
 use crate::store::{self, build_index, kv_err};
 use crate::types::DataType;
+use crate::undo;
 
 /// ALTER TABLE [IF EXISTS] t op, ...
 pub fn alter_table(
@@ -185,9 +186,7 @@ fn add_column(
         check_rows(cx.txn, &t, ch, new_rows.iter().map(|(_, r)| r), env)?;
     }
     for (k, row) in &new_rows {
-        cx.txn
-            .set(k, &crate::encoding::encode_row(row))
-            .map_err(kv_err)?;
+        undo::set(cx.txn, k, &crate::encoding::encode_row(row))?;
     }
     catalog::put_relation(cx.txn, &Relation::Table(t))
 }
@@ -215,8 +214,7 @@ fn drop_column(
     let mut kept = Vec::new();
     for ix in std::mem::take(&mut t.indexes) {
         if ix.columns.contains(&col) {
-            txn.clear_range(&prefix_range(&t.index_prefix(ix.id)))
-                .map_err(kv_err)?;
+            undo::clear_range(txn, &prefix_range(&t.index_prefix(ix.id)))?;
             catalog::delete_index_name(txn, &ix.name)?;
         } else {
             kept.push(ix);
@@ -234,8 +232,7 @@ fn drop_column(
     t.columns.remove(col);
     for (k, mut row) in rows {
         row.remove(col);
-        txn.set(&k, &crate::encoding::encode_row(&row))
-            .map_err(kv_err)?;
+        undo::set(txn, &k, &crate::encoding::encode_row(&row))?;
     }
     catalog::put_relation(txn, &Relation::Table(t))
 }
@@ -425,7 +422,7 @@ fn add_primary_key(
         }
         t.columns[*c].not_null = true;
     }
-    txn.clear_range(&t.data_range()).map_err(kv_err)?;
+    undo::clear_range(txn, &t.data_range())?;
     t.indexes[0].columns = cols;
     t.indexes[0].name = name.clone();
     for (_, row) in &rows {

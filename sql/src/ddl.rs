@@ -16,7 +16,7 @@ use crate::catalog::{
 };
 use crate::error::SqlError;
 use crate::session::StatementResult;
-use crate::store::{build_index, kv_err};
+use crate::store::build_index;
 use crate::types::DataType;
 
 /// CREATE TABLE.
@@ -307,7 +307,7 @@ pub fn create_view(
 pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementResult, SqlError> {
     for target in &tr.table_names {
         let t = catalog::get_table(txn, &object_name(&target.name)?)?;
-        txn.clear_range(&t.data_range()).map_err(kv_err)?;
+        crate::undo::clear_range(txn, &t.data_range())?;
     }
     Ok(StatementResult::command("TRUNCATE TABLE"))
 }

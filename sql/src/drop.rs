@@ -23,7 +23,6 @@ use crate::bind::object_name;
 use crate::catalog::{self, Relation, ViewDef};
 use crate::error::SqlError;
 use crate::session::StatementResult;
-use crate::store::kv_err;
 
 /// DROP TABLE / VIEW / INDEX [IF EXISTS] name, ... [CASCADE].
 pub fn drop(
@@ -130,7 +129,7 @@ fn visit(
 /// Drops a table (rows, indexes) or view known to exist.
 fn drop_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
     if let Some(Relation::Table(t)) = catalog::get_relation(txn, name)? {
-        txn.clear_range(&t.data_range()).map_err(kv_err)?;
+        crate::undo::clear_range(txn, &t.data_range())?;
         for ix in &t.indexes {
             catalog::delete_index_name(txn, &ix.name)?;
         }
@@ -155,8 +154,7 @@ fn drop_index(txn: &mut Transaction, name: &str) -> Result<bool, SqlError> {
         });
     }
     let ix = t.indexes.remove(pos);
-    txn.clear_range(&catalog::prefix_range(&t.index_prefix(ix.id)))
-        .map_err(kv_err)?;
+    crate::undo::clear_range(txn, &catalog::prefix_range(&t.index_prefix(ix.id)))?;
     catalog::delete_index_name(txn, name)?;
     catalog::put_relation(txn, &Relation::Table(t))?;
     Ok(true)

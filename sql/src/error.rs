@@ -165,6 +165,12 @@ pub enum SqlError {
         "insert or update on table \"{table}\" violates foreign key constraint \"{constraint}\""
     )]
     ForeignKeyViolation { table: String, constraint: String },
+    /// 25P01, e.g. "SAVEPOINT can only be used in transaction blocks".
+    #[error("{message}")]
+    NoActiveTransaction { message: String },
+    /// 3B001
+    #[error("savepoint \"{name}\" does not exist")]
+    InvalidSavepoint { name: String },
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
@@ -258,6 +264,8 @@ impl SqlError {
             ColumnExists { .. } => "42701",
             ForeignKeyViolation { .. } => "23503",
             InFailedTransaction => "25P02",
+            NoActiveTransaction { .. } => "25P01",
+            InvalidSavepoint { .. } => "3B001",
             SerializationFailure { .. } => "40001",
             FeatureNotSupported { .. } => "0A000",
             StackDepthExceeded => "54001",

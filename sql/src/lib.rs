@@ -7,12 +7,14 @@
 //!
 //! ```text
 //!   session    Engine / Session: statement dispatch, BEGIN/COMMIT/ROLLBACK, autocommit
+//!   savepoint  SAVEPOINT / ROLLBACK TO / RELEASE
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
 //!   bind       AST -> typed logical plan: names, types, grouping, subqueries
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
 //!   store      rows and index entries: writes, unique checks, decoding
+//!   undo       the write journal behind savepoints
 //!   query, ddl, alter, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
@@ -80,7 +82,7 @@
 //!
 //! Engine: several databases (one namespace per server), schemas, sequences/SERIAL
 //! defaults, ALTER COLUMN TYPE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
-//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, savepoints, a catalog
+//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog
 //! cache (every statement re-reads the descriptors it names).
 //!
 //! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, arrays, JSON and other types;
@@ -111,9 +113,11 @@ pub mod ops;
 pub mod parse;
 pub mod plan;
 pub mod query;
+pub mod savepoint;
 pub mod session;
 pub mod store;
 pub mod types;
+pub mod undo;
 
 pub use bind::Column;
 pub use cast::{cast, CastContext};

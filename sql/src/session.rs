@@ -101,6 +101,8 @@ impl Engine {
             engine: self.clone(),
             txn: None,
             failed: false,
+            savepoints: Vec::new(),
+            journal: Vec::new(),
         }
     }
 }
@@ -115,8 +117,12 @@ pub struct StatementEnv {
 /// One client connection's state.
 pub struct Session {
     engine: Engine,
-    txn: Option<Transaction>,
-    failed: bool,
+    pub(crate) txn: Option<Transaction>,
+    pub(crate) failed: bool,
+    /// Open savepoints of the block, oldest first, with their journal positions.
+    pub(crate) savepoints: Vec<(String, usize)>,
+    /// Writes made while a savepoint is open ([`crate::undo`]).
+    pub(crate) journal: Vec<crate::undo::Undo>,
 }
 
 impl Session {
@@ -252,11 +258,15 @@ impl Session {
     }
 
     fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+        if let Some(r) = self.savepoint_statement(stmt) {
+            return r;
+        }
         match stmt {
             Statement::StartTransaction { .. } => {
                 if self.txn.is_none() {
                     self.txn = Some(self.engine.db.begin());
                     self.failed = false;
+                    self.end_savepoints();
                 }
                 let tag = if stmt.to_string().to_uppercase().starts_with("START") {
                     "START TRANSACTION"
@@ -269,6 +279,7 @@ impl Session {
             Statement::Rollback { .. } => {
                 self.txn = None;
                 self.failed = false;
+                self.end_savepoints();
                 return Ok(StatementResult::command("ROLLBACK"));
             }
             _ => {}
@@ -278,7 +289,11 @@ impl Session {
         }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
-            let r = execute_statement(txn, stmt, env);
+            let r = if self.savepoints.is_empty() {
+                execute_statement(txn, stmt, env)
+            } else {
+                crate::undo::with_journal(&mut self.journal, || execute_statement(txn, stmt, env))
+            };
             if r.is_err() {
                 self.failed = true;
             }
@@ -288,6 +303,7 @@ impl Session {
     }
 
     fn commit(&mut self) -> Result<StatementResult, SqlError> {
+        self.end_savepoints();
         let failed = std::mem::take(&mut self.failed);
         let Some(mut txn) = self.txn.take() else {
             return Ok(StatementResult::command("COMMIT"));

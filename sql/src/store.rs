@@ -177,9 +177,9 @@ pub fn insert_row(
 ) -> Result<Vec<u8>, SqlError> {
     let pk = primary_values(t, row, row_id);
     let key = primary_key_of(t, &pk)?;
-    txn.set(&key, &encode_row(row)).map_err(kv_err)?;
+    crate::undo::set(txn, &key, &encode_row(row))?;
     for ix in t.indexes.iter().skip(1) {
-        txn.set(&entry_key(t, ix, row, &pk)?, &[]).map_err(kv_err)?;
+        crate::undo::set(txn, &entry_key(t, ix, row, &pk)?, &[])?;
     }
     Ok(key)
 }
@@ -192,9 +192,9 @@ pub fn delete_row(
     row: &[Datum],
 ) -> Result<(), SqlError> {
     let pk = primary_values_of_key(t, key)?;
-    txn.clear(key).map_err(kv_err)?;
+    crate::undo::clear(txn, key)?;
     for ix in t.indexes.iter().skip(1) {
-        txn.clear(&entry_key(t, ix, row, &pk)?).map_err(kv_err)?;
+        crate::undo::clear(txn, &entry_key(t, ix, row, &pk)?)?;
     }
     Ok(())
 }
@@ -237,8 +237,7 @@ pub fn build_index(txn: &mut Transaction, t: &TableDef, ix: &IndexDef) -> Result
             if ix.unique && unique_conflict(txn, t, ix, &row, Some(k))? {
                 return Err(duplicated(t, ix, &row));
             }
-            txn.set(&entry_key(t, ix, &row, &pk)?, &[])
-                .map_err(kv_err)?;
+            crate::undo::set(txn, &entry_key(t, ix, &row, &pk)?, &[])?;
         }
         match batch.last() {
             Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),

@@ -215,3 +215,122 @@ ok
 ALTER TABLE IF EXISTS nope ADD COLUMN x INT",
     );
 }
+
+#[test]
+fn savepoints_undo_writes_and_leave_the_failed_state() {
+    script(
+        "error 25P01
+SAVEPOINT a
+
+error 25P01
+RELEASE a
+
+error 25P01
+ROLLBACK TO a
+
+ok
+CREATE TABLE sp (k INT PRIMARY KEY, v TEXT)
+
+ok BEGIN
+BEGIN
+
+ok
+INSERT INTO sp VALUES (1, 'a')
+
+ok SAVEPOINT
+SAVEPOINT s1
+
+ok
+INSERT INTO sp VALUES (2, 'b')
+
+ok
+SAVEPOINT s2
+
+ok UPDATE 2
+UPDATE sp SET v = 'z'
+
+ok
+CREATE TABLE inner_t (x INT)
+
+error 23505
+INSERT INTO sp VALUES (1, 'dup')
+
+error 25P02
+SELECT 1
+
+ok ROLLBACK
+ROLLBACK TO SAVEPOINT s2
+
+query
+SELECT * FROM sp ORDER BY k
+----
+1|a
+2|b
+
+error 42P01
+SELECT * FROM inner_t
+
+ok
+ROLLBACK TO s1
+
+query
+SELECT * FROM sp ORDER BY k
+----
+1|a
+
+ok
+INSERT INTO sp VALUES (3, 'c')
+
+ok RELEASE
+RELEASE SAVEPOINT s1
+
+error 3B001
+ROLLBACK TO s1
+
+error 3B001
+ROLLBACK TO s2
+
+ok ROLLBACK
+COMMIT
+
+query
+SELECT count(*) FROM sp
+----
+0
+
+ok
+BEGIN
+
+ok
+SAVEPOINT x
+
+ok
+INSERT INTO sp VALUES (5, 'e'), (6, 'f')
+
+ok
+SAVEPOINT x
+
+ok
+DELETE FROM sp
+
+ok
+ROLLBACK TO x
+
+ok
+RELEASE x
+
+ok
+ROLLBACK TO x
+
+ok
+INSERT INTO sp VALUES (7, 'g')
+
+ok COMMIT
+COMMIT
+
+query
+SELECT k FROM sp ORDER BY k
+----
+7",
+    );
+}

@@ -180,7 +180,7 @@ fn allocate(txn: &mut Transaction, key: &[u8], n: u64) -> Result<u64, SqlError> 
     let next = first
         .checked_add(n)
         .ok_or_else(|| SqlError::internal("counter overflow"))?;
-    txn.set(key, &next.to_le_bytes()).map_err(kv_err)?;
+    crate::undo::set(txn, key, &next.to_le_bytes())?;
     Ok(first)
 }
 
@@ -242,13 +242,12 @@ pub fn put_relation(txn: &mut Transaction, rel: &Relation) -> Result<(), SqlErro
         Relation::Table(t) => &t.name,
         Relation::View(v) => &v.name,
     };
-    txn.set(&named_key(0x02, name), &encode_relation(rel))
-        .map_err(kv_err)
+    crate::undo::set(txn, &named_key(0x02, name), &encode_relation(rel))
 }
 
 /// Removes a relation's descriptor (not its data).
 pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
-    txn.clear(&named_key(0x02, name)).map_err(kv_err)
+    crate::undo::clear(txn, &named_key(0x02, name))
 }
 
 /// The table owning index `name`, if the index exists.
@@ -260,10 +259,9 @@ pub fn index_owner(txn: &mut Transaction, name: &str) -> Result<Option<String>, 
 }
 
 pub fn put_index_name(txn: &mut Transaction, name: &str, table: &str) -> Result<(), SqlError> {
-    txn.set(&named_key(0x03, name), table.as_bytes())
-        .map_err(kv_err)
+    crate::undo::set(txn, &named_key(0x03, name), table.as_bytes())
 }
 
 pub fn delete_index_name(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
-    txn.clear(&named_key(0x03, name)).map_err(kv_err)
+    crate::undo::clear(txn, &named_key(0x03, name))
 }
