@@ -209,7 +209,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         );
     }
     if let Ok(plan) = exec(&mut s, "EXPLAIN SELECT count(*) FROM a JOIN b ON a.x = b.y") {
-        if let Some(StatementResult::Query { rows, columns }) = plan.last() {
+        if let Some(StatementResult::Query { rows, columns, .. }) = plan.last() {
             println!("\nplan of the join:");
             for r in rows {
                 for (d, c) in r.iter().zip(columns) {

@@ -7,7 +7,7 @@
 //! without a name).
 
 use ferrisdb_txn::Transaction;
-use sqlparser::ast::{self, ColumnOption, ObjectType, TableConstraint};
+use sqlparser::ast::{self, ColumnOption, TableConstraint};
 
 use crate::bind::{ident_name, object_name, Binder, ScopeColumn};
 use crate::cast::{castable, CastContext};
@@ -16,7 +16,7 @@ use crate::catalog::{
 };
 use crate::error::SqlError;
 use crate::session::StatementResult;
-use crate::store::{build_index, kv_err};
+use crate::store::build_index;
 use crate::types::DataType;
 
 /// CREATE TABLE.
@@ -79,12 +79,12 @@ pub fn create_table(
         match tc {
             TableConstraint::PrimaryKey(p) => set_pk(
                 &mut pk,
-                columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?,
+                key_columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?,
                 &name,
             )?,
             TableConstraint::Unique(u) => uniques.push((
                 u.name.as_ref().map(ident_name),
-                columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?,
+                key_columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?,
             )),
             TableConstraint::Check(ch) => {
                 let default_name = check_name(&t, &ch.expr);
@@ -145,7 +145,7 @@ fn set_pk(pk: &mut Option<Vec<usize>>, cols: Vec<usize>, table: &str) -> Result<
     Ok(())
 }
 
-fn columns_of<'a>(
+pub(crate) fn columns_of<'a>(
     t: &TableDef,
     exprs: impl Iterator<Item = &'a ast::Expr>,
 ) -> Result<Vec<usize>, SqlError> {
@@ -161,7 +161,18 @@ fn columns_of<'a>(
         .collect()
 }
 
-fn col_names(t: &TableDef, cols: &[usize]) -> String {
+/// [`columns_of`] for a PRIMARY KEY / UNIQUE constraint, with PostgreSQL's wording.
+pub(crate) fn key_columns_of<'a>(
+    t: &TableDef,
+    exprs: impl Iterator<Item = &'a ast::Expr>,
+) -> Result<Vec<usize>, SqlError> {
+    columns_of(t, exprs).map_err(|e| match e {
+        SqlError::UndefinedColumn { name } => SqlError::KeyColumnMissing { name },
+        other => other,
+    })
+}
+
+pub(crate) fn col_names(t: &TableDef, cols: &[usize]) -> String {
     cols.iter()
         .map(|c| t.columns[*c].name.as_str())
         .collect::<Vec<_>>()
@@ -169,7 +180,7 @@ fn col_names(t: &TableDef, cols: &[usize]) -> String {
 }
 
 /// PostgreSQL names a table CHECK after the first column it mentions.
-fn check_name(t: &TableDef, e: &ast::Expr) -> String {
+pub(crate) fn check_name(t: &TableDef, e: &ast::Expr) -> String {
     let text = e.to_string().to_lowercase();
     let first = t
         .columns
@@ -197,7 +208,7 @@ pub fn table_scope(t: &TableDef, qualifier: &str) -> Vec<ScopeColumn> {
 
 /// Binds every default (no columns in scope) and CHECK (the table's columns) once, so a
 /// bad one fails at CREATE time as in PostgreSQL.
-fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), SqlError> {
+pub(crate) fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), SqlError> {
     let mut b = Binder::new(txn);
     for c in &t.columns {
         if let Some(d) = &c.default {
@@ -271,7 +282,9 @@ pub fn create_view(
             return Err(SqlError::DuplicateTable { name });
         }
     }
-    let bound = Binder::new(txn).bind_query(&v.query)?;
+    let mut binder = Binder::new(txn);
+    let bound = binder.bind_query(&v.query)?;
+    let depends_on = std::mem::take(&mut binder.relations_used);
     let mut columns: Vec<String> = bound.columns.iter().map(|c| c.name.clone()).collect();
     for (i, c) in v.columns.iter().enumerate() {
         if let Some(slot) = columns.get_mut(i) {
@@ -284,98 +297,17 @@ pub fn create_view(
             name,
             sql: v.query.to_string(),
             columns,
+            depends_on,
         }),
     )?;
     Ok(StatementResult::command("CREATE VIEW"))
-}
-
-/// DROP TABLE / VIEW / INDEX [IF EXISTS] name, ...
-pub fn drop(
-    txn: &mut Transaction,
-    kind: ObjectType,
-    if_exists: bool,
-    names: &[ast::ObjectName],
-) -> Result<StatementResult, SqlError> {
-    let tag = match kind {
-        ObjectType::Table => "DROP TABLE",
-        ObjectType::View => "DROP VIEW",
-        ObjectType::Index => "DROP INDEX",
-        other => return Err(SqlError::unsupported(format!("DROP {other}"))),
-    };
-    for n in names {
-        let name = object_name(n)?;
-        let missing = match kind {
-            ObjectType::Index => !drop_index(txn, &name)?,
-            _ => !drop_relation(txn, &name, kind == ObjectType::View)?,
-        };
-        if missing && !if_exists {
-            let what = match kind {
-                ObjectType::Table => "table",
-                ObjectType::View => "view",
-                _ => "index",
-            };
-            return Err(SqlError::UndefinedTableKind {
-                kind: what.into(),
-                name,
-            });
-        }
-    }
-    Ok(StatementResult::command(tag))
-}
-
-/// Drops a table (rows, indexes) or view; false if there is none of that kind.
-fn drop_relation(txn: &mut Transaction, name: &str, view: bool) -> Result<bool, SqlError> {
-    match catalog::get_relation(txn, name)? {
-        Some(Relation::Table(t)) if !view => {
-            txn.clear_range(&t.data_range()).map_err(kv_err)?;
-            for ix in &t.indexes {
-                catalog::delete_index_name(txn, &ix.name)?;
-            }
-            catalog::delete_relation(txn, name)?;
-            Ok(true)
-        }
-        Some(Relation::View(_)) if view => {
-            catalog::delete_relation(txn, name)?;
-            Ok(true)
-        }
-        Some(_) => Err(SqlError::WrongObjectType {
-            message: format!(
-                "\"{name}\" is not a {}",
-                if view { "view" } else { "table" }
-            ),
-        }),
-        None => Ok(false),
-    }
-}
-
-fn drop_index(txn: &mut Transaction, name: &str) -> Result<bool, SqlError> {
-    let Some(table) = catalog::index_owner(txn, name)? else {
-        return Ok(false);
-    };
-    let mut t = catalog::get_table(txn, &table)?;
-    let Some(pos) = t.indexes.iter().position(|i| i.name == name) else {
-        return Ok(false);
-    };
-    if pos == 0 || t.indexes[pos].unique {
-        return Err(SqlError::DependentObjects {
-            message: format!(
-                "cannot drop index {name} because constraint {name} on table {table} requires it"
-            ),
-        });
-    }
-    let ix = t.indexes.remove(pos);
-    txn.clear_range(&catalog::prefix_range(&t.index_prefix(ix.id)))
-        .map_err(kv_err)?;
-    catalog::delete_index_name(txn, name)?;
-    catalog::put_relation(txn, &Relation::Table(t))?;
-    Ok(true)
 }
 
 /// TRUNCATE t, ...: one range clear per table.
 pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementResult, SqlError> {
     for target in &tr.table_names {
         let t = catalog::get_table(txn, &object_name(&target.name)?)?;
-        txn.clear_range(&t.data_range()).map_err(kv_err)?;
+        crate::undo::clear_range(txn, &t.data_range())?;
     }
     Ok(StatementResult::command("TRUNCATE TABLE"))
 }

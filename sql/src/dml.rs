@@ -136,6 +136,7 @@ fn finish(
             Ok(StatementResult::Query {
                 columns: cols.clone(),
                 rows,
+                tag: Some(tag),
             })
         }
     }
@@ -226,12 +227,18 @@ fn default_expr(b: &mut Binder, t: &TableDef, col: usize) -> Result<Expr, SqlErr
     }
 }
 
-/// INSERT.
-pub fn insert(
-    txn: &mut Transaction,
-    ins: &ast::Insert,
-    env: StatementEnv,
-) -> Result<StatementResult, SqlError> {
+/// An INSERT bound and ready to run.
+struct BoundInsert {
+    t: TableDef,
+    targets: Vec<usize>,
+    /// Per table column: its default (evaluated for columns not targeted).
+    all_default: Vec<Expr>,
+    source: Plan,
+    cons: Constraints,
+    on_conflict: Option<OnConflict>,
+}
+
+fn bind_insert(txn: &mut Transaction, ins: &ast::Insert) -> Result<BoundInsert, SqlError> {
     let name = table_name(&ins.table)?;
     let t = get_table(txn, &name)?;
     let mut targets = Vec::new();
@@ -273,6 +280,30 @@ pub fn insert(
         .unwrap_or_else(|| name.clone());
     let cons = bind_constraints(&mut b, &t, &qualifier, &ins.returning)?;
     let on_conflict = bind_on_conflict(&mut b, &t, &qualifier, ins.on.as_ref())?;
+    Ok(BoundInsert {
+        t,
+        targets,
+        all_default,
+        source,
+        cons,
+        on_conflict,
+    })
+}
+
+/// INSERT.
+pub fn insert(
+    txn: &mut Transaction,
+    ins: &ast::Insert,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let BoundInsert {
+        t,
+        targets,
+        all_default,
+        source,
+        cons,
+        on_conflict,
+    } = bind_insert(txn, ins)?;
     let source = optimize(source, txn, env.eval);
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
     let rows = collect(&source, None, &mut cx)?;
@@ -470,34 +501,38 @@ fn target(tf: &TableFactor) -> Result<(String, String), SqlError> {
     }
 }
 
-/// The rows (with their keys) matching WHERE, read completely before any write.
-fn matching_rows(
+/// Binds an UPDATE/DELETE's WHERE over the target table.
+fn bind_filter(
     b: &mut Binder,
     t: &TableDef,
     qualifier: &str,
     selection: Option<&ast::Expr>,
+) -> Result<Option<Expr>, SqlError> {
+    let Some(w) = selection else { return Ok(None) };
+    let (e, ty) = b.bind_expr_over(w, table_scope(t, qualifier))?;
+    if !matches!(ty, DataType::Bool | DataType::Unknown) {
+        return Err(SqlError::DatatypeMismatch {
+            message: format!("argument of WHERE must be type boolean, not type {ty}"),
+        });
+    }
+    Ok(Some(e))
+}
+
+/// The rows (with their keys) matching `filter`, read completely before any write.
+fn matching_rows(
+    txn: &mut Transaction,
+    t: &TableDef,
+    filter: Option<Expr>,
     env: StatementEnv,
 ) -> Result<Vec<(Row, Vec<u8>)>, SqlError> {
-    let filter = match selection {
-        Some(w) => {
-            let (e, ty) = b.bind_expr_over(w, table_scope(t, qualifier))?;
-            if !matches!(ty, DataType::Bool | DataType::Unknown) {
-                return Err(SqlError::DatatypeMismatch {
-                    message: format!("argument of WHERE must be type boolean, not type {ty}"),
-                });
-            }
-            Some(e)
-        }
-        None => None,
-    };
     let scan = Plan::Scan {
         table: t.clone(),
         access: Access::Full,
         filter,
         with_key: true,
     };
-    let scan = optimize(scan, b.txn, env.eval);
-    let mut cx = ExecCtx::new(b.txn, env.eval, env.memory_limit);
+    let scan = optimize(scan, txn, env.eval);
+    let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
     collect(&scan, None, &mut cx)?
         .into_iter()
         .map(|mut r| match r.pop() {
@@ -507,12 +542,15 @@ fn matching_rows(
         .collect()
 }
 
-/// UPDATE.
-pub fn update(
-    txn: &mut Transaction,
-    u: &ast::Update,
-    env: StatementEnv,
-) -> Result<StatementResult, SqlError> {
+/// An UPDATE bound and ready to run.
+struct BoundUpdate {
+    t: TableDef,
+    sets: Vec<(usize, Expr)>,
+    cons: Constraints,
+    filter: Option<Expr>,
+}
+
+fn bind_update(txn: &mut Transaction, u: &ast::Update) -> Result<BoundUpdate, SqlError> {
     if !u.table.joins.is_empty() || u.from.is_some() {
         return Err(SqlError::unsupported("UPDATE ... FROM is not supported"));
     }
@@ -520,8 +558,29 @@ pub fn update(
     let t = get_table(txn, &name)?;
     let mut b = Binder::new(txn);
     let sets = bind_assignments(&mut b, &t, &u.assignments, &table_scope(&t, &qualifier))?;
+    let filter = bind_filter(&mut b, &t, &qualifier, u.selection.as_ref())?;
     let cons = bind_constraints(&mut b, &t, &qualifier, &u.returning)?;
-    let rows = matching_rows(&mut b, &t, &qualifier, u.selection.as_ref(), env)?;
+    Ok(BoundUpdate {
+        t,
+        sets,
+        cons,
+        filter,
+    })
+}
+
+/// UPDATE.
+pub fn update(
+    txn: &mut Transaction,
+    u: &ast::Update,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let BoundUpdate {
+        t,
+        sets,
+        cons,
+        filter,
+    } = bind_update(txn, u)?;
+    let rows = matching_rows(txn, &t, filter, env)?;
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
     let mut affected = Vec::new();
     for (old, key) in rows {
@@ -539,12 +598,14 @@ pub fn update(
     )
 }
 
-/// DELETE.
-pub fn delete(
-    txn: &mut Transaction,
-    d: &ast::Delete,
-    env: StatementEnv,
-) -> Result<StatementResult, SqlError> {
+/// A DELETE bound and ready to run.
+struct BoundDelete {
+    t: TableDef,
+    cons: Constraints,
+    filter: Option<Expr>,
+}
+
+fn bind_delete(txn: &mut Transaction, d: &ast::Delete) -> Result<BoundDelete, SqlError> {
     let from = match &d.from {
         FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
     };
@@ -557,8 +618,19 @@ pub fn delete(
     let (name, qualifier) = target(&only.relation)?;
     let t = get_table(txn, &name)?;
     let mut b = Binder::new(txn);
+    let filter = bind_filter(&mut b, &t, &qualifier, d.selection.as_ref())?;
     let cons = bind_constraints(&mut b, &t, &qualifier, &d.returning)?;
-    let rows = matching_rows(&mut b, &t, &qualifier, d.selection.as_ref(), env)?;
+    Ok(BoundDelete { t, cons, filter })
+}
+
+/// DELETE.
+pub fn delete(
+    txn: &mut Transaction,
+    d: &ast::Delete,
+    env: StatementEnv,
+) -> Result<StatementResult, SqlError> {
+    let BoundDelete { t, cons, filter } = bind_delete(txn, d)?;
+    let rows = matching_rows(txn, &t, filter, env)?;
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
     let mut affected = Vec::new();
     for (row, key) in rows {
@@ -571,4 +643,19 @@ pub fn delete(
         affected,
         &mut cx,
     )
+}
+
+/// The RETURNING columns of an INSERT/UPDATE/DELETE (`None` without RETURNING), found
+/// by binding it without running anything.
+pub fn describe(
+    txn: &mut Transaction,
+    stmt: &ast::Statement,
+) -> Result<Option<Vec<Column>>, SqlError> {
+    let cons = match stmt {
+        ast::Statement::Insert(i) => bind_insert(txn, i)?.cons,
+        ast::Statement::Update(u) => bind_update(txn, u)?.cons,
+        ast::Statement::Delete(d) => bind_delete(txn, d)?.cons,
+        _ => return Ok(None),
+    };
+    Ok(cons.returning.map(|(_, cols)| cols))
 }

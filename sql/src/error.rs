@@ -41,15 +41,21 @@ pub enum SqlError {
     /// 42P16, e.g. "multiple primary keys for table \"t\" are not allowed".
     #[error("{message}")]
     InvalidTableDefinition { message: String },
-    /// 2BP01
+    /// 2BP01; `detail` lists the dependent objects ("view v2 depends on view v1").
     #[error("{message}")]
-    DependentObjects { message: String },
+    DependentObjects {
+        message: String,
+        detail: Option<String>,
+    },
     /// 42703, a USING column one side of the join lacks.
     #[error("column \"{name}\" specified in USING clause does not exist in {side} table")]
     UsingColumnMissing { name: String, side: String },
     /// 42703
     #[error("column \"{name}\" does not exist")]
     UndefinedColumn { name: String },
+    /// 42703, a PRIMARY KEY / UNIQUE constraint naming a missing column.
+    #[error("column \"{name}\" named in key does not exist")]
+    KeyColumnMissing { name: String },
     /// 42883: no function of that name takes these argument types.
     #[error("function {name}({}) does not exist", arg_types.join(", "))]
     UndefinedFunction {
@@ -64,6 +70,9 @@ pub enum SqlError {
         left: Option<String>,
         right: String,
     },
+    /// 42P02: `$n` beyond the parameters given.
+    #[error("there is no parameter ${index}")]
+    UndefinedParameter { index: usize },
     /// 42P07
     #[error("relation \"{name}\" already exists")]
     DuplicateTable { name: String },
@@ -130,6 +139,19 @@ pub enum SqlError {
     /// 23505
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String },
+    /// 23502: ALTER TABLE making a column NOT NULL (or a key) over existing NULLs.
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    NullsInColumn { table: String, column: String },
+    /// 23514: ALTER TABLE ADD CHECK over rows that fail it.
+    #[error("check constraint \"{constraint}\" of relation \"{table}\" is violated by some row")]
+    CheckViolatedByRow { table: String, constraint: String },
+    /// 23505: a unique index built over existing rows that repeat a key; `detail` is
+    /// "Key (a)=(1) is duplicated."
+    #[error("could not create unique index \"{index}\"")]
+    UniqueIndexBuild { index: String, detail: String },
+    /// 42701
+    #[error("column \"{column}\" of relation \"{table}\" already exists")]
+    ColumnExists { table: String, column: String },
     /// 23502
     #[error(
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
@@ -143,6 +165,12 @@ pub enum SqlError {
         "insert or update on table \"{table}\" violates foreign key constraint \"{constraint}\""
     )]
     ForeignKeyViolation { table: String, constraint: String },
+    /// 25P01, e.g. "SAVEPOINT can only be used in transaction blocks".
+    #[error("{message}")]
+    NoActiveTransaction { message: String },
+    /// 3B001
+    #[error("savepoint \"{name}\" does not exist")]
+    InvalidSavepoint { name: String },
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
@@ -152,6 +180,9 @@ pub enum SqlError {
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },
+    /// 54001: an expression nested beyond what the parser, binder and executor recurse.
+    #[error("stack depth limit exceeded")]
+    StackDepthExceeded,
     /// 57014
     #[error("canceling statement due to user request")]
     QueryCanceled,
@@ -204,8 +235,9 @@ impl SqlError {
             UndefinedTable { .. } | MissingFromEntry { .. } | UndefinedTableKind { .. } => "42P01",
             InvalidTableDefinition { .. } => "42P16",
             DependentObjects { .. } => "2BP01",
-            UndefinedColumn { .. } | UsingColumnMissing { .. } => "42703",
+            UndefinedColumn { .. } | UsingColumnMissing { .. } | KeyColumnMissing { .. } => "42703",
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
+            UndefinedParameter { .. } => "42P02",
             DuplicateTable { .. } => "42P07",
             DuplicateColumn { .. } => "42701",
             DuplicateObject { .. } => "42710",
@@ -226,13 +258,17 @@ impl SqlError {
             InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",
-            UniqueViolation { .. } => "23505",
-            NotNullViolation { .. } => "23502",
-            CheckViolation { .. } => "23514",
+            UniqueViolation { .. } | UniqueIndexBuild { .. } => "23505",
+            NotNullViolation { .. } | NullsInColumn { .. } => "23502",
+            CheckViolation { .. } | CheckViolatedByRow { .. } => "23514",
+            ColumnExists { .. } => "42701",
             ForeignKeyViolation { .. } => "23503",
             InFailedTransaction => "25P02",
+            NoActiveTransaction { .. } => "25P01",
+            InvalidSavepoint { .. } => "3B001",
             SerializationFailure { .. } => "40001",
             FeatureNotSupported { .. } => "0A000",
+            StackDepthExceeded => "54001",
             QueryCanceled => "57014",
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
@@ -251,6 +287,8 @@ impl SqlError {
     pub fn detail(&self) -> Option<String> {
         match self {
             SqlError::OutOfMemory { detail } => Some(detail.clone()),
+            SqlError::DependentObjects { detail, .. } => detail.clone(),
+            SqlError::UniqueIndexBuild { detail, .. } => Some(detail.clone()),
             SqlError::NumericFieldOverflow { precision, scale } => {
                 let int_digits = precision.saturating_sub(*scale);
                 Some(if int_digits == 0 {
@@ -271,6 +309,12 @@ impl SqlError {
             ),
             SqlError::UndefinedOperator { .. } => Some(
                 "No operator matches the given name and argument types. You might need to add explicit type casts.",
+            ),
+            SqlError::DependentObjects {
+                detail: Some(_), ..
+            } => Some("Use DROP ... CASCADE to drop the dependent objects too."),
+            SqlError::StackDepthExceeded => Some(
+                "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
             ),
             _ => None,
         }

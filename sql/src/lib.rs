@@ -7,13 +7,15 @@
 //!
 //! ```text
 //!   session    Engine / Session: statement dispatch, BEGIN/COMMIT/ROLLBACK, autocommit
+//!   savepoint  SAVEPOINT / ROLLBACK TO / RELEASE
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
 //!   bind       AST -> typed logical plan: names, types, grouping, subqueries
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
 //!   store      rows and index entries: writes, unique checks, decoding
-//!   query, ddl, dml   the statement kinds
+//!   undo       the write journal behind savepoints
+//!   query, ddl, alter, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
@@ -79,8 +81,8 @@
 //! ## Not yet supported
 //!
 //! Engine: several databases (one namespace per server), schemas, sequences/SERIAL
-//! defaults, ALTER TABLE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
-//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, savepoints, a catalog
+//! defaults, ALTER COLUMN TYPE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
+//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog
 //! cache (every statement re-reads the descriptors it names).
 //!
 //! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, arrays, JSON and other types;
@@ -89,6 +91,7 @@
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's
 //! numeric results); time zones other than UTC.
 
+pub mod alter;
 pub mod bind;
 pub mod builtins;
 pub mod cast;
@@ -97,6 +100,7 @@ pub mod datetime;
 pub mod datum;
 pub mod ddl;
 pub mod dml;
+pub mod drop;
 pub mod encoding;
 pub mod error;
 pub mod exec;
@@ -109,9 +113,11 @@ pub mod ops;
 pub mod parse;
 pub mod plan;
 pub mod query;
+pub mod savepoint;
 pub mod session;
 pub mod store;
 pub mod types;
+pub mod undo;
 
 pub use bind::Column;
 pub use cast::{cast, CastContext};
@@ -119,5 +125,5 @@ pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
-pub use session::{Engine, Session, StatementResult, TxnStatus};
+pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

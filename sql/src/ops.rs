@@ -178,7 +178,10 @@ pub fn resolve_binary(op: BinaryOp, l: &DataType, r: &DataType) -> Result<OpSig,
         Concat => match (l, r) {
             (Bytea, Bytea) | (Bytea, Unknown) | (Unknown, Bytea) => sig(Bytea, Bytea, Bytea),
             _ if l.is_string() || r.is_string() || *l == Unknown || *r == Unknown => {
-                sig(*l, *r, Text)
+                // A string operand is cast to text (so char(n) loses its padding, as
+                // textcat's implicit bpchar -> text does); others print with their type.
+                let as_text = |t: &DataType| if t.is_string() { Text } else { *t };
+                sig(as_text(l), as_text(r), Text)
             }
             _ => None,
         },

@@ -8,20 +8,33 @@ use sqlparser::parser::{Parser, ParserError};
 
 use crate::error::SqlError;
 
+/// How deeply sqlparser may nest (parenthesized expressions, subqueries). PostgreSQL
+/// accepts 5000 nested parentheses; beyond ours it is 54001, as PostgreSQL's own limit.
+/// The statement thread's stack ([`crate::session`]) is sized for this depth.
+pub const MAX_PARSE_DEPTH: usize = 5000;
+
 /// Parses a semicolon-separated script into statements.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, SqlError> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax_error(sql, e))
+    Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(MAX_PARSE_DEPTH)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| syntax_error(sql, e))
 }
 
 /// Parses one expression (stored defaults and CHECK constraints).
 pub fn parse_expr(sql: &str) -> Result<Expr, SqlError> {
     Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(MAX_PARSE_DEPTH)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| syntax_error(sql, e))
 }
 
 fn syntax_error(sql: &str, e: ParserError) -> SqlError {
+    if matches!(e, ParserError::RecursionLimitExceeded) {
+        return SqlError::StackDepthExceeded;
+    }
     let text = e.to_string();
     let found = text.split("found: ").nth(1).map(|rest| {
         rest.split(" at Line:")

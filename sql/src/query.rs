@@ -42,6 +42,7 @@ pub fn run_query(
     Ok(StatementResult::Query {
         columns: b.columns,
         rows,
+        tag: None,
     })
 }
 
@@ -69,6 +70,7 @@ pub fn explain(
             data_type: DataType::Text,
         }],
         rows: lines.into_iter().map(|l| vec![Datum::Text(l)]).collect(),
+        tag: None,
     })
 }
 

@@ -25,6 +25,7 @@ use crate::error::SqlError;
 use crate::exec::DEFAULT_MEMORY_LIMIT;
 use crate::functions::EvalContext;
 use crate::store::kv_err;
+use crate::types::DataType;
 use crate::{ddl, dml, query};
 
 /// The result of one statement.
@@ -33,6 +34,9 @@ pub enum StatementResult {
     Query {
         columns: Vec<Column>,
         rows: Vec<Vec<Datum>>,
+        /// The command tag when it is not `SELECT n`: `INSERT 0 2`, `UPDATE 1`,
+        /// `DELETE 3` for a statement with RETURNING.
+        tag: Option<String>,
     },
     /// PostgreSQL's command tag: "CREATE TABLE", "INSERT 0 3", "UPDATE 2", "BEGIN", ...
     Command { tag: String },
@@ -42,6 +46,25 @@ impl StatementResult {
     pub fn command(tag: impl Into<String>) -> StatementResult {
         StatementResult::Command { tag: tag.into() }
     }
+
+    /// The complete command tag PostgreSQL sends in CommandComplete.
+    pub fn tag(&self) -> String {
+        match self {
+            StatementResult::Query { tag: Some(t), .. } | StatementResult::Command { tag: t } => {
+                t.clone()
+            }
+            StatementResult::Query { rows, .. } => format!("SELECT {}", rows.len()),
+        }
+    }
+}
+
+/// What [`Session::describe`] learns about a statement without running it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Described {
+    /// One type per parameter `$1 .. $n`: declared, else inferred from context, else text.
+    pub param_types: Vec<DataType>,
+    /// The result columns; `None` for a statement that returns no rows.
+    pub columns: Option<Vec<Column>>,
 }
 
 /// The transaction state reported in ReadyForQuery (I / T / E).
@@ -78,6 +101,8 @@ impl Engine {
             engine: self.clone(),
             txn: None,
             failed: false,
+            savepoints: Vec::new(),
+            journal: Vec::new(),
         }
     }
 }
@@ -92,25 +117,117 @@ pub struct StatementEnv {
 /// One client connection's state.
 pub struct Session {
     engine: Engine,
-    txn: Option<Transaction>,
-    failed: bool,
+    pub(crate) txn: Option<Transaction>,
+    pub(crate) failed: bool,
+    /// Open savepoints of the block, oldest first, with their journal positions.
+    pub(crate) savepoints: Vec<(String, usize)>,
+    /// Writes made while a savepoint is open ([`crate::undo`]).
+    pub(crate) journal: Vec<crate::undo::Undo>,
 }
 
 impl Session {
     /// Runs every statement in `sql`, in order; stops at the first error.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>, SqlError> {
+        match self.execute_all(sql) {
+            (_, Some(e)) => Err(e),
+            (out, None) => Ok(out),
+        }
+    }
+
+    /// Runs every statement in `sql`, in order, until the first error; returns the
+    /// results of the statements that completed and that error. A simple-protocol
+    /// server sends the completed results before the ErrorResponse, as PostgreSQL does.
+    pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
+        on_statement_stack(sql, || self.run_script(sql))
+    }
+
+    fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
         let stmts = match crate::parse::parse_statements(sql) {
             Ok(s) => s,
             Err(e) => {
                 self.fail();
-                return Err(e);
+                return (Vec::new(), Some(e));
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
-            out.push(self.run(s)?);
+            match self.run(s) {
+                Ok(r) => out.push(r),
+                Err(e) => return (out, Some(e)),
+            }
         }
-        Ok(out)
+        (out, None)
+    }
+
+    /// Runs `sql` with `$1 .. $n` bound to `params` as typed values (a value of type
+    /// `unknown` is an untyped literal its context types, like `'42'`).
+    pub fn execute_params(
+        &mut self,
+        sql: &str,
+        params: &[(Datum, DataType)],
+    ) -> Result<Vec<StatementResult>, SqlError> {
+        let (out, err) = on_statement_stack(sql, || {
+            crate::bind::params::with_values(params, || self.run_script(sql))
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// The parameter types and result columns of the single statement `sql`, found by
+    /// binding it without running it (extended protocol Parse/Describe).
+    /// `param_types[i]` is the client's declared type of `$i+1`, if any.
+    pub fn describe(
+        &mut self,
+        sql: &str,
+        param_types: &[Option<DataType>],
+    ) -> Result<Described, SqlError> {
+        let r = on_statement_stack(sql, || self.describe_inner(sql, param_types));
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    fn describe_inner(
+        &mut self,
+        sql: &str,
+        declared: &[Option<DataType>],
+    ) -> Result<Described, SqlError> {
+        let stmts = crate::parse::parse_statements(sql)?;
+        if stmts.len() > 1 {
+            return Err(SqlError::Syntax {
+                message: "cannot insert multiple commands into a prepared statement".into(),
+                position: None,
+            });
+        }
+        let Some(stmt) = stmts.first() else {
+            let (_, param_types) = crate::bind::params::describing(declared, || ());
+            return Ok(Described {
+                param_types,
+                columns: None,
+            });
+        };
+        let control = matches!(
+            stmt,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+        );
+        if self.failed && !control {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let db = self.engine.db.clone();
+        let txn = &mut self.txn;
+        let (columns, param_types) = crate::bind::params::describing(declared, || match txn {
+            Some(t) => describe_statement(t, stmt),
+            None => describe_statement(&mut db.begin(), stmt),
+        });
+        Ok(Described {
+            param_types,
+            columns: columns?,
+        })
     }
 
     pub fn transaction_status(&self) -> TxnStatus {
@@ -141,11 +258,15 @@ impl Session {
     }
 
     fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+        if let Some(r) = self.savepoint_statement(stmt) {
+            return r;
+        }
         match stmt {
             Statement::StartTransaction { .. } => {
                 if self.txn.is_none() {
                     self.txn = Some(self.engine.db.begin());
                     self.failed = false;
+                    self.end_savepoints();
                 }
                 let tag = if stmt.to_string().to_uppercase().starts_with("START") {
                     "START TRANSACTION"
@@ -158,6 +279,7 @@ impl Session {
             Statement::Rollback { .. } => {
                 self.txn = None;
                 self.failed = false;
+                self.end_savepoints();
                 return Ok(StatementResult::command("ROLLBACK"));
             }
             _ => {}
@@ -167,7 +289,11 @@ impl Session {
         }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
-            let r = execute_statement(txn, stmt, env);
+            let r = if self.savepoints.is_empty() {
+                execute_statement(txn, stmt, env)
+            } else {
+                crate::undo::with_journal(&mut self.journal, || execute_statement(txn, stmt, env))
+            };
             if r.is_err() {
                 self.failed = true;
             }
@@ -177,6 +303,7 @@ impl Session {
     }
 
     fn commit(&mut self) -> Result<StatementResult, SqlError> {
+        self.end_savepoints();
         let failed = std::mem::take(&mut self.failed);
         let Some(mut txn) = self.txn.take() else {
             return Ok(StatementResult::command("COMMIT"));
@@ -186,6 +313,52 @@ impl Session {
         }
         txn.commit().map_err(kv_err)?;
         Ok(StatementResult::command("COMMIT"))
+    }
+}
+
+/// The stack a statement runs on: enough for [`crate::parse::MAX_PARSE_DEPTH`] and
+/// [`crate::bind::MAX_EXPR_DEPTH`] levels in every recursive pass (parse, bind, fold,
+/// evaluate, drop) of an unoptimized build. Only the pages a statement touches are
+/// committed, so a shallow statement costs no more than on any thread.
+const STATEMENT_STACK_BYTES: usize = 256 << 20;
+
+/// Statements with at most this many tokens run on the caller's thread: every pass
+/// recurses at most once per token, and 400 levels fit in 2 MiB even unoptimized.
+const INLINE_TOKENS: usize = 200;
+
+/// An upper bound on the tokens of `sql` (and so on how deeply it can nest): words plus
+/// punctuation characters.
+fn token_bound(sql: &str) -> usize {
+    let punct = sql.bytes().filter(|b| b.is_ascii_punctuation()).count();
+    punct + sql.split_ascii_whitespace().count()
+}
+
+/// Runs `f`, the execution of `sql`, on a thread of its own with
+/// [`STATEMENT_STACK_BYTES`] of stack when `sql` is long enough to nest deeply, so deep
+/// expressions (which PostgreSQL accepts up to its own limits) cannot overflow the
+/// caller's stack, whatever thread the caller runs on (a 2 MiB test or tokio blocking
+/// thread). Short statements run inline: starting a thread costs more than most
+/// statements (tens of microseconds). If no thread can be started, `f` runs inline.
+fn on_statement_stack<R: Send>(sql: &str, f: impl FnOnce() -> R + Send) -> R {
+    if token_bound(sql) <= INLINE_TOKENS {
+        return f();
+    }
+    let mut f = Some(f);
+    let r = std::thread::scope(|scope| {
+        let job = &mut f;
+        let spawned = std::thread::Builder::new()
+            .name("ferrisdb-statement".into())
+            .stack_size(STATEMENT_STACK_BYTES)
+            .spawn_scoped(scope, move || job.take().map(|f| f()));
+        spawned.ok().and_then(|h| match h.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    });
+    match (r, f) {
+        (Some(r), _) => r,
+        (None, Some(f)) => f(),
+        (None, None) => unreachable!("the statement thread either ran the job or never started"),
     }
 }
 
@@ -234,13 +407,33 @@ pub fn execute_statement(
             object_type,
             if_exists,
             names,
+            cascade,
             ..
-        } => ddl::drop(txn, *object_type, *if_exists, names),
+        } => crate::drop::drop(txn, *object_type, *if_exists, names, *cascade),
         Statement::Truncate(t) => ddl::truncate(txn, t),
+        Statement::AlterTable(a) => crate::alter::alter_table(txn, a, env),
         other => Err(SqlError::unsupported(format!(
             "statement not supported: {}",
             first_words(&other.to_string())
         ))),
+    }
+}
+
+/// The result columns of `stmt`, bound in `txn` but not run.
+fn describe_statement(
+    txn: &mut Transaction,
+    stmt: &Statement,
+) -> Result<Option<Vec<Column>>, SqlError> {
+    match stmt {
+        Statement::Query(q) => Ok(Some(crate::bind::Binder::new(txn).bind_query(q)?.columns)),
+        Statement::Explain { .. } => Ok(Some(vec![Column {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+        }])),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
+            dml::describe(txn, stmt)
+        }
+        _ => Ok(None),
     }
 }
 

@@ -177,9 +177,9 @@ pub fn insert_row(
 ) -> Result<Vec<u8>, SqlError> {
     let pk = primary_values(t, row, row_id);
     let key = primary_key_of(t, &pk)?;
-    txn.set(&key, &encode_row(row)).map_err(kv_err)?;
+    crate::undo::set(txn, &key, &encode_row(row))?;
     for ix in t.indexes.iter().skip(1) {
-        txn.set(&entry_key(t, ix, row, &pk)?, &[]).map_err(kv_err)?;
+        crate::undo::set(txn, &entry_key(t, ix, row, &pk)?, &[])?;
     }
     Ok(key)
 }
@@ -192,11 +192,37 @@ pub fn delete_row(
     row: &[Datum],
 ) -> Result<(), SqlError> {
     let pk = primary_values_of_key(t, key)?;
-    txn.clear(key).map_err(kv_err)?;
+    crate::undo::clear(txn, key)?;
     for ix in t.indexes.iter().skip(1) {
-        txn.clear(&entry_key(t, ix, row, &pk)?).map_err(kv_err)?;
+        crate::undo::clear(txn, &entry_key(t, ix, row, &pk)?)?;
     }
     Ok(())
+}
+
+/// 23505 "could not create unique index" with PostgreSQL's `Key (a)=(1) is duplicated.`
+pub fn duplicated(t: &TableDef, ix: &IndexDef, row: &[Datum]) -> SqlError {
+    let names: Vec<&str> = ix
+        .columns
+        .iter()
+        .map(|c| t.columns[*c].name.as_str())
+        .collect();
+    let values: Vec<String> = ix
+        .columns
+        .iter()
+        .map(|c| {
+            row[*c]
+                .to_text(&t.columns[*c].data_type)
+                .unwrap_or_else(|| "null".into())
+        })
+        .collect();
+    SqlError::UniqueIndexBuild {
+        index: ix.name.clone(),
+        detail: format!(
+            "Key ({})=({}) is duplicated.",
+            names.join(", "),
+            values.join(", ")
+        ),
+    }
 }
 
 /// Writes the entries of a new index `ix` for every existing row (CREATE INDEX), checking
@@ -209,12 +235,9 @@ pub fn build_index(txn: &mut Transaction, t: &TableDef, ix: &IndexDef) -> Result
             let row = decode_table_row(t, v)?;
             let pk = primary_values_of_key(t, k)?;
             if ix.unique && unique_conflict(txn, t, ix, &row, Some(k))? {
-                return Err(SqlError::UniqueViolation {
-                    constraint: ix.name.clone(),
-                });
+                return Err(duplicated(t, ix, &row));
             }
-            txn.set(&entry_key(t, ix, &row, &pk)?, &[])
-                .map_err(kv_err)?;
+            crate::undo::set(txn, &entry_key(t, ix, &row, &pk)?, &[])?;
         }
         match batch.last() {
             Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),

@@ -118,7 +118,7 @@ fn run_file(path: &Path) -> Counts {
                 let sort = head.get(2).copied().unwrap_or("nosort");
                 match s.execute(&sql) {
                     Ok(mut res) => match res.pop() {
-                        Some(StatementResult::Query { columns, rows }) => {
+                        Some(StatementResult::Query { columns, rows, .. }) => {
                             let mut rows: Vec<Vec<String>> = rows
                                 .iter()
                                 .map(|r| {

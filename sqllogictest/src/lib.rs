@@ -82,7 +82,7 @@ impl sqllogictest::DB for FerrisDb {
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
         let results = self.session.execute(sql)?;
         Ok(match results.into_iter().last() {
-            Some(StatementResult::Query { columns, rows }) => DBOutput::Rows {
+            Some(StatementResult::Query { columns, rows, .. }) => DBOutput::Rows {
                 types: columns.iter().map(|c| column_type(&c.data_type)).collect(),
                 rows: rows
                     .iter()

@@ -1,11 +1,11 @@
 //! `ferrisdb-sql`'s [`Engine`] and [`Session`] behind the wire server's session boundary.
 //!
 //! A straight translation: statement results become [`Outcome`]s, the engine's
-//! transaction status becomes [`TxnState`]. The engine has no describe-without-running
-//! entry point, so [`SqlSession::describe`] keeps its default (`None`) and the extended
-//! protocol falls back as `extended` explains.
+//! transaction status becomes [`TxnState`]. Describe goes to [`Session::describe`], which
+//! binds the statement without running it, so the extended protocol never runs a
+//! statement to learn its columns (and `... RETURNING` describes like anything else).
 
-use ferrisdb_sql::{Engine, Session, SqlError, StatementResult, TxnStatus};
+use ferrisdb_sql::{Column, Engine, Session, SqlError, StatementResult, TxnStatus};
 
 use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession, TxnState};
 
@@ -17,25 +17,35 @@ impl SessionFactory for Engine {
     }
 }
 
+fn output_columns(columns: Vec<Column>) -> Vec<OutputColumn> {
+    columns
+        .into_iter()
+        .map(|c| OutputColumn {
+            name: c.name,
+            data_type: c.data_type,
+        })
+        .collect()
+}
+
 impl SqlSession for Session {
     fn execute(&mut self, sql: &str) -> Result<Vec<Outcome>, SqlError> {
         let results = Session::execute(self, sql)?;
         Ok(results
             .into_iter()
             .map(|r| match r {
-                StatementResult::Query { columns, rows } => Outcome::Rows {
-                    columns: columns
-                        .into_iter()
-                        .map(|c| OutputColumn {
-                            name: c.name,
-                            data_type: c.data_type,
-                        })
-                        .collect(),
+                StatementResult::Query { columns, rows, .. } => Outcome::Rows {
+                    columns: output_columns(columns),
                     rows,
                 },
                 StatementResult::Command { tag } => Outcome::Command { tag },
             })
             .collect())
+    }
+
+    fn describe(&mut self, sql: &str) -> Option<Result<Option<Vec<OutputColumn>>, SqlError>> {
+        // Parameters arrive substituted (as typed NULLs while describing), so none is
+        // left to declare here.
+        Some(Session::describe(self, sql, &[]).map(|d| d.columns.map(output_columns)))
     }
 
     fn txn_state(&self) -> TxnState {

@@ -19,9 +19,25 @@ use crate::types::{common_supertype, DataType};
 
 type Typed = (Expr, DataType);
 
+/// How deeply expressions may nest: PostgreSQL accepts `1+1+...+1` with 3000 terms and
+/// refuses 10000 (54001).
+pub const MAX_EXPR_DEPTH: usize = 5000;
+
 impl Binder<'_> {
-    /// Binds a scalar expression in the current scope.
+    /// Binds a scalar expression in the current scope; 54001 beyond
+    /// [`MAX_EXPR_DEPTH`] nested expressions, so that no later pass over the bound tree
+    /// (folding, evaluation, dropping) can exhaust the statement thread's stack.
     pub fn bind_expr(&mut self, e: &ast::Expr) -> Result<Typed, SqlError> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(SqlError::StackDepthExceeded);
+        }
+        self.depth += 1;
+        let r = self.bind_expr_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn bind_expr_inner(&mut self, e: &ast::Expr) -> Result<Typed, SqlError> {
         if let Some(found) = self.match_group_expr(e)? {
             return Ok(found);
         }
@@ -35,6 +51,10 @@ impl Binder<'_> {
                 let q = ident_name(&ids[n - 2]);
                 self.resolve_column(Some(&q), &ident_name(&ids[n - 1]))
             }
+            ast::Expr::Value(ast::ValueWithSpan {
+                value: Value::Placeholder(p),
+                ..
+            }) => super::params::bind_placeholder(p),
             ast::Expr::Value(v) => literal(&v.value, false),
             ast::Expr::Nested(inner) => self.bind_expr(inner),
             ast::Expr::UnaryOp { op, expr } => self.bind_unary(op, expr),
@@ -180,6 +200,7 @@ impl Binder<'_> {
                 };
                 Ok((Expr::Literal(Datum::parse(&text, &to)?), to))
             }
+            ast::Expr::Interval(iv) => interval_literal(iv),
             ast::Expr::Case {
                 operand,
                 conditions,
@@ -443,6 +464,25 @@ fn binary_op(op: &BinaryOperator) -> Result<BinaryOp, SqlError> {
             )))
         }
     })
+}
+
+/// `INTERVAL '1 day 2 hours'`, and `INTERVAL '3' DAY` (a bare number in the given unit).
+fn interval_literal(iv: &ast::Interval) -> Result<Typed, SqlError> {
+    let text = match iv.value.as_ref() {
+        ast::Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => s.clone(),
+            Value::Number(n, _) => n.clone(),
+            _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+        },
+        _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+    };
+    let text = match (&iv.leading_field, &iv.last_field) {
+        (None, None) => text,
+        (Some(unit), None) if text.trim().parse::<f64>().is_ok() => format!("{text} {unit}"),
+        _ => return Err(SqlError::unsupported(format!("interval literal {iv}"))),
+    };
+    let t = DataType::Interval;
+    Ok((Expr::Literal(Datum::parse(&text, &t)?), t))
 }
 
 /// A literal's value and type (see the module doc); `negate` folds a leading minus.

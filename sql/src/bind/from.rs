@@ -128,7 +128,11 @@ impl Binder<'_> {
                     };
                     return Ok(qualify(plan, cols, alias, &tname, names));
                 }
-                match get_relation(self.txn, &tname)? {
+                let rel = get_relation(self.txn, &tname)?;
+                if rel.is_some() && self.view_depth == 0 && !self.relations_used.contains(&tname) {
+                    self.relations_used.push(tname.clone());
+                }
+                match rel {
                     Some(Relation::Table(t)) => {
                         let cols = t
                             .columns
@@ -156,7 +160,10 @@ impl Binder<'_> {
                                 )))
                             }
                         };
-                        let (plan, cols) = self.bind_derived(&q)?;
+                        self.view_depth += 1;
+                        let r = self.bind_derived(&q);
+                        self.view_depth -= 1;
+                        let (plan, cols) = r?;
                         Ok(qualify(plan, cols, alias, &tname, Some(v.columns.clone())))
                     }
                     None => Err(SqlError::UndefinedTable { name: tname }),

@@ -20,6 +20,7 @@
 mod expr;
 mod from;
 mod func;
+pub mod params;
 mod select;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use crate::error::SqlError;
 use crate::plan::{AggCall, Expr, Plan};
 use crate::types::DataType;
 
+pub use expr::MAX_EXPR_DEPTH;
 pub use select::{column_name, BoundQuery};
 
 /// A result column: its name and type.
@@ -84,6 +86,12 @@ pub struct Binder<'t> {
     ctes: Vec<HashMap<String, Cte>>,
     /// Where aggregates are not allowed, the clause name for the error ("WHERE").
     no_agg_clause: Option<&'static str>,
+    /// Expressions being bound, innermost included (see [`Binder::bind_expr`]).
+    depth: usize,
+    /// Views being expanded around the current point (their relations are theirs).
+    view_depth: usize,
+    /// The relations the statement names directly, in order (a view's dependencies).
+    pub relations_used: Vec<String>,
 }
 
 impl<'t> Binder<'t> {
@@ -93,6 +101,9 @@ impl<'t> Binder<'t> {
             scopes: vec![Scope::default()],
             ctes: Vec::new(),
             no_agg_clause: None,
+            depth: 0,
+            view_depth: 0,
+            relations_used: Vec::new(),
         }
     }
 
@@ -119,8 +130,10 @@ impl<'t> Binder<'t> {
             let found = find_column(&self.scopes[level].columns, qualifier, name)?;
             let Some(index) = found else { continue };
             let ty = self.scopes[level].columns[index].data_type;
+            // PostgreSQL names a column outside GROUP BY with its range table entry.
+            let full_name = qualified(self.scopes[level].columns[index].table.as_deref(), name);
             if depth == 0 {
-                return self.column_in_agg(Expr::Column(index), ty, name);
+                return self.column_in_agg(Expr::Column(index), ty, &full_name);
             }
             for s in &mut self.scopes[level + 1..] {
                 s.correlated = true;
@@ -131,9 +144,7 @@ impl<'t> Binder<'t> {
                     .group_exprs
                     .iter()
                     .position(|(e, _)| *e == Expr::Column(index))
-                    .ok_or_else(|| SqlError::GroupingError {
-                        column: qualified(qualifier, name),
-                    })?,
+                    .ok_or_else(|| SqlError::GroupingError { column: full_name })?,
                 None => index,
             };
             return Ok((
@@ -248,6 +259,9 @@ pub fn find_column(
 pub fn coerce(e: Expr, from: DataType, to: DataType, ctx: CastContext) -> Result<Expr, SqlError> {
     if from == to {
         return Ok(e);
+    }
+    if from == DataType::Unknown {
+        params::note_coercion(&e, to);
     }
     if !castable(&from, &to, ctx) {
         return Err(SqlError::CannotCoerce {

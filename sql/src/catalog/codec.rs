@@ -13,6 +13,7 @@
 //!           Int nchecks, then per check: Text name, Text expression
 //!           Int next_index_id
 //!   view:   Text "view", Int 1, Text name, Text sql, Int ncols, Text column...
+//!           [Int ndeps, Text relation...]   (absent in older descriptors: none)
 //! ```
 //!
 //! A type is its PostgreSQL OID and typmod (the same pair RowDescription carries), mapped
@@ -62,6 +63,8 @@ pub fn encode_relation(rel: &Relation) -> Vec<u8> {
             d.extend([Datum::Text(v.name.clone()), Datum::Text(v.sql.clone())]);
             d.push(int(v.columns.len()));
             d.extend(v.columns.iter().map(|c| Datum::Text(c.clone())));
+            d.push(int(v.depends_on.len()));
+            d.extend(v.depends_on.iter().map(|c| Datum::Text(c.clone())));
         }
     }
     encode_row(&d)
@@ -147,7 +150,18 @@ pub fn decode_relation(bytes: &[u8]) -> Result<Relation, SqlError> {
             let sql = r.text()?;
             let n = r.small(r.left())?;
             let columns = (0..n).map(|_| r.text()).collect::<Result<_, _>>()?;
-            Ok(Relation::View(ViewDef { name, sql, columns }))
+            let depends_on = if r.left() == 0 {
+                Vec::new()
+            } else {
+                let n = r.small(r.left())?;
+                (0..n).map(|_| r.text()).collect::<Result<_, _>>()?
+            };
+            Ok(Relation::View(ViewDef {
+                name,
+                sql,
+                columns,
+                depends_on,
+            }))
         }
         _ => Err(r.bad("unknown relation kind")),
     }
@@ -308,6 +322,7 @@ mod tests {
             name: "v".into(),
             sql: "SELECT 1".into(),
             columns: vec!["x".into()],
+            depends_on: vec!["t".into()],
         });
         assert_eq!(decode_relation(&encode_relation(&v)).unwrap(), v);
     }

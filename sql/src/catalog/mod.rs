@@ -102,6 +102,9 @@ pub struct ViewDef {
     pub name: String,
     pub sql: String,
     pub columns: Vec<String>,
+    /// The relations (tables and views) its query names directly, for DROP's
+    /// dependency check.
+    pub depends_on: Vec<String>,
 }
 
 /// What a relation name denotes.
@@ -177,7 +180,7 @@ fn allocate(txn: &mut Transaction, key: &[u8], n: u64) -> Result<u64, SqlError> 
     let next = first
         .checked_add(n)
         .ok_or_else(|| SqlError::internal("counter overflow"))?;
-    txn.set(key, &next.to_le_bytes()).map_err(kv_err)?;
+    crate::undo::set(txn, key, &next.to_le_bytes())?;
     Ok(first)
 }
 
@@ -201,6 +204,24 @@ pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation
     }
 }
 
+/// Every view, in name order (dependency checks of DROP).
+pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
+    let mut range = prefix_range(&[CATALOG_SPACE, 0x02]);
+    let mut views = Vec::new();
+    loop {
+        let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
+        for (_, v) in &batch {
+            if let Relation::View(view) = decode_relation(v)? {
+                views.push(view);
+            }
+        }
+        match batch.last() {
+            Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),
+            _ => return Ok(views),
+        }
+    }
+}
+
 /// The table called `name`; 42P01 if there is none (or it is a view: 42809 in
 /// PostgreSQL, reported here as "is not a table").
 pub fn get_table(txn: &mut Transaction, name: &str) -> Result<TableDef, SqlError> {
@@ -221,13 +242,12 @@ pub fn put_relation(txn: &mut Transaction, rel: &Relation) -> Result<(), SqlErro
         Relation::Table(t) => &t.name,
         Relation::View(v) => &v.name,
     };
-    txn.set(&named_key(0x02, name), &encode_relation(rel))
-        .map_err(kv_err)
+    crate::undo::set(txn, &named_key(0x02, name), &encode_relation(rel))
 }
 
 /// Removes a relation's descriptor (not its data).
 pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
-    txn.clear(&named_key(0x02, name)).map_err(kv_err)
+    crate::undo::clear(txn, &named_key(0x02, name))
 }
 
 /// The table owning index `name`, if the index exists.
@@ -239,10 +259,9 @@ pub fn index_owner(txn: &mut Transaction, name: &str) -> Result<Option<String>, 
 }
 
 pub fn put_index_name(txn: &mut Transaction, name: &str, table: &str) -> Result<(), SqlError> {
-    txn.set(&named_key(0x03, name), table.as_bytes())
-        .map_err(kv_err)
+    crate::undo::set(txn, &named_key(0x03, name), table.as_bytes())
 }
 
 pub fn delete_index_name(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
-    txn.clear(&named_key(0x03, name)).map_err(kv_err)
+    crate::undo::clear(txn, &named_key(0x03, name))
 }

@@ -163,6 +163,7 @@ impl fmt::Display for Expr {
         match self {
             Expr::Column(i) => write!(f, "#{i}"),
             Expr::Outer { depth, index } => write!(f, "outer{depth}.#{index}"),
+            Expr::Param(i) => write!(f, "${}", i + 1),
             Expr::Literal(d) => match d.to_text(&literal_type(d)) {
                 Some(t) => write!(f, "{t}"),
                 None => f.write_str("NULL"),

@@ -39,6 +39,8 @@ pub enum Expr {
         index: usize,
     },
     Literal(Datum),
+    /// Parameter `$n` (0-based here) while a statement is only described, never run.
+    Param(usize),
     Cast {
         expr: Box<Expr>,
         from: DataType,
@@ -288,7 +290,7 @@ impl Expr {
     /// Calls `f` on every direct sub-expression (not into subquery plans).
     pub fn for_each_child(&self, f: &mut dyn FnMut(&Expr)) {
         match self {
-            Expr::Column(_) | Expr::Outer { .. } | Expr::Literal(_) => {}
+            Expr::Column(_) | Expr::Outer { .. } | Expr::Literal(_) | Expr::Param(_) => {}
             Expr::Cast { expr, .. }
             | Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
@@ -334,7 +336,7 @@ impl Expr {
         !self.any(&|e| {
             matches!(
                 e,
-                Expr::Column(_) | Expr::Outer { .. } | Expr::Subquery { .. }
+                Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) | Expr::Subquery { .. }
             )
         })
     }

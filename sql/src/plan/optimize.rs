@@ -20,7 +20,7 @@ use super::{Access, Expr, JoinKind, KeyBound, Plan};
 use crate::catalog::TableDef;
 use crate::datum::Datum;
 use crate::exec::{eval, ExecCtx};
-use crate::functions::EvalContext;
+use crate::functions::{EvalContext, Func};
 use crate::ops::BinaryOp;
 use crate::types::DataType;
 
@@ -32,6 +32,9 @@ pub fn optimize(plan: Plan, txn: &mut Transaction, ctx: EvalContext) -> Plan {
 
 fn fold(e: Expr, cx: &mut ExecCtx) -> Expr {
     e.rewrite(&mut |x| {
+        if null_by_strictness(&x) {
+            return Expr::Literal(Datum::Null);
+        }
         if matches!(x, Expr::Literal(_)) || !x.is_constant() {
             return x;
         }
@@ -40,6 +43,36 @@ fn fold(e: Expr, cx: &mut ExecCtx) -> Expr {
             Err(_) => x,
         }
     })
+}
+
+/// Whether `e` is NULL because a strict operator, cast or function has a NULL constant
+/// argument, whatever its other arguments (which are then never evaluated, so `col / 0 =
+/// NULL` is NULL rather than an error), as PostgreSQL's `eval_const_expressions`
+/// simplifies. Also `NULL [NOT] IN (...)` and `NULLIF(NULL, x)`, which PostgreSQL
+/// reduces the same way.
+fn null_by_strictness(e: &Expr) -> bool {
+    let null = |x: &Expr| matches!(x, Expr::Literal(Datum::Null));
+    match e {
+        Expr::Binary {
+            op, left, right, ..
+        } => {
+            !matches!(
+                op,
+                BinaryOp::And
+                    | BinaryOp::Or
+                    | BinaryOp::IsDistinctFrom
+                    | BinaryOp::IsNotDistinctFrom
+            ) && (null(left) || null(right))
+        }
+        Expr::Unary { expr, .. } | Expr::Cast { expr, .. } => null(expr),
+        Expr::Func { id, args } => {
+            !matches!(id.func, Func::Concat | Func::ConcatWs) && args.iter().any(null)
+        }
+        // `x IN (y)` is `x = y` in PostgreSQL.
+        Expr::InList { expr, list, .. } => null(expr) || matches!(list.as_slice(), [y] if null(y)),
+        Expr::NullIf { left, .. } => null(left),
+        _ => false,
+    }
 }
 
 fn fold_all(v: Vec<Expr>, cx: &mut ExecCtx) -> Vec<Expr> {
