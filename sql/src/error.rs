@@ -174,9 +174,13 @@ pub enum SqlError {
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
-    /// 40001
+    /// 40001. `conflict_key` is the first key of the read range another transaction
+    /// wrote, when the KV layer reported one; the session turns it into a table name.
     #[error("could not serialize access due to {reason}")]
-    SerializationFailure { reason: String },
+    SerializationFailure {
+        reason: String,
+        conflict_key: Option<Vec<u8>>,
+    },
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },

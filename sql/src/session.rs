@@ -153,7 +153,7 @@ impl Session {
         for s in &stmts {
             match self.run(s) {
                 Ok(r) => out.push(r),
-                Err(e) => return (out, Some(e)),
+                Err(e) => return (out, Some(self.name_conflict(e))),
             }
         }
         (out, None)
@@ -300,6 +300,26 @@ impl Session {
             return r;
         }
         autocommit(&self.engine.db, stmt, env)
+    }
+
+    /// Names the table of a serialization failure, read in a fresh transaction:
+    /// `could not serialize access due to concurrent update on table "t"`.
+    fn name_conflict(&self, e: SqlError) -> SqlError {
+        let SqlError::SerializationFailure {
+            reason,
+            conflict_key: Some(key),
+        } = &e
+        else {
+            return e;
+        };
+        let mut txn = self.engine.db.begin();
+        match crate::catalog::relation_of_key(&mut txn, key) {
+            Ok(Some(table)) => SqlError::SerializationFailure {
+                reason: format!("{reason} on table \"{table}\""),
+                conflict_key: Some(key.clone()),
+            },
+            _ => e,
+        }
     }
 
     fn commit(&mut self) -> Result<StatementResult, SqlError> {

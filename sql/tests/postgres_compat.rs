@@ -334,3 +334,36 @@ SELECT k FROM sp ORDER BY k
 7",
     );
 }
+
+#[test]
+fn a_serialization_failure_names_the_table() {
+    let (_dir, e) = engine();
+    let mut a = e.session();
+    let mut b = e.session();
+    run_script(
+        &mut a,
+        "ok
+CREATE TABLE acct (id INT PRIMARY KEY, balance INT)
+
+ok
+INSERT INTO acct VALUES (1, 100)
+
+ok
+BEGIN
+
+ok UPDATE 1
+UPDATE acct SET balance = balance - 10 WHERE id = 1",
+    );
+    run_script(
+        &mut b,
+        "ok UPDATE 1\nUPDATE acct SET balance = 0 WHERE id = 1",
+    );
+    let err = a.execute("COMMIT").unwrap_err();
+    assert_eq!(err.sqlstate(), "40001");
+    assert!(err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "could not serialize access due to concurrent update on table \"acct\""
+    );
+    run_script(&mut a, "query\nSELECT balance FROM acct\n----\n0");
+}

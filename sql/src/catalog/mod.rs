@@ -206,19 +206,57 @@ pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation
 
 /// Every view, in name order (dependency checks of DROP).
 pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
+    Ok(list_relations(txn)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Relation::View(v) => Some(v),
+            Relation::Table(_) => None,
+        })
+        .collect())
+}
+
+/// Every relation, in name order.
+pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>, SqlError> {
     let mut range = prefix_range(&[CATALOG_SPACE, 0x02]);
-    let mut views = Vec::new();
+    let mut out = Vec::new();
     loop {
         let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
         for (_, v) in &batch {
-            if let Relation::View(view) = decode_relation(v)? {
-                views.push(view);
-            }
+            out.push(decode_relation(v)?);
         }
         match batch.last() {
             Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),
-            _ => return Ok(views),
+            _ => return Ok(out),
         }
+    }
+}
+
+/// The relation a key belongs to, for error messages: a table's rows and index
+/// entries, or a relation's descriptor. `None` for other keys.
+pub fn relation_of_key(txn: &mut Transaction, key: &[u8]) -> Result<Option<String>, SqlError> {
+    use crate::encoding::{decode_key, decode_key_prefix, KeyColumn};
+    let col = |data_type| KeyColumn {
+        data_type,
+        order: Order::Asc,
+    };
+    match key {
+        [DATA_SPACE, rest @ ..] => {
+            let Ok(id) = decode_key_prefix(rest, col(DataType::Int8)) else {
+                return Ok(None);
+            };
+            Ok(list_relations(txn)?.into_iter().find_map(|r| match r {
+                Relation::Table(t) if Datum::Int(t.id as i64) == id => Some(t.name),
+                _ => None,
+            }))
+        }
+        [CATALOG_SPACE, 0x02, rest @ ..] => Ok(match decode_key(rest, &[col(DataType::Text)]) {
+            Ok(mut v) => match v.pop() {
+                Some(Datum::Text(name)) => Some(name),
+                _ => None,
+            },
+            Err(_) => None,
+        }),
+        _ => Ok(None),
     }
 }
 
