@@ -414,7 +414,8 @@ mod tests {
         );
         assert_eq!(SqlError::DivisionByZero.sqlstate(), "22012");
         assert!(SqlError::SerializationFailure {
-            reason: "concurrent update".into()
+            reason: "concurrent update".into(),
+            conflict_key: None,
         }
         .is_retryable());
         assert!(!SqlError::DivisionByZero.is_retryable());
