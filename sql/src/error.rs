@@ -73,6 +73,15 @@ pub enum SqlError {
     /// 42P02: `$n` beyond the parameters given.
     #[error("there is no parameter ${index}")]
     UndefinedParameter { index: usize },
+    /// 42P04
+    #[error("database \"{name}\" already exists")]
+    DuplicateDatabase { name: String },
+    /// 3D000
+    #[error("database \"{name}\" does not exist")]
+    UndefinedDatabase { name: String },
+    /// 55006, e.g. "cannot drop the currently open database".
+    #[error("{message}")]
+    ObjectInUse { message: String },
     /// 42P07
     #[error("relation \"{name}\" already exists")]
     DuplicateTable { name: String },
@@ -243,6 +252,9 @@ impl SqlError {
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
             UndefinedParameter { .. } => "42P02",
             DuplicateTable { .. } => "42P07",
+            DuplicateDatabase { .. } => "42P04",
+            UndefinedDatabase { .. } => "3D000",
+            ObjectInUse { .. } => "55006",
             DuplicateColumn { .. } => "42701",
             DuplicateObject { .. } => "42710",
             AmbiguousColumn { .. } => "42702",

@@ -367,3 +367,92 @@ UPDATE acct SET balance = balance - 10 WHERE id = 1",
     );
     run_script(&mut a, "query\nSELECT balance FROM acct\n----\n0");
 }
+
+#[test]
+fn databases_are_isolated_name_spaces() {
+    let (_dir, e) = engine();
+    let mut pg = e.session();
+    assert_eq!(pg.database(), "postgres");
+    assert_eq!(e.session_for("app").err().unwrap().sqlstate(), "3D000");
+    run_script(
+        &mut pg,
+        "ok CREATE DATABASE
+CREATE DATABASE app
+
+error 42P04
+CREATE DATABASE app
+
+ok
+CREATE DATABASE IF NOT EXISTS app
+
+error 3D000
+DROP DATABASE nodb
+
+ok DROP DATABASE
+DROP DATABASE IF EXISTS nodb
+
+error 55006
+DROP DATABASE postgres
+
+ok
+BEGIN
+
+error 25001
+CREATE DATABASE other
+
+ok ROLLBACK
+COMMIT
+
+ok
+CREATE TABLE t (a INT PRIMARY KEY)
+
+ok
+INSERT INTO t VALUES (1)",
+    );
+    let mut app = e.session_for("app").unwrap();
+    run_script(
+        &mut app,
+        "error 42P01
+SELECT * FROM t
+
+ok
+CREATE TABLE t (a INT PRIMARY KEY, b TEXT)
+
+ok
+CREATE INDEX t_b ON t (b)
+
+ok
+INSERT INTO t VALUES (1, 'x'), (2, 'y')
+
+query
+SELECT count(*) FROM t
+----
+2",
+    );
+    run_script(
+        &mut pg,
+        "query
+SELECT * FROM t
+----
+1
+
+ok
+CREATE INDEX t_b ON t (a)
+
+ok DROP DATABASE
+DROP DATABASE app
+
+query
+SELECT * FROM t
+----
+1",
+    );
+    assert_eq!(e.session_for("app").err().unwrap().sqlstate(), "3D000");
+    run_script(
+        &mut pg,
+        "ok
+CREATE DATABASE app",
+    );
+    let mut app = e.session_for("app").unwrap();
+    run_script(&mut app, "error 42P01\nSELECT * FROM t");
+}
