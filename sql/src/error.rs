@@ -183,8 +183,9 @@ pub enum SqlError {
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
-    /// 40001. `conflict_key` is the first key of the read range another transaction
-    /// wrote, when the KV layer reported one; the session turns it into a table name.
+    /// Serialization failure (SQLSTATE 40001). `conflict_key` is the first key of the read
+    /// range another transaction wrote, when the KV layer reported one; the session turns
+    /// it into a table name.
     #[error("could not serialize access due to {reason}")]
     SerializationFailure {
         reason: String,

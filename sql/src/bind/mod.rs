@@ -144,7 +144,7 @@ impl<'t> Binder<'t> {
                     .group_exprs
                     .iter()
                     .position(|(e, _)| *e == Expr::Column(index))
-                    .ok_or_else(|| SqlError::GroupingError { column: full_name })?,
+                    .ok_or(SqlError::GroupingError { column: full_name })?,
                 None => index,
             };
             return Ok((
