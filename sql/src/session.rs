@@ -12,7 +12,15 @@
 //! Outside a block every statement is its own transaction run by `Database::transact`,
 //! which retries it on a KV conflict. Inside a block statements share one
 //! [`Transaction`] (and so see each other's writes, DDL included); a conflict at COMMIT is
-//! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT is 25P02.
+//! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT (and
+//! ROLLBACK TO a savepoint, [`crate::savepoint`]) is 25P02.
+//!
+//! A session works in one database ([`Engine::session_for`], [`crate::database`]). Long
+//! statements run on a thread with a large stack (`on_statement_stack`), so expressions
+//! nested as deeply as PostgreSQL accepts cannot overflow the caller's. Besides
+//! [`Session::execute`], the wire server uses [`Session::execute_params`] (typed `$n`),
+//! [`Session::describe`] (parameter types and columns without running) and
+//! [`Session::execute_all`] (results completed before an error).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
