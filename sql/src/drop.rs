@@ -24,7 +24,7 @@ use crate::catalog::{self, Relation, ViewDef};
 use crate::error::SqlError;
 use crate::session::StatementResult;
 
-/// DROP TABLE / VIEW / INDEX [IF EXISTS] name, ... [CASCADE].
+/// `DROP TABLE / VIEW / INDEX [IF EXISTS] name, ... [CASCADE]`.
 pub fn drop(
     txn: &mut Transaction,
     kind: ObjectType,

@@ -73,6 +73,15 @@ pub enum SqlError {
     /// 42P02: `$n` beyond the parameters given.
     #[error("there is no parameter ${index}")]
     UndefinedParameter { index: usize },
+    /// 42P04
+    #[error("database \"{name}\" already exists")]
+    DuplicateDatabase { name: String },
+    /// 3D000
+    #[error("database \"{name}\" does not exist")]
+    UndefinedDatabase { name: String },
+    /// 55006, e.g. "cannot drop the currently open database".
+    #[error("{message}")]
+    ObjectInUse { message: String },
     /// 42P07
     #[error("relation \"{name}\" already exists")]
     DuplicateTable { name: String },
@@ -174,9 +183,14 @@ pub enum SqlError {
     /// 25P02
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
-    /// 40001
+    /// Serialization failure (SQLSTATE 40001). `conflict_key` is the first key of the read
+    /// range another transaction wrote, when the KV layer reported one; the session turns
+    /// it into a table name.
     #[error("could not serialize access due to {reason}")]
-    SerializationFailure { reason: String },
+    SerializationFailure {
+        reason: String,
+        conflict_key: Option<Vec<u8>>,
+    },
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },
@@ -239,6 +253,9 @@ impl SqlError {
             UndefinedFunction { .. } | UndefinedOperator { .. } => "42883",
             UndefinedParameter { .. } => "42P02",
             DuplicateTable { .. } => "42P07",
+            DuplicateDatabase { .. } => "42P04",
+            UndefinedDatabase { .. } => "3D000",
+            ObjectInUse { .. } => "55006",
             DuplicateColumn { .. } => "42701",
             DuplicateObject { .. } => "42710",
             AmbiguousColumn { .. } => "42702",
@@ -410,7 +427,8 @@ mod tests {
         );
         assert_eq!(SqlError::DivisionByZero.sqlstate(), "22012");
         assert!(SqlError::SerializationFailure {
-            reason: "concurrent update".into()
+            reason: "concurrent update".into(),
+            conflict_key: None,
         }
         .is_retryable());
         assert!(!SqlError::DivisionByZero.is_retryable());

@@ -10,6 +10,7 @@
 //!   savepoint  SAVEPOINT / ROLLBACK TO / RELEASE
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
+//!   database   CREATE / DROP DATABASE: name spaces
 //!   bind       AST -> typed logical plan: names, types, grouping, subqueries
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
@@ -80,7 +81,7 @@
 //!
 //! ## Not yet supported
 //!
-//! Engine: several databases (one namespace per server), schemas, sequences/SERIAL
+//! Engine: schemas, sequences/SERIAL
 //! defaults, ALTER COLUMN TYPE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
 //! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog
 //! cache (every statement re-reads the descriptors it names).
@@ -96,6 +97,7 @@ pub mod bind;
 pub mod builtins;
 pub mod cast;
 pub mod catalog;
+pub mod database;
 pub mod datetime;
 pub mod datum;
 pub mod ddl;

@@ -12,7 +12,15 @@
 //! Outside a block every statement is its own transaction run by `Database::transact`,
 //! which retries it on a KV conflict. Inside a block statements share one
 //! [`Transaction`] (and so see each other's writes, DDL included); a conflict at COMMIT is
-//! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT is 25P02.
+//! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT (and
+//! ROLLBACK TO a savepoint, [`crate::savepoint`]) is 25P02.
+//!
+//! A session works in one database ([`Engine::session_for`], [`crate::database`]). Long
+//! statements run on a thread with a large stack (`on_statement_stack`), so expressions
+//! nested as deeply as PostgreSQL accepts cannot overflow the caller's. Besides
+//! [`Session::execute`], the wire server uses [`Session::execute_params`] (typed `$n`),
+//! [`Session::describe`] (parameter types and columns without running) and
+//! [`Session::execute_all`] (results completed before an error).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -96,8 +104,25 @@ impl Engine {
         self
     }
 
+    /// A session in the `postgres` database.
     pub fn session(&self) -> Session {
+        self.new_session(crate::catalog::DEFAULT_DATABASE)
+    }
+
+    /// A session in `database` (3D000 if it does not exist).
+    pub fn session_for(&self, database: &str) -> Result<Session, SqlError> {
+        let mut txn = self.db.begin();
+        if !crate::catalog::database_exists(&mut txn, database)? {
+            return Err(SqlError::UndefinedDatabase {
+                name: database.to_string(),
+            });
+        }
+        Ok(self.new_session(database))
+    }
+
+    fn new_session(&self, database: &str) -> Session {
         Session {
+            database: database.to_string(),
             engine: self.clone(),
             txn: None,
             failed: false,
@@ -117,6 +142,8 @@ pub struct StatementEnv {
 /// One client connection's state.
 pub struct Session {
     engine: Engine,
+    /// The database whose names statements resolve in.
+    database: String,
     pub(crate) txn: Option<Transaction>,
     pub(crate) failed: bool,
     /// Open savepoints of the block, oldest first, with their journal positions.
@@ -138,7 +165,15 @@ impl Session {
     /// results of the statements that completed and that error. A simple-protocol
     /// server sends the completed results before the ErrorResponse, as PostgreSQL does.
     pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
-        on_statement_stack(sql, || self.run_script(sql))
+        let db = self.database.clone();
+        on_statement_stack(sql, || {
+            crate::catalog::with_database(&db, || self.run_script(sql))
+        })
+    }
+
+    /// The database this session is connected to.
+    pub fn database(&self) -> &str {
+        &self.database
     }
 
     fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
@@ -153,7 +188,7 @@ impl Session {
         for s in &stmts {
             match self.run(s) {
                 Ok(r) => out.push(r),
-                Err(e) => return (out, Some(e)),
+                Err(e) => return (out, Some(self.name_conflict(e))),
             }
         }
         (out, None)
@@ -166,8 +201,11 @@ impl Session {
         sql: &str,
         params: &[(Datum, DataType)],
     ) -> Result<Vec<StatementResult>, SqlError> {
+        let db = self.database.clone();
         let (out, err) = on_statement_stack(sql, || {
-            crate::bind::params::with_values(params, || self.run_script(sql))
+            crate::catalog::with_database(&db, || {
+                crate::bind::params::with_values(params, || self.run_script(sql))
+            })
         });
         match err {
             Some(e) => Err(e),
@@ -183,7 +221,10 @@ impl Session {
         sql: &str,
         param_types: &[Option<DataType>],
     ) -> Result<Described, SqlError> {
-        let r = on_statement_stack(sql, || self.describe_inner(sql, param_types));
+        let db = self.database.clone();
+        let r = on_statement_stack(sql, || {
+            crate::catalog::with_database(&db, || self.describe_inner(sql, param_types))
+        });
         if r.is_err() {
             self.fail();
         }
@@ -261,6 +302,9 @@ impl Session {
         if let Some(r) = self.savepoint_statement(stmt) {
             return r;
         }
+        if let Some(cmd) = crate::database::DatabaseCommand::of(stmt) {
+            return self.database_command(cmd);
+        }
         match stmt {
             Statement::StartTransaction { .. } => {
                 if self.txn.is_none() {
@@ -300,6 +344,45 @@ impl Session {
             return r;
         }
         autocommit(&self.engine.db, stmt, env)
+    }
+
+    /// CREATE / DROP DATABASE: never inside a block, always its own transaction.
+    fn database_command(
+        &mut self,
+        cmd: Result<crate::database::DatabaseCommand, SqlError>,
+    ) -> Result<StatementResult, SqlError> {
+        if self.failed {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let cmd = cmd?;
+        if self.txn.is_some() {
+            self.failed = true;
+            return Err(SqlError::InvalidTransactionState {
+                message: format!("{} cannot run inside a transaction block", cmd.verb()),
+            });
+        }
+        let current = self.database.clone();
+        in_own_transaction(&self.engine.db, |txn| cmd.run(txn, &current))
+    }
+
+    /// Names the table of a serialization failure, read in a fresh transaction:
+    /// `could not serialize access due to concurrent update on table "t"`.
+    fn name_conflict(&self, e: SqlError) -> SqlError {
+        let SqlError::SerializationFailure {
+            reason,
+            conflict_key: Some(key),
+        } = &e
+        else {
+            return e;
+        };
+        let mut txn = self.engine.db.begin();
+        match crate::catalog::relation_of_key(&mut txn, key) {
+            Ok(Some(table)) => SqlError::SerializationFailure {
+                reason: format!("{reason} on table \"{table}\""),
+                conflict_key: Some(key.clone()),
+            },
+            _ => e,
+        }
     }
 
     fn commit(&mut self) -> Result<StatementResult, SqlError> {
@@ -368,10 +451,19 @@ fn autocommit(
     stmt: &Statement,
     env: StatementEnv,
 ) -> Result<StatementResult, SqlError> {
+    in_own_transaction(db, |txn| execute_statement(txn, stmt, env))
+}
+
+/// Runs `body` in a transaction of its own, retried from scratch while it fails with a
+/// retryable error (KV conflicts included); the error is the SQL one when `body` failed.
+fn in_own_transaction<T>(
+    db: &Database,
+    mut body: impl FnMut(&mut Transaction) -> Result<T, SqlError>,
+) -> Result<T, SqlError> {
     let mut sql_error = None;
     let r = db.transact(|txn| {
         sql_error = None;
-        execute_statement(txn, stmt, env).map_err(|e| {
+        body(txn).map_err(|e| {
             let retryable = e.is_retryable();
             sql_error = Some(e);
             TxnError::Remote {

@@ -22,8 +22,13 @@ use ferrisdb_kv::tuple::Order;
 pub fn kv_err(e: TxnError) -> SqlError {
     match e {
         TxnError::RetryLimit { last, .. } => kv_err(*last),
+        TxnError::NotCommitted { range, .. } => SqlError::SerializationFailure {
+            reason: "concurrent update".into(),
+            conflict_key: Some(range.begin),
+        },
         e if e.is_retryable() => SqlError::SerializationFailure {
             reason: format!("concurrent update ({e})"),
+            conflict_key: None,
         },
         e => SqlError::internal(format!("storage error: {e}")),
     }

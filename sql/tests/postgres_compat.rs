@@ -334,3 +334,125 @@ SELECT k FROM sp ORDER BY k
 7",
     );
 }
+
+#[test]
+fn a_serialization_failure_names_the_table() {
+    let (_dir, e) = engine();
+    let mut a = e.session();
+    let mut b = e.session();
+    run_script(
+        &mut a,
+        "ok
+CREATE TABLE acct (id INT PRIMARY KEY, balance INT)
+
+ok
+INSERT INTO acct VALUES (1, 100)
+
+ok
+BEGIN
+
+ok UPDATE 1
+UPDATE acct SET balance = balance - 10 WHERE id = 1",
+    );
+    run_script(
+        &mut b,
+        "ok UPDATE 1\nUPDATE acct SET balance = 0 WHERE id = 1",
+    );
+    let err = a.execute("COMMIT").unwrap_err();
+    assert_eq!(err.sqlstate(), "40001");
+    assert!(err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        "could not serialize access due to concurrent update on table \"acct\""
+    );
+    run_script(&mut a, "query\nSELECT balance FROM acct\n----\n0");
+}
+
+#[test]
+fn databases_are_isolated_name_spaces() {
+    let (_dir, e) = engine();
+    let mut pg = e.session();
+    assert_eq!(pg.database(), "postgres");
+    assert_eq!(e.session_for("app").err().unwrap().sqlstate(), "3D000");
+    run_script(
+        &mut pg,
+        "ok CREATE DATABASE
+CREATE DATABASE app
+
+error 42P04
+CREATE DATABASE app
+
+ok
+CREATE DATABASE IF NOT EXISTS app
+
+error 3D000
+DROP DATABASE nodb
+
+ok DROP DATABASE
+DROP DATABASE IF EXISTS nodb
+
+error 55006
+DROP DATABASE postgres
+
+ok
+BEGIN
+
+error 25001
+CREATE DATABASE other
+
+ok ROLLBACK
+COMMIT
+
+ok
+CREATE TABLE t (a INT PRIMARY KEY)
+
+ok
+INSERT INTO t VALUES (1)",
+    );
+    let mut app = e.session_for("app").unwrap();
+    run_script(
+        &mut app,
+        "error 42P01
+SELECT * FROM t
+
+ok
+CREATE TABLE t (a INT PRIMARY KEY, b TEXT)
+
+ok
+CREATE INDEX t_b ON t (b)
+
+ok
+INSERT INTO t VALUES (1, 'x'), (2, 'y')
+
+query
+SELECT count(*) FROM t
+----
+2",
+    );
+    run_script(
+        &mut pg,
+        "query
+SELECT * FROM t
+----
+1
+
+ok
+CREATE INDEX t_b ON t (a)
+
+ok DROP DATABASE
+DROP DATABASE app
+
+query
+SELECT * FROM t
+----
+1",
+    );
+    assert_eq!(e.session_for("app").err().unwrap().sqlstate(), "3D000");
+    run_script(
+        &mut pg,
+        "ok
+CREATE DATABASE app",
+    );
+    let mut app = e.session_for("app").unwrap();
+    run_script(&mut app, "error 42P01\nSELECT * FROM t");
+}

@@ -9,10 +9,14 @@
 //!
 //! ```text
 //!   01 01                          next object id: u64 little-endian (absent = 1)
-//!   01 02 tuple(Text name)         relation descriptor (table or view), see codec
-//!   01 03 tuple(Text name)         index name -> tuple(Text table name) (one namespace)
+//!   01 02 tuple(Text db) tuple(Text name)
+//!                                  relation descriptor (table or view), see codec
+//!   01 03 tuple(Text db) tuple(Text name)
+//!                                  index name -> table name (one namespace per database)
 //!   01 04 tuple(Int table id)      next hidden row id of a table without primary key,
 //!                                  u64 little-endian (absent = 1)
+//!   01 05 tuple(Text db)           a database created by CREATE DATABASE (empty value);
+//!                                  `postgres` exists without one
 //!   02 tuple(Int table id) tuple(Int index id) key...
 //!        index id 1 (primary):     key   = encode_key(primary-key columns)
 //!                                          or tuple(Int row id) without a primary key
@@ -26,6 +30,13 @@
 //! keys; a unique index checks for an existing entry with the same index-column prefix
 //! before writing (NULLs never collide, as in PostgreSQL). Because rows and entries of one
 //! table share the prefix `02 tuple(id)`, DROP TABLE and TRUNCATE are one range clear.
+//!
+//! Databases are name spaces: only names are per database. Table ids come from one
+//! counter, so rows of tables of different databases never share a key, and DROP
+//! DATABASE clears each of its tables' ranges and its two name ranges. The database a
+//! statement works in is installed for its duration with [`with_database`] (a scoped
+//! thread-local, like statement parameters: every catalog read and write below needs it,
+//! and they happen on the thread running the statement).
 //!
 //! Nothing is cached across transactions: each statement reads the descriptors it names
 //! (one point read each), which also puts them in the transaction's read set, so a
@@ -150,10 +161,63 @@ pub fn prefix_range(prefix: &[u8]) -> KeyRange {
     KeyRange::new(prefix.to_vec(), end)
 }
 
-fn named_key(kind: u8, name: &str) -> Vec<u8> {
+/// The database every connection starts in, which always exists.
+pub const DEFAULT_DATABASE: &str = "postgres";
+
+thread_local! {
+    static DATABASE: std::cell::RefCell<String> =
+        std::cell::RefCell::new(DEFAULT_DATABASE.to_string());
+}
+
+/// Runs `f` with catalog names resolved in database `db`.
+pub fn with_database<R>(db: &str, f: impl FnOnce() -> R) -> R {
+    let saved = DATABASE.with(|d| d.replace(db.to_string()));
+    let r = f();
+    DATABASE.with(|d| *d.borrow_mut() = saved);
+    r
+}
+
+/// The prefix of the current database's names of `kind` (`01 kind tuple(db)`).
+fn names_prefix(kind: u8) -> Vec<u8> {
     let mut k = vec![CATALOG_SPACE, kind];
+    DATABASE.with(|d| encode_key_datum(&mut k, &Datum::Text(d.borrow().clone()), Order::Asc));
+    k
+}
+
+fn named_key(kind: u8, name: &str) -> Vec<u8> {
+    let mut k = names_prefix(kind);
     encode_key_datum(&mut k, &Datum::Text(name.to_string()), Order::Asc);
     k
+}
+
+fn database_key(db: &str) -> Vec<u8> {
+    let mut k = vec![CATALOG_SPACE, 0x05];
+    encode_key_datum(&mut k, &Datum::Text(db.to_string()), Order::Asc);
+    k
+}
+
+/// Whether database `db` exists.
+pub fn database_exists(txn: &mut Transaction, db: &str) -> Result<bool, SqlError> {
+    Ok(db == DEFAULT_DATABASE || txn.get(&database_key(db)).map_err(kv_err)?.is_some())
+}
+
+/// Registers database `db`.
+pub fn put_database(txn: &mut Transaction, db: &str) -> Result<(), SqlError> {
+    crate::undo::set(txn, &database_key(db), &[])
+}
+
+/// Removes database `db`: its tables' rows, its names, its registration.
+pub fn delete_database(txn: &mut Transaction, db: &str) -> Result<(), SqlError> {
+    with_database(db, || {
+        for rel in list_relations(txn)? {
+            if let Relation::Table(t) = rel {
+                crate::undo::clear_range(txn, &t.data_range())?;
+            }
+        }
+        crate::undo::clear_range(txn, &prefix_range(&names_prefix(0x02)))?;
+        crate::undo::clear_range(txn, &prefix_range(&names_prefix(0x03)))
+    })?;
+    crate::undo::clear(txn, &database_key(db))
 }
 
 fn read_counter(txn: &mut Transaction, key: &[u8]) -> Result<u64, SqlError> {
@@ -206,19 +270,59 @@ pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation
 
 /// Every view, in name order (dependency checks of DROP).
 pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
-    let mut range = prefix_range(&[CATALOG_SPACE, 0x02]);
-    let mut views = Vec::new();
+    Ok(list_relations(txn)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Relation::View(v) => Some(v),
+            Relation::Table(_) => None,
+        })
+        .collect())
+}
+
+/// Every relation, in name order.
+pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>, SqlError> {
+    let mut range = prefix_range(&names_prefix(0x02));
+    let mut out = Vec::new();
     loop {
         let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
         for (_, v) in &batch {
-            if let Relation::View(view) = decode_relation(v)? {
-                views.push(view);
-            }
+            out.push(decode_relation(v)?);
         }
         match batch.last() {
             Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),
-            _ => return Ok(views),
+            _ => return Ok(out),
         }
+    }
+}
+
+/// The relation a key belongs to, for error messages: a table's rows and index
+/// entries, or a relation's descriptor. `None` for other keys.
+pub fn relation_of_key(txn: &mut Transaction, key: &[u8]) -> Result<Option<String>, SqlError> {
+    use crate::encoding::{decode_key, decode_key_prefix, KeyColumn};
+    let col = |data_type| KeyColumn {
+        data_type,
+        order: Order::Asc,
+    };
+    match key {
+        [DATA_SPACE, rest @ ..] => {
+            let Ok(id) = decode_key_prefix(rest, col(DataType::Int8)) else {
+                return Ok(None);
+            };
+            Ok(list_relations(txn)?.into_iter().find_map(|r| match r {
+                Relation::Table(t) if Datum::Int(t.id as i64) == id => Some(t.name),
+                _ => None,
+            }))
+        }
+        [CATALOG_SPACE, 0x02, rest @ ..] => Ok(
+            match decode_key(rest, &[col(DataType::Text), col(DataType::Text)]) {
+                Ok(mut v) => match v.pop() {
+                    Some(Datum::Text(name)) => Some(name),
+                    _ => None,
+                },
+                Err(_) => None,
+            },
+        ),
+        _ => Ok(None),
     }
 }
 

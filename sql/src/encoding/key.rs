@@ -106,6 +106,11 @@ pub fn decode_key(buf: &[u8], columns: &[KeyColumn]) -> Result<Vec<Datum>, SqlEr
     Ok(out)
 }
 
+/// Decodes the first value of a key (the rest may be anything).
+pub fn decode_key_prefix(buf: &[u8], column: KeyColumn) -> Result<Datum, SqlError> {
+    decode_one(buf, &mut 0, &column)
+}
+
 fn decode_one(buf: &[u8], pos: &mut usize, c: &KeyColumn) -> Result<Datum, SqlError> {
     let at = *pos;
     let v = decode_value(buf, pos, c.order).map_err(|e| corrupt(at, e))?;

@@ -16,5 +16,5 @@ pub mod key;
 pub mod numeric_key;
 pub mod row;
 
-pub use key::{decode_key, encode_key, encode_key_datum, KeyColumn};
+pub use key::{decode_key, decode_key_prefix, encode_key, encode_key_datum, KeyColumn};
 pub use row::{decode_row, encode_row, ROW_FORMAT_VERSION};
