@@ -6,11 +6,8 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ferrisdb");
 
-/// Start `ferrisdb start ARGS --data-dir DATA`; returns the process and the KV address its
-/// banner announced. Our end of its stdout is closed after the banner: the node must keep
-/// running anyway.
-#[allow(dead_code)] // each test binary uses some of these helpers
-pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
+/// Spawn `ferrisdb start ARGS --data-dir DATA` with its stdout piped to us.
+fn spawn(data: &Path, args: &[&str]) -> (Child, BufReader<std::process::ChildStdout>) {
     let mut child = Command::new(BIN)
         .arg("start")
         .args(args)
@@ -21,10 +18,18 @@ pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn ferrisdb start");
+    let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    (child, out)
+}
+
+/// Start `ferrisdb start ARGS --data-dir DATA`; returns the process and the KV address its
+/// banner announced. Our end of its stdout is closed after the banner: the node must keep
+/// running anyway.
+#[allow(dead_code)] // each test binary uses some of these helpers
+pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
+    let (child, mut out) = spawn(data, args);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    out.read_line(&mut line).unwrap();
     let addr = line
         .split("KV API on ")
         .nth(1)
@@ -39,17 +44,9 @@ pub fn start(data: &Path, args: &[&str]) -> (Child, String) {
 /// The caller owns the child (and kills and waits for it).
 #[allow(dead_code, clippy::zombie_processes)]
 pub fn start_pg(data: &Path, args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["start", "--addr", "127.0.0.1:0", "--pg-addr", "127.0.0.1:0"])
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ferrisdb start");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut all = vec!["--addr", "127.0.0.1:0", "--pg-addr", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (mut child, mut out) = spawn(data, &all);
     let mut line = String::new();
     loop {
         line.clear();
