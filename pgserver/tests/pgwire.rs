@@ -106,10 +106,10 @@ async fn simple_and_extended_queries() {
         .await
         .unwrap();
     assert_eq!(rows[0].get::<_, String>(0), "one");
-    // `$1` and `$2` carry no cast: they are described as text and bound as untyped
-    // literals, which the column types then type (as psycopg sends `str`).
+    // `$1` and `$2` carry no cast: as in PostgreSQL, their types come from the columns
+    // they are inserted into (int4, text), and the values are bound, not spliced.
     let n = client
-        .execute("INSERT INTO t VALUES ($1, $2)", &[&"3", &"th'ree"])
+        .execute("INSERT INTO t VALUES ($1, $2)", &[&3i32, &"th'ree"])
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -571,4 +571,38 @@ fn psql_runs_a_query() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+}
+
+/// Bound parameters reach the engine as typed values: text that looks like SQL stays text,
+/// and an untyped parameter is typed from its context (`id = $1` makes it an integer).
+#[tokio::test]
+async fn parameters_are_bound_as_values_never_spliced_into_the_sql() {
+    let node = Node::start(&[]);
+    let client = node.connect().await.unwrap();
+    client
+        .batch_execute("CREATE TABLE notes (id int PRIMARY KEY, body text)")
+        .await
+        .unwrap();
+    let hostile = "x'); DROP TABLE notes; --";
+    client
+        .execute("INSERT INTO notes VALUES ($1, $2)", &[&1i32, &hostile])
+        .await
+        .unwrap();
+    let stmt = client
+        .prepare("SELECT body FROM notes WHERE id = $1")
+        .await
+        .unwrap();
+    assert_eq!(
+        stmt.params(),
+        &[Type::INT4],
+        "the parameter type is inferred from id"
+    );
+    let row = client.query_one(&stmt, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), hostile);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM notes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "the table is still there");
 }

@@ -1,13 +1,18 @@
 //! `ferrisdb-sql`'s [`Engine`] and [`Session`] behind the wire server's session boundary.
 //!
 //! A straight translation: statement results become [`Outcome`]s, the engine's
-//! transaction status becomes [`TxnState`]. Describe goes to [`Session::describe`], which
+//! transaction status becomes [`TxnState`]. Bound parameters go to
+//! [`Session::execute_params`] as typed values, never spliced into the SQL text. Describe goes to [`Session::describe`], which
 //! binds the statement without running it, so the extended protocol never runs a
 //! statement to learn its columns (and `... RETURNING` describes like anything else).
 
-use ferrisdb_sql::{Column, Engine, Session, SqlError, StatementResult, TxnStatus};
+use ferrisdb_sql::{
+    Column, DataType, Datum, Engine, Session, SqlError, StatementResult, TxnStatus,
+};
 
-use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession, TxnState};
+use super::session::{
+    DescribedParams, Outcome, OutputColumn, SessionFactory, SqlSession, TxnState,
+};
 
 impl SessionFactory for Engine {
     type Session = Session;
@@ -27,19 +32,41 @@ fn output_columns(columns: Vec<Column>) -> Vec<OutputColumn> {
         .collect()
 }
 
+fn outcomes(results: Vec<StatementResult>) -> Vec<Outcome> {
+    results
+        .into_iter()
+        .map(|r| match r {
+            StatementResult::Query { columns, rows, .. } => Outcome::Rows {
+                columns: output_columns(columns),
+                rows,
+            },
+            StatementResult::Command { tag } => Outcome::Command { tag },
+        })
+        .collect()
+}
+
 impl SqlSession for Session {
     fn execute(&mut self, sql: &str) -> Result<Vec<Outcome>, SqlError> {
-        let results = Session::execute(self, sql)?;
-        Ok(results
-            .into_iter()
-            .map(|r| match r {
-                StatementResult::Query { columns, rows, .. } => Outcome::Rows {
-                    columns: output_columns(columns),
-                    rows,
-                },
-                StatementResult::Command { tag } => Outcome::Command { tag },
-            })
-            .collect())
+        Session::execute(self, sql).map(outcomes)
+    }
+
+    fn describe_params(
+        &mut self,
+        sql: &str,
+        declared: &[Option<DataType>],
+    ) -> Option<DescribedParams> {
+        Some(
+            Session::describe(self, sql, declared)
+                .map(|d| (d.param_types, d.columns.map(output_columns))),
+        )
+    }
+
+    fn execute_params(
+        &mut self,
+        sql: &str,
+        params: &[(Datum, DataType)],
+    ) -> Option<Result<Vec<Outcome>, SqlError>> {
+        Some(Session::execute_params(self, sql, params).map(outcomes))
     }
 
     fn describe(&mut self, sql: &str) -> Option<Result<Option<Vec<OutputColumn>>, SqlError>> {

@@ -48,7 +48,12 @@ pub struct Prepared {
 
 /// A bound portal.
 pub struct Portal {
+    /// The statement text with parameters substituted as literals: run only when the
+    /// session cannot bind parameters itself.
     sql: String,
+    /// The client's statement text and its bound values, for `execute_params`.
+    original: String,
+    params: Vec<(Datum, DataType)>,
     positions: PositionMap,
     result_formats: Vec<i16>,
     /// The statement's columns if it was described before binding.
@@ -130,6 +135,11 @@ impl<F: SessionFactory> Connection<F> {
             bound.push(bind_value(raw, *ty, format, i + 1)?);
         }
         let (sql, positions) = params::substitute(&prepared.sql, &bound)?;
+        let original = prepared.sql.text.clone();
+        let typed = bound
+            .into_iter()
+            .map(|b| (b.datum, b.ty.unwrap_or(DataType::Unknown)))
+            .collect();
         if let Some(Some(cols)) = &prepared.columns {
             rows::check_formats(&result_formats, cols.len())?;
         }
@@ -138,6 +148,8 @@ impl<F: SessionFactory> Connection<F> {
             portal,
             Portal {
                 sql,
+                original,
+                params: typed,
                 positions,
                 result_formats,
                 columns,
@@ -151,6 +163,7 @@ impl<F: SessionFactory> Connection<F> {
     pub(super) fn describe(&mut self, target: Target, name: &str) -> Result<(), PgError> {
         match target {
             Target::Statement => {
+                self.infer_params(name)?;
                 let prepared = self
                     .statements
                     .get(name)
@@ -184,6 +197,36 @@ impl<F: SessionFactory> Connection<F> {
                 }
                 self.send_columns(columns.as_deref(), &formats);
             }
+        }
+        Ok(())
+    }
+
+    /// Ask the session for the statement's parameter types (PostgreSQL's inference from
+    /// context) and columns, when it can describe without running; later Binds decode
+    /// values as those types.
+    fn infer_params(&mut self, name: &str) -> Result<(), PgError> {
+        let Some(prepared) = self.statements.get(name) else {
+            return Err(PgError::UnknownStatement(name.to_string()));
+        };
+        if prepared.columns.is_some() && prepared.param_types.iter().all(Option::is_some) {
+            return Ok(());
+        }
+        let (text, declared) = (prepared.sql.text.clone(), prepared.param_types.clone());
+        let session = self
+            .session
+            .as_mut()
+            .ok_or(PgError::Unsupported("a query before startup"))?;
+        let Some(described) = session.describe_params(&text, &declared) else {
+            return Ok(());
+        };
+        let (types, columns) = described.map_err(PgError::from)?;
+        if let Some(p) = self.statements.get_mut(name) {
+            for (slot, ty) in p.param_types.iter_mut().zip(types) {
+                if slot.is_none() && ty != DataType::Unknown {
+                    *slot = Some(ty);
+                }
+            }
+            p.columns = Some(columns);
         }
         Ok(())
     }
@@ -271,8 +314,21 @@ impl<F: SessionFactory> Connection<F> {
             return Ok(());
         }
         let sql = portal.sql.clone();
-        let positions = portal.positions.clone();
-        let outcome = match self.run(&sql) {
+        let (original, params) = (portal.original.clone(), portal.params.clone());
+        let mut positions = portal.positions.clone();
+        let session = self
+            .session
+            .as_mut()
+            .ok_or(PgError::Unsupported("a query before startup"))?;
+        let result = match session.execute_params(&original, &params) {
+            Some(r) => {
+                // The engine saw the client's own text: positions need no mapping.
+                positions = PositionMap::default();
+                r.map_err(PgError::from)
+            }
+            None => self.run(&sql),
+        };
+        let outcome = match result {
             Ok(outcomes) => outcomes.into_iter().next(),
             Err(e) => {
                 self.report(&e, &|p| positions.map(p));

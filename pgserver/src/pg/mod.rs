@@ -28,9 +28,11 @@
 //!   I/O and runs it on a blocking thread, because SQL execution blocks on the KV layer.
 //! - **Trust authentication.** Every user is accepted without a password; password (MD5,
 //!   SCRAM) authentication is later work.
-//! - **What the engine API cannot give is worked around here, and said so** (see
-//!   `params` and `extended`): parameters are substituted as typed literals, and a
-//!   statement is described by running it with NULL parameters when it is a query.
+//! - **Parameters are bound, not spliced.** Bind decodes each value to a typed `Datum`
+//!   and Execute hands them to the engine (`SqlSession::execute_params`); Describe asks
+//!   the engine for the statement's parameter types (PostgreSQL's inference from context)
+//!   and columns without running it. Substitution as typed literals (`params`) remains
+//!   only as the fallback for a session that cannot bind or describe.
 //!
 //! ## Not supported yet
 //!

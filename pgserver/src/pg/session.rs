@@ -39,6 +39,9 @@ pub enum TxnState {
     Failed,
 }
 
+/// Parameter types and result columns of a statement, or why it cannot be described.
+pub type DescribedParams = Result<(Vec<DataType>, Option<Vec<OutputColumn>>), SqlError>;
+
 /// A SQL session; see the module doc.
 pub trait SqlSession: Send + 'static {
     /// Runs every statement of `sql` in order, stopping at the first error.
@@ -48,6 +51,27 @@ pub trait SqlSession: Send + 'static {
     /// running it. `None` from the outer option: this session cannot describe without
     /// running (the caller then falls back; see `extended`).
     fn describe(&mut self, _sql: &str) -> Option<Result<Option<Vec<OutputColumn>>, SqlError>> {
+        None
+    }
+
+    /// The parameter types of `sql` (inferred from context where `declared` has `None`) and
+    /// its result columns, without running it. `None`: not supported (see `describe`).
+    fn describe_params(
+        &mut self,
+        _sql: &str,
+        _declared: &[Option<DataType>],
+    ) -> Option<DescribedParams> {
+        None
+    }
+
+    /// Runs `sql` with `$n` bound to `params[n-1]` as typed values (`DataType::Unknown`: an
+    /// untyped literal the engine types from context). `None`: this session cannot bind
+    /// parameters, and the caller substitutes them as literals instead (see `params`).
+    fn execute_params(
+        &mut self,
+        _sql: &str,
+        _params: &[(Datum, DataType)],
+    ) -> Option<Result<Vec<Outcome>, SqlError>> {
         None
     }
 
