@@ -606,3 +606,35 @@ async fn parameters_are_bound_as_values_never_spliced_into_the_sql() {
         .get(0);
     assert_eq!(n, 1, "the table is still there");
 }
+
+/// A simple Query of several statements whose last one fails: the earlier statements'
+/// results (already committed) arrive before the error, and rows of `INSERT ... RETURNING`
+/// complete with the INSERT tag, as PostgreSQL sends them.
+#[tokio::test]
+async fn earlier_results_precede_an_error_and_returning_keeps_its_tag() {
+    let node = Node::start(&[]);
+    let mut raw = Raw::connect(&node.addr).await;
+    raw.send(&[&Query::new(
+        "CREATE TABLE r (id int PRIMARY KEY); INSERT INTO r VALUES (1), (2) RETURNING id; SELECT 1/0"
+            .into(),
+    )])
+    .await;
+    let got = raw.until_ready().await.unwrap();
+    let tags: Vec<String> = got
+        .iter()
+        .filter_map(|m| match m {
+            Msg::CommandComplete(c) => Some(c.tag.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, vec!["CREATE TABLE", "INSERT 0 2"]);
+    assert_eq!(texts(&got), vec!["1", "2"]);
+    assert!(
+        matches!(got.iter().rev().nth(1), Some(Msg::ErrorResponse(_))),
+        "the error comes last: {got:?}"
+    );
+    // The INSERT before the error committed.
+    raw.send(&[&Query::new("SELECT count(*) FROM r".into())])
+        .await;
+    assert_eq!(texts(&raw.until_ready().await.unwrap()), vec!["2"]);
+}

@@ -36,9 +36,10 @@ fn outcomes(results: Vec<StatementResult>) -> Vec<Outcome> {
     results
         .into_iter()
         .map(|r| match r {
-            StatementResult::Query { columns, rows, .. } => Outcome::Rows {
+            StatementResult::Query { columns, rows, tag } => Outcome::Rows {
                 columns: output_columns(columns),
                 rows,
+                tag,
             },
             StatementResult::Command { tag } => Outcome::Command { tag },
         })
@@ -48,6 +49,11 @@ fn outcomes(results: Vec<StatementResult>) -> Vec<Outcome> {
 impl SqlSession for Session {
     fn execute(&mut self, sql: &str) -> Result<Vec<Outcome>, SqlError> {
         Session::execute(self, sql).map(outcomes)
+    }
+
+    fn execute_all(&mut self, sql: &str) -> (Vec<Outcome>, Option<SqlError>) {
+        let (results, error) = Session::execute_all(self, sql);
+        (outcomes(results), error)
     }
 
     fn describe_params(

@@ -373,7 +373,7 @@ impl<F: SessionFactory> Connection<F> {
             Some(Outcome::Command { tag }) => {
                 messages.push(Msg::CommandComplete(CommandComplete::new(tag.clone())))
             }
-            Some(Outcome::Rows { columns, .. }) => {
+            Some(Outcome::Rows { columns, tag, .. }) => {
                 rows::check_formats(&formats, columns.len())?;
                 let take = limit.min(pending.len());
                 for row in pending.drain(..take) {
@@ -381,7 +381,8 @@ impl<F: SessionFactory> Connection<F> {
                 }
                 *sent += take;
                 messages.push(if pending.is_empty() {
-                    Msg::CommandComplete(CommandComplete::new(format!("SELECT {sent}")))
+                    let tag = tag.clone().unwrap_or_else(|| format!("SELECT {sent}"));
+                    Msg::CommandComplete(CommandComplete::new(tag))
                 } else {
                     Msg::PortalSuspended(PortalSuspended::new())
                 });

@@ -264,12 +264,20 @@ impl<F: SessionFactory> Connection<F> {
         {
             self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
         } else {
-            match self.run(sql) {
-                Ok(outcomes) if outcomes.is_empty() => {
-                    self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()))
+            match self.session.as_mut() {
+                None => self.report(&PgError::Unsupported("a query before startup"), &|p| p),
+                Some(session) => {
+                    // Statements before a failing one have run (and may have committed):
+                    // their results go out first, then the error.
+                    let (outcomes, error) = session.execute_all(sql);
+                    if outcomes.is_empty() && error.is_none() {
+                        self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+                    }
+                    outcomes.into_iter().for_each(|o| self.send_outcome(o));
+                    if let Some(e) = error {
+                        self.report(&PgError::from(e), &|p| p);
+                    }
                 }
-                Ok(outcomes) => outcomes.into_iter().for_each(|o| self.send_outcome(o)),
-                Err(e) => self.report(&e, &|p| p),
             }
         }
         self.ready_for_query();
@@ -287,7 +295,7 @@ impl<F: SessionFactory> Connection<F> {
     fn send_outcome(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Command { tag } => self.send(Msg::CommandComplete(CommandComplete::new(tag))),
-            Outcome::Rows { columns, rows } => {
+            Outcome::Rows { columns, rows, tag } => {
                 self.send(Msg::RowDescription(rows::row_description(&columns, &[])));
                 let count = rows.len();
                 for row in rows {
@@ -296,9 +304,8 @@ impl<F: SessionFactory> Connection<F> {
                         Err(e) => return self.report(&e, &|p| p),
                     }
                 }
-                self.send(Msg::CommandComplete(CommandComplete::new(format!(
-                    "SELECT {count}"
-                ))));
+                let tag = tag.unwrap_or_else(|| format!("SELECT {count}"));
+                self.send(Msg::CommandComplete(CommandComplete::new(tag)));
             }
         }
     }

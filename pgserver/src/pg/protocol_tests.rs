@@ -48,6 +48,7 @@ impl SqlSession for Script {
                     data_type: DataType::Text,
                 }],
                 rows: vec![vec![Datum::Text(sql.into())], vec![Datum::Null]],
+                tag: None,
             }]),
         }
     }

@@ -23,6 +23,9 @@ pub enum Outcome {
     Rows {
         columns: Vec<OutputColumn>,
         rows: Vec<Vec<Datum>>,
+        /// The command tag of a data-changing statement with RETURNING (`INSERT 0 2`);
+        /// `None` for a query (`SELECT n`).
+        tag: Option<String>,
     },
     /// Any other statement, with its command tag (`INSERT 0 3`, `BEGIN`, ...).
     Command { tag: String },
@@ -46,6 +49,15 @@ pub type DescribedParams = Result<(Vec<DataType>, Option<Vec<OutputColumn>>), Sq
 pub trait SqlSession: Send + 'static {
     /// Runs every statement of `sql` in order, stopping at the first error.
     fn execute(&mut self, sql: &str) -> Result<Vec<Outcome>, SqlError>;
+
+    /// Like `execute`, but also returns what the statements before a failing one produced
+    /// (they may have committed: the client must see their results before the error).
+    fn execute_all(&mut self, sql: &str) -> (Vec<Outcome>, Option<SqlError>) {
+        match self.execute(sql) {
+            Ok(outcomes) => (outcomes, None),
+            Err(e) => (Vec::new(), Some(e)),
+        }
+    }
 
     /// The result columns `sql` would produce (`None`: it returns no rows), without
     /// running it. `None` from the outer option: this session cannot describe without
