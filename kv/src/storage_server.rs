@@ -35,7 +35,6 @@
 mod ownership;
 mod shards;
 
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, RwLock};
@@ -279,17 +278,11 @@ impl StorageServer {
     /// The parts of `range` this server applies: its intersections with the owned shards
     /// (never the local metadata space).
     fn owned_pieces(owned: &[OwnedShard], range: &KeyRange) -> Vec<KeyRange> {
-        let space = KeyRange::new(Vec::new(), LOCAL_SPACE.to_vec());
+        let range = range.intersection(&KeyRange::new(Vec::new(), LOCAL_SPACE.to_vec()));
         owned
             .iter()
-            .map(|s| &s.range)
-            .filter(|r| r.intersects(range) && r.intersects(&space))
-            .map(|r| {
-                KeyRange::new(
-                    r.begin.clone().max(range.begin.clone()),
-                    r.end.clone().min(range.end.clone()).min(space.end.clone()),
-                )
-            })
+            .map(|s| s.range.intersection(&range))
+            .filter(|piece| !piece.is_empty())
             .collect()
     }
 
@@ -304,10 +297,7 @@ impl StorageServer {
             return Ok(());
         }
         let mut keys: Vec<Vec<u8>> = Vec::new();
-        let bounds = (
-            Bound::Included(range.begin.as_slice()),
-            Bound::Excluded(range.end.as_slice()),
-        );
+        let bounds = range.bounds();
         for kv in self
             .engine
             .scan(bounds, version.saturating_sub(1), Direction::Forward)?
@@ -378,10 +368,7 @@ impl StorageServer {
         if range.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let bounds = (
-            Bound::Included(range.begin.as_slice()),
-            Bound::Excluded(range.end.as_slice()),
-        );
+        let bounds = range.bounds();
         let direction = if reverse {
             Direction::Reverse
         } else {

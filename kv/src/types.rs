@@ -69,6 +69,22 @@ impl KeyRange {
     pub fn intersects(&self, other: &KeyRange) -> bool {
         !self.is_empty() && !other.is_empty() && self.begin < other.end && other.begin < self.end
     }
+
+    /// The keys in both ranges (empty when they do not intersect).
+    pub fn intersection(&self, other: &KeyRange) -> KeyRange {
+        KeyRange {
+            begin: self.begin.clone().max(other.begin.clone()),
+            end: self.end.clone().min(other.end.clone()),
+        }
+    }
+
+    /// The range as bounds for a storage-engine scan: `[begin, end)`.
+    pub fn bounds(&self) -> (std::ops::Bound<&[u8]>, std::ops::Bound<&[u8]>) {
+        (
+            std::ops::Bound::Included(self.begin.as_slice()),
+            std::ops::Bound::Excluded(self.end.as_slice()),
+        )
+    }
 }
 
 /// The smallest key strictly greater than `key`: `key` followed by a zero byte.
@@ -215,6 +231,21 @@ pub fn decode_mutations(buf: &[u8]) -> Result<Vec<Mutation>, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn intersection_is_the_keys_in_both_ranges() {
+        let r = KeyRange::new("b", "m");
+        assert_eq!(
+            r.intersection(&KeyRange::new("a", "f")),
+            KeyRange::new("b", "f")
+        );
+        assert_eq!(
+            r.intersection(&KeyRange::new("c", "z")),
+            KeyRange::new("c", "m")
+        );
+        assert!(r.intersection(&KeyRange::new("m", "z")).is_empty());
+        assert!(r.contains(b"e") && r.bounds().0 == std::ops::Bound::Included(&b"b"[..]));
+    }
 
     fn mutation() -> impl Strategy<Value = Mutation> {
         let bytes = prop::collection::vec(any::<u8>(), 0..12);

@@ -3,7 +3,6 @@
 //! the per-shard statistics the controller balances by. See [`super::shards`] for the order
 //! of writes that keeps each change crash-safe.
 
-use std::ops::Bound;
 use std::sync::MutexGuard;
 
 use ferrisdb_storage::{Direction, WriteBatch};
@@ -80,10 +79,7 @@ impl StorageServer {
             ));
         }
         let mut batch = WriteBatch::new();
-        let bounds = (
-            Bound::Included(range.begin.as_slice()),
-            Bound::Excluded(range.end.as_slice()),
-        );
+        let bounds = range.bounds();
         let incoming: std::collections::HashSet<&[u8]> =
             rows.iter().map(|(k, _)| k.as_slice()).collect();
         for kv in self.engine.scan(bounds, v, Direction::Forward)? {
@@ -197,10 +193,7 @@ impl StorageServer {
         max: u64,
         mut last: Option<&mut Option<Vec<u8>>>,
     ) -> Result<(u64, u64), KvError> {
-        let bounds = (
-            Bound::Included(range.begin.as_slice()),
-            Bound::Excluded(range.end.as_slice()),
-        );
+        let bounds = range.bounds();
         let (mut keys, mut bytes) = (0u64, 0u64);
         for kv in self.engine.scan(bounds, v, Direction::Forward)? {
             let (k, val) = kv?;

@@ -136,12 +136,14 @@ impl Coordinator {
                 KvResponse::Log { entries, through }
             }
             // Data lives on storage servers: the shard map sends reads there.
-            KvRequest::Get { key, .. } | KvRequest::GetLatest { key } => {
-                return Err(TxnError::Kv(KvError::WrongShard { key }))
-            }
-            KvRequest::GetRange { range, .. } => {
-                return Err(TxnError::Kv(KvError::WrongShard { key: range.begin }))
-            }
+            KvRequest::Get { key, version } => KvResponse::Value(self.get(&key, version)?),
+            KvRequest::GetLatest { key } => KvResponse::Value(self.get(&key, 0)?),
+            KvRequest::GetRange {
+                range,
+                version,
+                limit,
+                reverse,
+            } => KvResponse::Range(self.get_range(&range, version, limit as usize, reverse)?),
         })
     }
 }

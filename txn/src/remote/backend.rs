@@ -115,13 +115,7 @@ impl RemoteBackend {
         map.shards
             .iter()
             .filter(|(r, _)| r.intersects(range))
-            .map(|(r, a)| {
-                let piece = KeyRange::new(
-                    r.begin.clone().max(range.begin.clone()),
-                    r.end.clone().min(range.end.clone()),
-                );
-                (piece, *a)
-            })
+            .map(|(r, a)| (r.intersection(range), *a))
             .collect()
     }
 
