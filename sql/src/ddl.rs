@@ -311,3 +311,19 @@ pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementRe
     }
     Ok(StatementResult::command("TRUNCATE TABLE"))
 }
+
+/// VACUUM and ANALYZE: the table must exist (42P01 otherwise, as in PostgreSQL), and
+/// there is nothing else to do. Old MVCC versions are dropped by the storage engine's
+/// compaction, not by a sweep of the table, and the rule-based planner keeps no
+/// statistics; the statements exist so that tools which run them (pgbench, ORMs,
+/// migration scripts) work unchanged.
+pub fn maintain(
+    txn: &mut Transaction,
+    table: Option<&ast::ObjectName>,
+    tag: &str,
+) -> Result<StatementResult, SqlError> {
+    if let Some(name) = table {
+        catalog::get_table(txn, &object_name(name)?)?;
+    }
+    Ok(StatementResult::command(tag))
+}

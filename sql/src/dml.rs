@@ -336,7 +336,7 @@ pub fn insert(
             }
         }
         let row_id = if t.has_row_id() {
-            Some(crate::catalog::allocate_row_ids(cx.txn, t.id, 1)? as i64)
+            Some(store::new_row_id(cx.txn, &t)?)
         } else {
             None
         };

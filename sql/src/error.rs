@@ -194,6 +194,9 @@ pub enum SqlError {
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },
+    /// 54000: the statement's (or block's) writes exceed the KV transaction limit.
+    #[error("transaction is too large: {size} bytes of writes exceed the limit of {max} bytes")]
+    TransactionTooLarge { size: usize, max: usize },
     /// 54001: an expression nested beyond what the parser, binder and executor recurse.
     #[error("stack depth limit exceeded")]
     StackDepthExceeded,
@@ -286,6 +289,7 @@ impl SqlError {
             SerializationFailure { .. } => "40001",
             FeatureNotSupported { .. } => "0A000",
             StackDepthExceeded => "54001",
+            TransactionTooLarge { .. } => "54000",
             QueryCanceled => "57014",
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
@@ -330,6 +334,9 @@ impl SqlError {
             SqlError::DependentObjects {
                 detail: Some(_), ..
             } => Some("Use DROP ... CASCADE to drop the dependent objects too."),
+            SqlError::TransactionTooLarge { .. } => Some(
+                "Write fewer rows per transaction; COPY outside a transaction block commits in batches, and CREATE INDEX and ADD PRIMARY KEY build in batches on their own.",
+            ),
             SqlError::StackDepthExceeded => Some(
                 "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
             ),

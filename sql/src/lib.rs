@@ -115,6 +115,7 @@ pub mod ops;
 pub mod parse;
 pub mod plan;
 pub mod query;
+pub mod rowid;
 pub mod savepoint;
 pub mod session;
 pub mod store;

@@ -2,9 +2,11 @@
 //! PostgreSQL's 42601 wording (`syntax error at or near "FROM"`, `syntax error at end of
 //! input`) with the 1-based character position when sqlparser reports a line and column.
 
-use sqlparser::ast::{Expr, Statement};
+use sqlparser::ast::{Expr, Statement, VacuumStatement};
 use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Token;
 
 use crate::error::SqlError;
 
@@ -14,12 +16,91 @@ use crate::error::SqlError;
 pub const MAX_PARSE_DEPTH: usize = 5000;
 
 /// Parses a semicolon-separated script into statements.
+///
+/// This is sqlparser's statement loop with one addition: VACUUM is parsed here in
+/// PostgreSQL's grammar (sqlparser knows only Redshift's), one statement per table named.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, SqlError> {
     Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(MAX_PARSE_DEPTH)
         .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
+        .and_then(|mut p| statements(&mut p))
         .map_err(|e| syntax_error(sql, e))
+}
+
+fn statements(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
+    let mut stmts = Vec::new();
+    let mut expecting_delimiter = false;
+    loop {
+        while p.consume_token(&Token::SemiColon) {
+            expecting_delimiter = false;
+        }
+        match &p.peek_token_ref().token {
+            Token::EOF => break,
+            _ if expecting_delimiter => {
+                return p.expected_ref("end of statement", p.peek_token_ref())
+            }
+            Token::Word(w) if w.keyword == Keyword::VACUUM => stmts.extend(vacuum(p)?),
+            _ => stmts.push(p.parse_statement()?),
+        }
+        expecting_delimiter = true;
+    }
+    Ok(stmts)
+}
+
+/// `VACUUM [ ( option [, ...] ) ] [ FULL ] [ FREEZE ] [ VERBOSE ] [ ANALYZE ]
+/// [ table [ ( column [, ...] ) ] [, ...] ]`: the options are accepted and ignored (see
+/// [`crate::session`] for what VACUUM does here), each table becomes one statement.
+fn vacuum(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
+    p.expect_keyword(Keyword::VACUUM)?;
+    if p.consume_token(&Token::LParen) {
+        skip_to_close_paren(p)?;
+    }
+    let full = p.parse_keyword(Keyword::FULL);
+    for kw in [Keyword::FREEZE, Keyword::VERBOSE, Keyword::ANALYZE] {
+        let _ = p.parse_keyword(kw);
+    }
+    let one = |table_name| {
+        Statement::Vacuum(VacuumStatement {
+            full,
+            sort_only: false,
+            delete_only: false,
+            reindex: false,
+            recluster: false,
+            table_name,
+            threshold: None,
+            boost: false,
+        })
+    };
+    if matches!(p.peek_token_ref().token, Token::EOF | Token::SemiColon) {
+        return Ok(vec![one(None)]);
+    }
+    let mut out = Vec::new();
+    loop {
+        let name = p.parse_object_name(false)?;
+        if p.consume_token(&Token::LParen) {
+            p.parse_comma_separated(|p| p.parse_identifier())?;
+            p.expect_token(&Token::RParen)?;
+        }
+        out.push(one(Some(name)));
+        if !p.consume_token(&Token::Comma) {
+            return Ok(out);
+        }
+    }
+}
+
+/// Skips a parenthesized option list whose `(` was consumed.
+fn skip_to_close_paren(p: &mut Parser) -> Result<(), ParserError> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        let t = p.next_token();
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::EOF => return p.expected(")", t),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Parses one expression (stored defaults and CHECK constraints).

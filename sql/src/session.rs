@@ -331,6 +331,12 @@ impl Session {
         if self.failed {
             return Err(SqlError::InFailedTransaction);
         }
+        if matches!(stmt, Statement::Vacuum(_)) && self.txn.is_some() {
+            self.failed = true;
+            return Err(SqlError::InvalidTransactionState {
+                message: "VACUUM cannot run inside a transaction block".into(),
+            });
+        }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
             let r = if self.savepoints.is_empty() {
@@ -504,6 +510,8 @@ pub fn execute_statement(
         } => crate::drop::drop(txn, *object_type, *if_exists, names, *cascade),
         Statement::Truncate(t) => ddl::truncate(txn, t),
         Statement::AlterTable(a) => crate::alter::alter_table(txn, a, env),
+        Statement::Vacuum(v) => ddl::maintain(txn, v.table_name.as_ref(), "VACUUM"),
+        Statement::Analyze(a) => ddl::maintain(txn, a.table_name.as_ref(), "ANALYZE"),
         other => Err(SqlError::unsupported(format!(
             "statement not supported: {}",
             first_words(&other.to_string())

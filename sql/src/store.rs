@@ -22,6 +22,7 @@ use ferrisdb_kv::tuple::Order;
 pub fn kv_err(e: TxnError) -> SqlError {
     match e {
         TxnError::RetryLimit { last, .. } => kv_err(*last),
+        TxnError::TransactionTooLarge { size, max } => SqlError::TransactionTooLarge { size, max },
         TxnError::NotCommitted { range, .. } => SqlError::SerializationFailure {
             reason: "concurrent update".into(),
             conflict_key: Some(range.begin),
@@ -65,6 +66,20 @@ pub fn index_key_columns(t: &TableDef, ix: &IndexDef) -> Vec<KeyColumn> {
         .collect();
     cols.extend(primary_key_columns(t));
     cols
+}
+
+/// A hidden row id for a new row of `t` (a table without a primary key) that no row of
+/// `t` has: ids are unique per process by construction ([`crate::rowid`]); the read
+/// catches the improbable repeat across processes and conflicts with a concurrent
+/// insert of the same id, so a row is never overwritten.
+pub fn new_row_id(txn: &mut Transaction, t: &TableDef) -> Result<i64, SqlError> {
+    loop {
+        let id = crate::rowid::next_row_id();
+        let key = primary_key_of(t, &[Datum::Int(id)])?;
+        if txn.get(&key).map_err(kv_err)?.is_none() {
+            return Ok(id);
+        }
+    }
 }
 
 /// The full KV key of the row whose primary-key values are `pk`.

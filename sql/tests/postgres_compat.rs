@@ -456,3 +456,52 @@ CREATE DATABASE app",
     let mut app = e.session_for("app").unwrap();
     run_script(&mut app, "error 42P01\nSELECT * FROM t");
 }
+
+#[test]
+fn concurrent_inserts_into_a_table_without_primary_key_do_not_conflict() {
+    let (_dir, e) = engine();
+    let mut a = e.session();
+    let mut b = e.session();
+    run_script(
+        &mut a,
+        "ok\nCREATE TABLE history (tid INT, delta INT)\n\nok\nBEGIN\n\nok INSERT 0 1\nINSERT INTO history VALUES (1, 10)",
+    );
+    run_script(
+        &mut b,
+        "ok\nBEGIN\n\nok INSERT 0 1\nINSERT INTO history VALUES (2, 20)\n\nok COMMIT\nCOMMIT",
+    );
+    run_script(&mut a, "ok COMMIT\nCOMMIT");
+    run_script(
+        &mut a,
+        "query\nSELECT tid, delta FROM history ORDER BY tid\n----\n1|10\n2|20",
+    );
+}
+
+#[test]
+fn a_statement_writing_more_than_the_transaction_limit_fails_with_54000_and_writes_nothing() {
+    let (_dir, e) = engine();
+    let mut s = e.session();
+    run_script(
+        &mut s,
+        "ok\nCREATE TABLE big (id INT PRIMARY KEY, filler TEXT)",
+    );
+    let err = s
+        .execute("INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 100000) g")
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "54000", "{err}");
+    assert!(
+        err.to_string().starts_with("transaction is too large"),
+        "{err}"
+    );
+    run_script(&mut s, "query\nSELECT count(*) FROM big\n----\n0");
+}
+
+#[test]
+fn vacuum_and_analyze_check_the_table_and_vacuum_refuses_a_transaction_block() {
+    let (_dir, e) = engine();
+    let mut s = e.session();
+    run_script(
+        &mut s,
+        "ok\nCREATE TABLE t (a INT)\n\nok VACUUM\nVACUUM ANALYZE t\n\nok VACUUM\nVACUUM (VERBOSE, ANALYZE) t (a)\n\nok VACUUM\nVACUUM\n\nok ANALYZE\nANALYZE t\n\nerror 42P01\nVACUUM missing\n\nok\nBEGIN\n\nerror 25001\nVACUUM t\n\nok\nROLLBACK",
+    );
+}

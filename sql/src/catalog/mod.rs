@@ -13,13 +13,14 @@
 //!                                  relation descriptor (table or view), see codec
 //!   01 03 tuple(Text db) tuple(Text name)
 //!                                  index name -> table name (one namespace per database)
-//!   01 04 tuple(Int table id)      next hidden row id of a table without primary key,
-//!                                  u64 little-endian (absent = 1)
+//!   01 04 ...                      unused (was a per-table row-id counter; row ids now
+//!                                  come from [`crate::rowid`])
 //!   01 05 tuple(Text db)           a database created by CREATE DATABASE (empty value);
 //!                                  `postgres` exists without one
 //!   02 tuple(Int table id) tuple(Int index id) key...
 //!        index id 1 (primary):     key   = encode_key(primary-key columns)
 //!                                          or tuple(Int row id) without a primary key
+//!                                          (a [`crate::rowid`] id)
 //!                                  value = encode_row(every column, in table order)
 //!        index id >= 2 (secondary): key  = encode_key(index columns)
 //!                                          ++ the primary key part above
@@ -251,13 +252,6 @@ fn allocate(txn: &mut Transaction, key: &[u8], n: u64) -> Result<u64, SqlError> 
 /// A new table id.
 pub fn allocate_table_id(txn: &mut Transaction) -> Result<u64, SqlError> {
     allocate(txn, &[CATALOG_SPACE, 0x01], 1)
-}
-
-/// `n` new hidden row ids of table `table_id`, returning the first.
-pub fn allocate_row_ids(txn: &mut Transaction, table_id: u64, n: u64) -> Result<u64, SqlError> {
-    let mut k = vec![CATALOG_SPACE, 0x04];
-    encode_key_datum(&mut k, &Datum::Int(table_id as i64), Order::Asc);
-    allocate(txn, &k, n)
 }
 
 /// The relation called `name`, if any.
