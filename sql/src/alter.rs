@@ -15,17 +15,22 @@
 //!   evaluated over every row first (23514 `check constraint "c" of relation "t" is
 //!   violated by some row`).
 //!
-//! A rewrite holds the table's rows in memory; ALTER TABLE of very large tables is
-//! future work. Relations views depend on cannot be renamed (views store their query
+//! Each of these runs in the statement's transaction and holds the rows it rewrites in
+//! memory. ADD UNIQUE and ADD PRIMARY KEY over a table too large for one transaction run
+//! outside a transaction block as batched jobs ([`crate::backfill`]); ADD/DROP COLUMN
+//! and ADD CHECK over such a table fail with 54000 (future work). Relations views depend on cannot be renamed (views store their query
 //! text, which names the table), which PostgreSQL would allow.
 
 use ferrisdb_txn::Transaction;
 use sqlparser::ast::{self, AlterTableOperation as Op, RenameTableNameKind, TableConstraint};
 
+use crate::backfill::Change;
 use crate::bind::{ident_name, object_name, Binder};
 use crate::catalog::{self, prefix_range, CheckDef, ColumnDef, IndexDef, Relation, TableDef};
 use crate::datum::Datum;
-use crate::ddl::{check_name, col_names, key_columns_of, table_scope, validate_exprs};
+use crate::ddl::{
+    check_name, col_names, finish_index, key_columns_of, table_scope, validate_exprs,
+};
 use crate::error::SqlError;
 use crate::exec::{eval, ExecCtx, Row};
 use crate::session::{StatementEnv, StatementResult};
@@ -356,52 +361,45 @@ fn add_constraint(
             check_rows(txn, &t, &def, rows.iter().map(|(_, r)| r), env)?;
             catalog::put_relation(txn, &Relation::Table(t))
         }
-        TableConstraint::Unique(u) => {
-            let cols = key_columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?;
-            let name = u
-                .name
-                .as_ref()
-                .map(ident_name)
-                .unwrap_or_else(|| format!("{}_{}_key", t.name, col_names(&t, &cols)));
-            if catalog::index_owner(txn, &name)?.is_some()
-                || catalog::get_relation(txn, &name)?.is_some()
-            {
-                return Err(SqlError::DuplicateTable { name });
+        TableConstraint::Unique(_) | TableConstraint::PrimaryKey(_) => {
+            match plan_key_constraint(txn, t, c)? {
+                Change::Index(t, ix) => {
+                    build_index(txn, &t, &ix)?;
+                    finish_index(txn, t, ix)
+                }
+                Change::PrimaryKey { old, new } => add_primary_key(txn, old, new),
             }
-            let ix = IndexDef {
-                id: t.next_index_id,
-                name: name.clone(),
-                columns: cols,
-                unique: true,
-                primary: false,
-            };
-            t.next_index_id += 1;
-            build_index(txn, &t, &ix)?;
-            t.indexes.push(ix);
-            catalog::put_index_name(txn, &name, &t.name)?;
-            catalog::put_relation(txn, &Relation::Table(t))
-        }
-        TableConstraint::PrimaryKey(p) => {
-            let cols = key_columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?;
-            let name = p
-                .name
-                .as_ref()
-                .map(ident_name)
-                .unwrap_or_else(|| format!("{}_pkey", t.name));
-            add_primary_key(txn, t, cols, name)
         }
         other => Err(SqlError::unsupported(format!("ADD {other}"))),
     }
 }
 
-/// Re-keys a table that had hidden row ids by `cols` (see the module doc).
-fn add_primary_key(
+/// Checks ADD UNIQUE / ADD PRIMARY KEY on `t` and says what it builds; nothing is
+/// written. The re-keyed table of a primary key keeps `t`'s id.
+pub(crate) fn plan_key_constraint(
     txn: &mut Transaction,
     mut t: TableDef,
-    cols: Vec<usize>,
-    name: String,
-) -> Result<(), SqlError> {
-    if !t.has_row_id() {
+    c: &TableConstraint,
+) -> Result<Change, SqlError> {
+    let (cols, name, primary) = match c {
+        TableConstraint::Unique(u) => {
+            let cols = key_columns_of(&t, u.columns.iter().map(|c| &c.column.expr))?;
+            let name = u.name.as_ref().map(ident_name);
+            let name = name.unwrap_or_else(|| format!("{}_{}_key", t.name, col_names(&t, &cols)));
+            (cols, name, false)
+        }
+        TableConstraint::PrimaryKey(p) => {
+            let cols = key_columns_of(&t, p.columns.iter().map(|c| &c.column.expr))?;
+            let name = p.name.as_ref().map(ident_name);
+            (
+                cols,
+                name.unwrap_or_else(|| format!("{}_pkey", t.name)),
+                true,
+            )
+        }
+        other => return Err(SqlError::unsupported(format!("ADD {other}"))),
+    };
+    if primary && !t.has_row_id() {
         return Err(SqlError::InvalidTableDefinition {
             message: format!(
                 "multiple primary keys for table \"{}\" are not allowed",
@@ -412,25 +410,43 @@ fn add_primary_key(
     if catalog::index_owner(txn, &name)?.is_some() || catalog::get_relation(txn, &name)?.is_some() {
         return Err(SqlError::DuplicateTable { name });
     }
-    let rows = all_rows(txn, &t)?;
+    if !primary {
+        let ix = IndexDef {
+            id: t.next_index_id,
+            name,
+            columns: cols,
+            unique: true,
+            primary: false,
+        };
+        t.next_index_id += 1;
+        return Ok(Change::Index(t, ix));
+    }
+    let mut new = t.clone();
     for c in &cols {
+        new.columns[*c].not_null = true;
+    }
+    new.indexes[0].columns = cols;
+    new.indexes[0].name = name;
+    Ok(Change::PrimaryKey { old: t, new })
+}
+
+/// Re-keys `old`, a table that had hidden row ids, as `new` (see the module doc).
+fn add_primary_key(txn: &mut Transaction, old: TableDef, new: TableDef) -> Result<(), SqlError> {
+    let rows = all_rows(txn, &old)?;
+    // PostgreSQL sets the key columns NOT NULL before it builds the index: a NULL is
+    // reported ahead of any duplicate.
+    for c in &new.primary().columns {
         if rows.iter().any(|(_, r)| r[*c].is_null()) {
             return Err(SqlError::NullsInColumn {
-                table: t.name.clone(),
-                column: t.columns[*c].name.clone(),
+                table: new.name.clone(),
+                column: new.columns[*c].name.clone(),
             });
         }
-        t.columns[*c].not_null = true;
     }
-    undo::clear_range(txn, &t.data_range())?;
-    t.indexes[0].columns = cols;
-    t.indexes[0].name = name.clone();
+    undo::clear_range(txn, &old.data_range())?;
     for (_, row) in &rows {
-        if store::unique_conflict(txn, &t, &t.indexes[0], row, None)? {
-            return Err(store::duplicated(&t, &t.indexes[0], row));
-        }
-        store::insert_row(txn, &t, row, None)?;
+        store::rekey_row(txn, &new, row)?;
     }
-    catalog::put_index_name(txn, &name, &t.name)?;
-    catalog::put_relation(txn, &Relation::Table(t))
+    catalog::put_index_name(txn, &new.indexes[0].name, &new.name)?;
+    catalog::put_relation(txn, &Relation::Table(new))
 }

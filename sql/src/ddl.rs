@@ -41,6 +41,7 @@ pub fn create_table(
         indexes: Vec::new(),
         checks: Vec::new(),
         next_index_id: 2,
+        lock: None,
     };
     let mut pk: Option<Vec<usize>> = None;
     let mut uniques: Vec<(Option<String>, Vec<usize>)> = Vec::new();
@@ -239,6 +240,19 @@ pub fn create_index(
     txn: &mut Transaction,
     c: &ast::CreateIndex,
 ) -> Result<StatementResult, SqlError> {
+    if let Some((t, ix)) = plan_index(txn, c)? {
+        build_index(txn, &t, &ix)?;
+        finish_index(txn, t, ix)?;
+    }
+    Ok(StatementResult::command("CREATE INDEX"))
+}
+
+/// Checks a CREATE INDEX and returns the table (its next index id taken) and the new
+/// index, or `None` for IF NOT EXISTS of an existing name. Nothing is written.
+pub fn plan_index(
+    txn: &mut Transaction,
+    c: &ast::CreateIndex,
+) -> Result<Option<(TableDef, IndexDef)>, SqlError> {
     let table = object_name(&c.table_name)?;
     let mut t = catalog::get_table(txn, &table)?;
     let cols = columns_of(&t, c.columns.iter().map(|ic| &ic.column.expr))?;
@@ -248,23 +262,26 @@ pub fn create_index(
     };
     if catalog::index_owner(txn, &name)?.is_some() || catalog::get_relation(txn, &name)?.is_some() {
         if c.if_not_exists {
-            return Ok(StatementResult::command("CREATE INDEX"));
+            return Ok(None);
         }
         return Err(SqlError::DuplicateTable { name });
     }
     let ix = IndexDef {
         id: t.next_index_id,
-        name: name.clone(),
+        name,
         columns: cols,
         unique: c.unique,
         primary: false,
     };
     t.next_index_id += 1;
-    build_index(txn, &t, &ix)?;
+    Ok(Some((t, ix)))
+}
+
+/// Makes index `ix`, whose entries are written, part of `t`.
+pub fn finish_index(txn: &mut Transaction, mut t: TableDef, ix: IndexDef) -> Result<(), SqlError> {
+    catalog::put_index_name(txn, &ix.name, &t.name)?;
     t.indexes.push(ix);
-    catalog::put_index_name(txn, &name, &table)?;
-    catalog::put_relation(txn, &Relation::Table(t))?;
-    Ok(StatementResult::command("CREATE INDEX"))
+    catalog::put_relation(txn, &Relation::Table(t))
 }
 
 /// CREATE VIEW: the query is bound once to check it and name its columns.

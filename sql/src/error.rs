@@ -194,6 +194,11 @@ pub enum SqlError {
     /// 0A000
     #[error("{feature}")]
     FeatureNotSupported { feature: String },
+    /// 55P03: a table is being rebuilt by a batched schema change, and the statement
+    /// cannot wait for it (it runs in a transaction block, whose snapshot would never see
+    /// the change end).
+    #[error("could not obtain lock on relation \"{name}\"")]
+    RelationLocked { name: String },
     /// 54000: the statement's (or block's) writes exceed the KV transaction limit.
     #[error("transaction is too large: {size} bytes of writes exceed the limit of {max} bytes")]
     TransactionTooLarge { size: usize, max: usize },
@@ -290,6 +295,7 @@ impl SqlError {
             FeatureNotSupported { .. } => "0A000",
             StackDepthExceeded => "54001",
             TransactionTooLarge { .. } => "54000",
+            RelationLocked { .. } => "55P03",
             QueryCanceled => "57014",
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
@@ -335,7 +341,7 @@ impl SqlError {
                 detail: Some(_), ..
             } => Some("Use DROP ... CASCADE to drop the dependent objects too."),
             SqlError::TransactionTooLarge { .. } => Some(
-                "Write fewer rows per transaction; COPY outside a transaction block commits in batches, and CREATE INDEX and ADD PRIMARY KEY build in batches on their own.",
+                "Write fewer rows per transaction. Outside a transaction block, COPY commits in batches, and CREATE INDEX, ADD UNIQUE and ADD PRIMARY KEY build in batches.",
             ),
             SqlError::StackDepthExceeded => Some(
                 "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",

@@ -451,18 +451,35 @@ fn on_statement_stack<R: Send>(sql: &str, f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
-/// Runs one statement in its own transaction, retried on conflict by `transact`.
+/// How often a statement waiting for a table's schema change looks again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs one statement in its own transaction, retried on conflict by `transact`. A
+/// schema change too large for one transaction runs as a batched job
+/// ([`crate::backfill`]); a statement that finds its table locked by one waits for it.
 fn autocommit(
     db: &Database,
     stmt: &Statement,
     env: StatementEnv,
 ) -> Result<StatementResult, SqlError> {
-    in_own_transaction(db, |txn| execute_statement(txn, stmt, env))
+    loop {
+        match in_own_transaction(db, |txn| execute_statement(txn, stmt, env)) {
+            Err(SqlError::RelationLocked { .. }) => std::thread::sleep(LOCK_POLL),
+            Err(e @ SqlError::TransactionTooLarge { .. }) => loop {
+                match crate::backfill::run_statement(db, stmt) {
+                    Some(Err(SqlError::RelationLocked { .. })) => std::thread::sleep(LOCK_POLL),
+                    Some(r) => return r,
+                    None => return Err(e),
+                }
+            },
+            r => return r,
+        }
+    }
 }
 
 /// Runs `body` in a transaction of its own, retried from scratch while it fails with a
 /// retryable error (KV conflicts included); the error is the SQL one when `body` failed.
-fn in_own_transaction<T>(
+pub(crate) fn in_own_transaction<T>(
     db: &Database,
     mut body: impl FnMut(&mut Transaction) -> Result<T, SqlError>,
 ) -> Result<T, SqlError> {

@@ -252,16 +252,46 @@ pub fn build_index(txn: &mut Transaction, t: &TableDef, ix: &IndexDef) -> Result
     loop {
         let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
         for (k, v) in &batch {
-            let row = decode_table_row(t, v)?;
-            let pk = primary_values_of_key(t, k)?;
-            if ix.unique && unique_conflict(txn, t, ix, &row, Some(k))? {
-                return Err(duplicated(t, ix, &row));
-            }
-            crate::undo::set(txn, &entry_key(t, ix, &row, &pk)?, &[])?;
+            index_row(txn, t, ix, k, v)?;
         }
         match batch.last() {
             Some((k, _)) if batch.len() == 256 => range.begin = ferrisdb_kv::key_after(k),
             _ => return Ok(()),
         }
     }
+}
+
+/// Writes the entry of index `ix` for the row stored as `key` => `value`, checking
+/// uniqueness against the entries already written.
+pub fn index_row(
+    txn: &mut Transaction,
+    t: &TableDef,
+    ix: &IndexDef,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), SqlError> {
+    let row = decode_table_row(t, value)?;
+    let pk = primary_values_of_key(t, key)?;
+    if ix.unique && unique_conflict(txn, t, ix, &row, Some(key))? {
+        return Err(duplicated(t, ix, &row));
+    }
+    crate::undo::set(txn, &entry_key(t, ix, &row, &pk)?, &[])
+}
+
+/// Writes `row` into `new`, the re-keyed layout of a table gaining a primary key
+/// (ALTER TABLE ADD PRIMARY KEY): 23502 for a NULL key column, 23505 "could not create
+/// unique index" for a key another row already holds.
+pub fn rekey_row(txn: &mut Transaction, new: &TableDef, row: &[Datum]) -> Result<(), SqlError> {
+    let pk = new.primary();
+    if let Some(c) = pk.columns.iter().find(|c| row[**c].is_null()) {
+        return Err(SqlError::NullsInColumn {
+            table: new.name.clone(),
+            column: new.columns[*c].name.clone(),
+        });
+    }
+    if unique_conflict(txn, new, pk, row, None)? {
+        return Err(duplicated(new, pk, row));
+    }
+    insert_row(txn, new, row, None)?;
+    Ok(())
 }

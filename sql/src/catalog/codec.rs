@@ -12,6 +12,8 @@
 //!               Int id, Text name, Bool unique, Bool primary, Int ncols, Int column...
 //!           Int nchecks, then per check: Text name, Text expression
 //!           Int next_index_id
+//!           [Int lease_until, Bytes scratch]   (a batched schema change's lock; absent
+//!                                               when there is none)
 //!   view:   Text "view", Int 1, Text name, Text sql, Int ncols, Text column...
 //!           [Int ndeps, Text relation...]   (absent in older descriptors: none)
 //! ```
@@ -20,7 +22,7 @@
 //! back by [`type_from_oid`]. Decoding trusts nothing: every count is bounded by the
 //! fields left and every column position by the column count.
 
-use super::{CheckDef, ColumnDef, IndexDef, Relation, TableDef, ViewDef};
+use super::{CheckDef, ColumnDef, IndexDef, Relation, SchemaLock, TableDef, ViewDef};
 use crate::datum::Datum;
 use crate::encoding::{decode_row, encode_row};
 use crate::error::SqlError;
@@ -57,6 +59,10 @@ pub fn encode_relation(rel: &Relation) -> Vec<u8> {
                 d.extend([Datum::Text(c.name.clone()), Datum::Text(c.expr.clone())]);
             }
             d.push(Datum::Int(i64::from(t.next_index_id)));
+            if let Some(lock) = &t.lock {
+                d.push(Datum::Int(lock.lease_until));
+                d.push(Datum::Bytes(lock.scratch.clone()));
+            }
         }
         Relation::View(v) => {
             d.extend([Datum::Text("view".into()), Datum::Int(VERSION)]);
@@ -217,6 +223,18 @@ fn decode_table(r: &mut Reader) -> Result<TableDef, SqlError> {
         });
     }
     let next_index_id = u32::try_from(r.int()?).map_err(|_| r.bad("next index id"))?;
+    let lock = if r.left() == 0 {
+        None
+    } else {
+        let lease_until = r.int()?;
+        match r.next()? {
+            Datum::Bytes(scratch) => Some(SchemaLock {
+                lease_until,
+                scratch,
+            }),
+            _ => return Err(r.bad("expected the lock's key prefix")),
+        }
+    };
     if r.left() != 0 {
         return Err(r.bad("trailing fields"));
     }
@@ -227,6 +245,7 @@ fn decode_table(r: &mut Reader) -> Result<TableDef, SqlError> {
         indexes,
         checks,
         next_index_id,
+        lock,
     })
 }
 
@@ -311,7 +330,25 @@ mod tests {
                 expr: "a > 0".into(),
             }],
             next_index_id: 3,
+            lock: None,
         })
+    }
+
+    #[test]
+    fn a_schema_lock_round_trips() {
+        let Relation::Table(mut t) = sample() else {
+            unreachable!()
+        };
+        t.lock = Some(SchemaLock {
+            lease_until: 1_800_000_000_000_000,
+            scratch: vec![2, 0x15, 9],
+        });
+        let rel = Relation::Table(t);
+        let bytes = encode_relation(&rel);
+        assert_eq!(decode_relation(&bytes).unwrap(), rel);
+        for cut in 0..bytes.len() {
+            assert!(decode_relation(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

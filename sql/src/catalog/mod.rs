@@ -106,6 +106,22 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     pub checks: Vec<CheckDef>,
     pub next_index_id: u32,
+    /// Set while a schema change rebuilds the table in batches ([`crate::backfill`]).
+    pub lock: Option<SchemaLock>,
+}
+
+/// A batched schema change in progress on a table, PostgreSQL's ACCESS EXCLUSIVE lock
+/// for writers: statements that would write the table wait for it to go (reads go on,
+/// on the old layout, which nothing changes until the final swap).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaLock {
+    /// Wall-clock Unix microseconds until which the holder is presumed alive; it renews
+    /// the lease with every batch. A lapsed lease means the holder died (a crash or a
+    /// killed session): the next writer clears `scratch` and removes the lock.
+    pub lease_until: i64,
+    /// Key prefix of everything the change has written so far (the new index's
+    /// entries, or the re-keyed table's new data range).
+    pub scratch: Vec<u8>,
 }
 
 /// A view: its defining query, bound again at every use.
@@ -322,9 +338,29 @@ pub fn relation_of_key(txn: &mut Transaction, key: &[u8]) -> Result<Option<Strin
 
 /// The table called `name`; 42P01 if there is none (or it is a view: 42809 in
 /// PostgreSQL, reported here as "is not a table").
+///
+/// Every caller is about to change the table (DML or DDL), so a table under a batched
+/// schema change ([`SchemaLock`]) is [`SqlError::RelationLocked`] while the lock's lease
+/// holds, and is cleaned up here, in the caller's transaction, once it has lapsed.
 pub fn get_table(txn: &mut Transaction, name: &str) -> Result<TableDef, SqlError> {
     match get_relation(txn, name)? {
-        Some(Relation::Table(t)) => Ok(t),
+        Some(Relation::Table(mut t)) => {
+            if let Some(lock) = &t.lock {
+                if lock.lease_until > crate::backfill::now_micros() {
+                    return Err(SqlError::RelationLocked {
+                        name: name.to_string(),
+                    });
+                }
+                tracing::warn!(
+                    table = name,
+                    "clearing the lock of an abandoned schema change"
+                );
+                crate::undo::clear_range(txn, &prefix_range(&lock.scratch))?;
+                t.lock = None;
+                put_relation(txn, &Relation::Table(t.clone()))?;
+            }
+            Ok(t)
+        }
         Some(Relation::View(_)) => Err(SqlError::WrongObjectType {
             message: format!("\"{name}\" is not a table"),
         }),
