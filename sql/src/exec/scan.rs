@@ -36,6 +36,9 @@ pub struct ScanOp<'p> {
     filter: Option<&'p Expr>,
     with_key: bool,
     range: Option<KeyRange>,
+    /// The range holds at most one key, its begin (every primary-key column is bound by
+    /// equality): read with one point get instead of a range read.
+    point: bool,
     buf: VecDeque<(Vec<u8>, Vec<u8>)>,
     exhausted: bool,
 }
@@ -53,6 +56,7 @@ impl<'p> ScanOp<'p> {
             filter,
             with_key,
             range: None,
+            point: false,
             buf: VecDeque::new(),
             exhausted: false,
         }
@@ -106,11 +110,36 @@ impl<'p> ScanOp<'p> {
         Ok((begin < end).then(|| KeyRange::new(begin, end)))
     }
 
+    /// Whether the access binds the whole primary key by equality, so the range's begin
+    /// is the only key it can hold (primary keys are exactly their encoded columns).
+    fn is_point(&self) -> bool {
+        match self.access {
+            Access::Index {
+                index,
+                eq,
+                lower: None,
+                upper: None,
+            } => {
+                index.id == PRIMARY_INDEX
+                    && !self.table.has_row_id()
+                    && eq.len() == self.table.primary().columns.len()
+            }
+            _ => false,
+        }
+    }
+
     fn fill(&mut self, cx: &mut ExecCtx) -> Result<(), SqlError> {
         let Some(range) = self.range.as_mut() else {
             self.exhausted = true;
             return Ok(());
         };
+        if self.point {
+            self.exhausted = true;
+            if let Some(v) = cx.txn.get(&range.begin).map_err(kv_err)? {
+                self.buf.push_back((range.begin.clone(), v));
+            }
+            return Ok(());
+        }
         let batch = cx.txn.get_range(range, BATCH, false).map_err(kv_err)?;
         if batch.len() < BATCH {
             self.exhausted = true;
@@ -156,6 +185,7 @@ impl Operator for ScanOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>, SqlError> {
         if self.range.is_none() && !self.exhausted {
             self.range = self.open(cx)?;
+            self.point = self.is_point();
             if self.range.is_none() {
                 self.exhausted = true;
             }
