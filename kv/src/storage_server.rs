@@ -20,9 +20,12 @@
 //!   is skipped (a re-pull after restart is idempotent), one that skips ahead of what the
 //!   caller says follows is the caller's business (the log is gap-free by construction).
 //! - The applied version is stored under [`APPLIED_KEY`] in the same atomic engine batch as
-//!   the data, and the engine syncs that batch: after `apply` returns, everything up to the
-//!   applied version survives a crash (so `durable_version == applied_version`), and the
-//!   commit log may be truncated below it.
+//!   the data. With `sync_apply` (the default) the engine syncs that batch: after `apply`
+//!   returns, everything up to the applied version survives a crash (so
+//!   `durable_version == applied_version`), and the commit log may be truncated below it.
+//!   Without it, batches reach the OS unsynced and `durable_version` is what the last
+//!   [`StorageServer::sync`] covered; the engine's WAL loses at most a suffix in a crash,
+//!   so the recovered applied version always matches the recovered data.
 //! - Reads at versions in `[oldest_readable, applied]` are stable: the engine's GC watermark
 //!   is `oldest_readable`, which trails the applied version by the MVCC window.
 //! - Keys from `ff ff` on are this server's own metadata ([`APPLIED_KEY`]), never written by
@@ -65,7 +68,14 @@ pub struct StorageServerOptions {
     pub read_wait: Duration,
     /// Versions kept readable below the applied version (about 5 s at 1M versions/s).
     pub mvcc_window: Version,
-    /// Options of the underlying engine (its sync mode is forced to group commit).
+    /// Whether each applied batch is fsynced before `apply` returns. Without it the engine
+    /// writes unsynced (`SyncMode::None`), and [`StorageServer::sync`] makes the applied
+    /// versions durable on demand: right for a server whose log is durable and kept
+    /// until [`StorageServer::durable_version`] (the embedded cluster, where a commit
+    /// would otherwise wait for a second fsync), since a crash then loses only an applied
+    /// suffix that the log replays.
+    pub sync_apply: bool,
+    /// Options of the underlying engine (its sync mode is set by `sync_apply`).
     pub engine: Options,
 }
 
@@ -74,6 +84,7 @@ impl Default for StorageServerOptions {
         StorageServerOptions {
             read_wait: Duration::from_secs(1),
             mvcc_window: 5_000_000,
+            sync_apply: true,
             engine: Options::default(),
         }
     }
@@ -92,6 +103,8 @@ pub struct StorageServer {
     last_drop: AtomicU64,
     applied: AtomicU64,
     oldest_readable: AtomicU64,
+    /// The applied version as of the last `sync` (only kept without `sync_apply`).
+    durable: AtomicU64,
     /// Readers waiting for a version sleep here; `apply` wakes them.
     progress: (Mutex<()>, Condvar),
 }
@@ -105,7 +118,11 @@ impl StorageServer {
         opts: StorageServerOptions,
     ) -> Result<StorageServer, KvError> {
         let engine_opts = Options {
-            sync_mode: SyncMode::GroupCommit,
+            sync_mode: if opts.sync_apply {
+                SyncMode::GroupCommit
+            } else {
+                SyncMode::None
+            },
             ..opts.engine.clone()
         };
         let engine = Engine::open(dir, engine_opts)?;
@@ -136,6 +153,7 @@ impl StorageServer {
             apply_lock: Mutex::new(()),
             last_drop: AtomicU64::new(0),
             applied: AtomicU64::new(applied),
+            durable: AtomicU64::new(applied),
             oldest_readable: AtomicU64::new(oldest),
             progress: (Mutex::new(()), Condvar::new()),
         })
@@ -145,9 +163,24 @@ impl StorageServer {
         self.applied.load(Ordering::Acquire)
     }
 
-    /// Everything up to this version survives a crash (see the invariants).
+    /// Everything up to this version survives a crash (see the invariants): the applied
+    /// version with `sync_apply`, else the applied version as of the last [`Self::sync`].
     pub fn durable_version(&self) -> Version {
-        self.applied_version()
+        if self.opts.sync_apply {
+            return self.applied_version();
+        }
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Makes everything applied so far durable (one WAL fsync) and returns the durable
+    /// version.
+    pub fn sync(&self) -> Result<Version, KvError> {
+        let applied = self.applied_version();
+        if !self.opts.sync_apply {
+            self.engine.sync_wal()?;
+            self.durable.fetch_max(applied, Ordering::AcqRel);
+        }
+        Ok(self.durable_version())
     }
 
     pub fn oldest_readable_version(&self) -> Version {

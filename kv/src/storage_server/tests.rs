@@ -13,6 +13,7 @@ fn small_opts() -> StorageServerOptions {
     StorageServerOptions {
         read_wait: Duration::from_millis(50),
         mvcc_window: 1000,
+        sync_apply: true,
         engine: Options {
             memtable_size: 64 << 10,
             ..Options::default()
@@ -375,4 +376,35 @@ fn apply_through_advances_the_version_without_mutations() {
     s.apply_through(&[(3, vec![set("k", "v")])], 9).unwrap();
     assert_eq!(s.applied_version(), 9);
     assert_eq!(s.get(b"k", 9).unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn without_sync_apply_the_durable_version_is_what_the_last_sync_covered() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StorageServerOptions {
+        sync_apply: false,
+        ..small_opts()
+    };
+    let s = StorageServer::open(dir.path(), all(), opts.clone()).unwrap();
+    s.apply(&[(10, vec![set("k", "a")])]).unwrap();
+    assert_eq!(s.applied_version(), 10);
+    assert_eq!(s.durable_version(), 0);
+    assert_eq!(s.sync().unwrap(), 10);
+    s.apply(&[(20, vec![set("k", "b")])]).unwrap();
+    assert_eq!(s.durable_version(), 10);
+    assert_eq!(s.get(b"k", 20).unwrap(), Some(b"b".to_vec()));
+    drop(s);
+    // Reopened, the recovered applied version is the durable floor again.
+    let s = StorageServer::open(dir.path(), all(), opts).unwrap();
+    assert_eq!(s.durable_version(), s.applied_version());
+    assert_eq!(s.get(b"k", 20).unwrap(), Some(b"b".to_vec()));
+}
+
+#[test]
+fn with_sync_apply_every_applied_version_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = StorageServer::open(dir.path(), all(), small_opts()).unwrap();
+    s.apply(&[(10, vec![set("k", "a")])]).unwrap();
+    assert_eq!(s.durable_version(), 10);
+    assert_eq!(s.sync().unwrap(), 10);
 }

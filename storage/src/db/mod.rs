@@ -393,6 +393,17 @@ impl Engine {
         self.inner.gc_watermark.load(Ordering::Acquire)
     }
 
+    /// Make every write that has returned durable: fsync the active WAL segment (older
+    /// segments are synced when they are rotated out). With `SyncMode::None` this is how a
+    /// caller chooses when to pay for durability (the KV storage server does it before it
+    /// lets the commit log be truncated); with the other modes it is a no-op in effect.
+    pub fn sync_wal(&self) -> Result<()> {
+        if self.inner.shutdown.load(Ordering::Acquire) {
+            return Err(Error::Closed { reason: None });
+        }
+        self.inner.sync_wal()
+    }
+
     /// Turn the active memtable into a table now and wait until every memtable is flushed.
     pub fn flush(&self) -> Result<()> {
         self.inner.flush_and_wait()

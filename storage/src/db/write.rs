@@ -263,6 +263,18 @@ impl Inner {
         Ok(rejected)
     }
 
+    /// fsync the active WAL segment (see `Engine::sync_wal`). Writers wait meanwhile: a
+    /// group appends under the same lock.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        if let Some(e) = self.closed_error() {
+            return Err(e);
+        }
+        wal.sync()?;
+        Counters::add(&self.counters.wal_syncs, 1);
+        Ok(())
+    }
+
     fn append_to_wal(&self, wal: &mut RecordWriter, group: &[Arc<WriteSlot>]) -> Result<()> {
         let before = wal.len();
         for s in group {
