@@ -1,19 +1,22 @@
 //! The listener: accepts PostgreSQL clients, enforces the connection limit, and stops on
 //! request.
 //!
-//! Each accepted socket gets its own task running `socket::serve_connection`. A client
+//! Each accepted socket gets its own thread (a tokio blocking-pool thread, for the
+//! connection's whole life) running `socket::serve_connection`. A client
 //! beyond `max_connections` is still answered properly: its task runs the startup
 //! exchange (so libpq can show the message) and then sends FATAL 53300 "sorry, too many
 //! clients already", as PostgreSQL does; refused clients do not count against the limit.
 //!
-//! Shutdown stops accepting and aborts the connection tasks, which drops their sessions:
-//! open transactions are abandoned, never half-committed.
+//! Shutdown stops accepting and shuts every client socket down, which ends each
+//! connection thread's read and drops its session: open transactions are abandoned, never
+//! half-committed.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -44,6 +47,13 @@ impl Default for PgConfig {
             startup_timeout: Duration::from_secs(60),
         }
     }
+}
+
+/// The accepted socket as a blocking std socket, for its connection thread.
+fn blocking_socket(stream: tokio::net::TcpStream) -> io::Result<std::net::TcpStream> {
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 /// A running PostgreSQL listener.
@@ -78,6 +88,7 @@ pub fn serve<F: SessionFactory>(
         let next_pid = AtomicI32::new(1);
         let keys = std::collections::hash_map::RandomState::new();
         let mut connections = JoinSet::new();
+        let open_sockets: Arc<Mutex<HashMap<i32, std::net::TcpStream>>> = Arc::default();
         loop {
             let accepted = tokio::select! {
                 _ = stopped.changed() => break,
@@ -102,14 +113,41 @@ pub fn serve<F: SessionFactory>(
             let refusal = permit.is_none().then_some(PgError::TooManyConnections);
             let conn = Connection::new(factory.clone(), key, refusal);
             let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
-            connections.spawn(async move {
+            let stream = match blocking_socket(stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "could not set up a PostgreSQL client socket");
+                    continue;
+                }
+            };
+            if let Ok(handle) = stream.try_clone() {
+                open_sockets
+                    .lock()
+                    .expect("socket registry poisoned")
+                    .insert(pid, handle);
+            }
+            let sockets = open_sockets.clone();
+            connections.spawn_blocking(move || {
                 let _permit = permit;
-                if let Err(e) = serve_connection(stream, conn, max_message, timeout).await {
+                if let Err(e) = serve_connection(stream, conn, max_message, timeout) {
                     tracing::debug!(%peer, error = %e, "PostgreSQL connection ended");
                 }
+                sockets
+                    .lock()
+                    .expect("socket registry poisoned")
+                    .remove(&pid);
             });
         }
-        connections.shutdown().await;
+        // Each connection thread is blocked reading its socket: shutting the sockets down
+        // ends those reads, and the threads return.
+        for socket in open_sockets
+            .lock()
+            .expect("socket registry poisoned")
+            .values()
+        {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        while connections.join_next().await.is_some() {}
     });
     Ok(PgServer {
         local_addr,

@@ -1,79 +1,96 @@
 //! The I/O shell around one [`Connection`]: read bytes, cut them into messages, hand a
-//! batch to the state machine on a blocking thread, write back what it produced.
+//! batch to the state machine, write back what it produced, all on one thread.
 //!
-//! Batching: every complete message already buffered is handled in one blocking call, so
-//! a pipelined Parse/Bind/Describe/Execute/Sync costs one thread hand-off, not five. In
-//! the startup phase messages go one at a time, because whether the next frame has a type
-//! byte depends on the state the previous one leaves.
+//! Threads: every connection has an OS thread of its own for its whole life (PostgreSQL
+//! has a process), doing blocking socket I/O and running its SQL session, which is
+//! synchronous and may block on the KV layer. A statement then costs its two system
+//! calls and no thread hand-off: with a tokio task per connection and the session on a
+//! blocking-pool thread, every message crossed threads twice, and at 16 clients half of
+//! the server's CPU went to waking threads (measured with perf under pgbench -S).
+//! Connections are capped (`max_connections`), so the threads are too.
 //!
-//! The SQL session is synchronous and may block on the KV layer, so it never runs on a
-//! runtime worker: the connection (with its session) moves into `spawn_blocking` and
-//! back. If the client disconnects, the loop ends and the connection, session and any
-//! open transaction are dropped; an uncommitted KV transaction simply never commits.
+//! Batching: every complete message already buffered is handled in one go, so a
+//! pipelined Parse/Bind/Describe/Execute/Sync is answered with one write. In the startup
+//! phase messages go one at a time, because whether the next frame has a type byte
+//! depends on the state the previous one leaves.
+//!
+//! If the client disconnects, the loop ends and the connection, session and any open
+//! transaction are dropped; an uncommitted KV transaction simply never commits. The
+//! server shuts a connection down by shutting its socket down, which ends a blocked read.
 //!
 //! A frame that cannot be decoded (bad length, garbage, oversized) is answered with a
 //! FATAL error and closes this connection only. A client that does not finish its startup
 //! within the configured timeout is dropped.
 
-use std::io;
-use std::time::Duration;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::frontend::{self, Frontend};
 use super::protocol::Connection;
 use super::session::SessionFactory;
 
-/// Serves one client until it leaves, errs fatally, or the startup times out.
-pub async fn serve_connection<F: SessionFactory>(
+/// Serves one client on the calling thread until it leaves, errs fatally, or the startup
+/// times out.
+pub fn serve_connection<F: SessionFactory>(
     mut stream: TcpStream,
     mut conn: Connection<F>,
     max_message: usize,
     startup_timeout: Duration,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
-    let deadline = tokio::time::Instant::now() + startup_timeout;
+    let deadline = Instant::now() + startup_timeout;
     let mut input = BytesMut::with_capacity(8 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut timed = true;
     loop {
         let (batch, error) = take_messages(&mut input, conn.in_startup(), max_message);
         if !batch.is_empty() || error.is_some() {
-            let (back, output) = tokio::task::spawn_blocking(move || {
-                for message in batch {
-                    conn.handle(message);
-                }
-                if let Some(e) = error {
-                    conn.fail(e);
-                }
-                let output = conn.take_output();
-                (conn, output)
-            })
-            .await
-            .map_err(|e| io::Error::other(format!("connection handler failed: {e}")))?;
-            conn = back;
-            stream.write_all(&output).await?;
+            for message in batch {
+                conn.handle(message);
+            }
+            if let Some(e) = error {
+                conn.fail(e);
+            }
+            stream.write_all(&conn.take_output())?;
             if conn.is_closed() {
                 break;
             }
             continue;
         }
-        let read = if conn.in_startup() {
-            match tokio::time::timeout_at(deadline, stream.read_buf(&mut input)).await {
-                Ok(r) => r?,
-                Err(_) => {
-                    tracing::debug!("client did not finish its startup in time");
-                    break;
-                }
+        if conn.in_startup() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::debug!("client did not finish its startup in time");
+                break;
             }
-        } else {
-            stream.read_buf(&mut input).await?
+            stream.set_read_timeout(Some(left))?;
+        } else if timed {
+            stream.set_read_timeout(None)?;
+            timed = false;
+        }
+        let read = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                tracing::debug!("client did not finish its startup in time");
+                break;
+            }
+            Err(e) => return Err(e),
         };
         if read == 0 {
             break;
         }
+        input.extend_from_slice(&chunk[..read]);
     }
-    let _ = stream.shutdown().await;
+    let _ = stream.shutdown(Shutdown::Both);
     Ok(())
 }
 
