@@ -93,6 +93,7 @@
 //! numeric results); time zones other than UTC.
 
 pub mod alter;
+pub mod auth;
 pub mod backfill;
 pub mod bind;
 pub mod builtins;
