@@ -58,7 +58,7 @@ pub async fn serve_connection<F: SessionFactory>(
             }
             continue;
         }
-        let read = if conn.in_startup() {
+        let read = if conn.awaiting_login() {
             match tokio::time::timeout_at(deadline, stream.read_buf(&mut input)).await {
                 Ok(r) => r?,
                 Err(_) => {

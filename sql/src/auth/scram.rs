@@ -235,3 +235,8 @@ impl ScramAwaitingFinal {
         Ok(format!("v={}", B64.encode(server_signature)))
     }
 }
+
+/// A server nonce from random bytes: base64, so printable and free of commas.
+pub fn nonce_text(random: &[u8]) -> String {
+    B64.encode(random)
+}
