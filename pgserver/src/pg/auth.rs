@@ -73,7 +73,7 @@ pub enum Begin {
     /// No password needed. `None`: trust mode, nothing looked up.
     Accept(Option<RoleInfo>),
     /// Send this request and wait for the client's answer.
-    Challenge(Authentication, Pending),
+    Challenge(Authentication, Box<Pending>),
     Refuse(PgError),
 }
 
@@ -94,7 +94,7 @@ enum State {
 /// The outcome of one client message.
 pub enum Step {
     /// Send this and wait again.
-    Continue(Authentication, Pending),
+    Continue(Authentication, Box<Pending>),
     /// Authenticated: send the messages (if any) and carry on with the login.
     Done(Vec<Authentication>, RoleInfo),
 }
@@ -121,7 +121,10 @@ pub fn begin(config: &AuthConfig, user: &str, role: Option<RoleInfo>) -> Begin {
                     expected: md5_response(stored, salt),
                 },
             };
-            return Begin::Challenge(Authentication::MD5Password(salt.to_vec()), pending);
+            return Begin::Challenge(
+                Authentication::MD5Password(salt.to_vec()),
+                Box::new(pending),
+            );
         }
         (Some(p), _, _) => match ScramServer::new(p, &nonce) {
             Some(s) => s,
@@ -138,11 +141,11 @@ pub fn begin(config: &AuthConfig, user: &str, role: Option<RoleInfo>) -> Begin {
     let role = role.filter(|_| password.is_some());
     Begin::Challenge(
         Authentication::SASL(vec![scram::MECHANISM.to_string()]),
-        Pending {
+        Box::new(Pending {
             user: user.to_string(),
             role,
             state: State::ScramFirst(state),
-        },
+        }),
     )
 }
 
@@ -177,10 +180,10 @@ impl Pending {
                 let (next, server_first) = server.client_first(&data)?;
                 Ok(Step::Continue(
                     Authentication::SASLContinue(server_first.into_bytes().into()),
-                    Pending {
+                    Box::new(Pending {
                         state: State::ScramFinal(next),
                         ..self
-                    },
+                    }),
                 ))
             }
             State::ScramFinal(server) => {

@@ -149,3 +149,131 @@ fn malformed_password_messages_are_fatal_protocol_errors() {
     assert!(is_loopback("::1".parse().unwrap()));
     assert!(!is_loopback("10.0.0.1".parse().unwrap()));
 }
+
+mod connection {
+    use std::sync::Arc;
+
+    use bytes::BytesMut;
+    use ferrisdb_sql::SqlError;
+    use pgwire::messages::{DecodeContext, PgWireBackendMessage as Msg, ProtocolVersion};
+
+    use super::*;
+    use crate::pg::frontend::Frontend;
+    use crate::pg::protocol::{BackendKey, Connection};
+    use crate::pg::session::{Outcome, SessionFactory, SqlSession, TxnState};
+
+    struct Nothing;
+    impl SqlSession for Nothing {
+        fn execute(&mut self, _sql: &str) -> Result<Vec<Outcome>, SqlError> {
+            Ok(Vec::new())
+        }
+        fn txn_state(&self) -> TxnState {
+            TxnState::Idle
+        }
+    }
+
+    /// Knows one role, alice, with a SCRAM password "secret".
+    struct Roles;
+    impl SessionFactory for Roles {
+        type Session = Nothing;
+        fn open(&self) -> Nothing {
+            Nothing
+        }
+        fn role(&self, user: &str) -> Result<Option<RoleInfo>, SqlError> {
+            Ok((user == "alice").then(|| scram_role("secret")))
+        }
+    }
+
+    fn connection() -> Connection<Roles> {
+        Connection::new(Arc::new(Roles), BackendKey { pid: 1, secret: 2 }, None)
+            .with_auth(config(true))
+    }
+
+    fn startup(user: &str) -> Frontend {
+        Frontend::Startup {
+            major: 3,
+            minor: 0,
+            params: vec![("user".into(), user.into())],
+        }
+    }
+
+    fn decode(mut out: BytesMut) -> Vec<Msg> {
+        let mut ctx = DecodeContext::new(ProtocolVersion::PROTOCOL3_0);
+        ctx.awaiting_frontend_ssl = false;
+        ctx.awaiting_frontend_startup = false;
+        std::iter::from_fn(|| Msg::decode(&mut out, &ctx).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_exchange_is_more_startup_states_and_ends_ready() {
+        let mut conn = connection();
+        conn.handle(startup("alice"));
+        let out = decode(conn.take_output());
+        assert!(matches!(
+            out.as_slice(),
+            [Msg::Authentication(Authentication::SASL(_))]
+        ));
+        assert!(conn.awaiting_login() && !conn.in_startup());
+        let mut client = ScramSha256::new(b"secret", ChannelBinding::unsupported());
+        conn.handle(Frontend::Password(sasl_initial(client.message())));
+        let Some(Msg::Authentication(Authentication::SASLContinue(first))) =
+            decode(conn.take_output()).pop()
+        else {
+            panic!("expected server-first");
+        };
+        client.update(&first).unwrap();
+        conn.handle(Frontend::Password(client.message().to_vec()));
+        let out = decode(conn.take_output());
+        assert!(matches!(
+            out[0],
+            Msg::Authentication(Authentication::SASLFinal(_))
+        ));
+        assert!(matches!(out[1], Msg::Authentication(Authentication::Ok)));
+        assert!(matches!(out.last(), Some(Msg::ReadyForQuery(_))));
+        assert!(!conn.awaiting_login());
+    }
+
+    #[test]
+    fn anything_but_a_password_message_during_the_exchange_is_fatal() {
+        let mut conn = connection();
+        conn.handle(startup("alice"));
+        conn.take_output();
+        conn.handle(Frontend::Query("SELECT 1".into()));
+        let out = decode(conn.take_output());
+        let [Msg::ErrorResponse(e)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert!(e.fields.contains(&(b'C', "08P01".into())));
+        assert!(e.fields.contains(&(b'S', "FATAL".into())));
+        assert!(conn.is_closed());
+        let mut conn = connection();
+        conn.handle(Frontend::Startup {
+            major: 3,
+            minor: 0,
+            params: vec![],
+        });
+        let out = decode(conn.take_output());
+        let [Msg::ErrorResponse(e)] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert!(e.fields.contains(&(b'C', "28000".into())));
+        assert!(conn.is_closed());
+    }
+
+    #[test]
+    fn password_messages_are_bounds_checked() {
+        assert!(crate::pg::frontend::password_message(b"no terminator").is_err());
+        assert!(crate::pg::frontend::password_message(b"pw\0trailing").is_err());
+        assert_eq!(
+            crate::pg::frontend::password_message(b"pw\0").unwrap(),
+            "pw"
+        );
+        assert!(
+            crate::pg::frontend::sasl_initial_response(b"SCRAM-SHA-256\0\xff\xff\xff\xfe").is_err()
+        );
+        assert_eq!(
+            crate::pg::frontend::sasl_initial_response(b"M\0\xff\xff\xff\xff").unwrap(),
+            ("M".to_string(), None)
+        );
+    }
+}

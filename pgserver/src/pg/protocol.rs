@@ -79,7 +79,7 @@ pub struct Connection<F: SessionFactory> {
     phase: Phase,
     auth: AuthConfig,
     /// Set while Authenticating.
-    pending: Option<Pending>,
+    pending: Option<Box<Pending>>,
     /// The startup's user, database and application name, until the session opens.
     login: Option<Login>,
     pub(super) session: Option<F::Session>,
