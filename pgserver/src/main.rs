@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500] [--pg-addr 127.0.0.1:5433]
+//!                  [--auth password|trust]
 //!       every role in one process (sequencer, resolver, commit log, storage server), serving
 //!       the transactional KV API on --addr and SQL over the PostgreSQL protocol on
 //!       --pg-addr until SIGINT or SIGTERM
@@ -55,6 +56,11 @@ enum Command {
         /// PostgreSQL clients served at once; more are refused with SQLSTATE 53300.
         #[arg(long, default_value_t = 100)]
         pg_max_connections: usize,
+        /// How PostgreSQL clients authenticate: `password` (roles with a password must give
+        /// it; password-less roles such as `postgres` are trusted from loopback only) or
+        /// `trust` (everyone, as any user).
+        #[arg(long, value_enum, default_value_t = start::Auth::Password)]
+        auth: start::Auth,
         /// Which roles this process runs: all of them, or one part of a multi-process cluster.
         #[arg(long, value_enum, default_value_t = start::Roles::All)]
         roles: start::Roles,
@@ -146,11 +152,13 @@ fn main() -> ExitCode {
             addr,
             pg_addr,
             pg_max_connections,
+            auth,
             roles,
             join,
         } => {
             let pg = pg::PgConfig {
                 max_connections: pg_max_connections,
+                auth: auth.mode(),
                 ..pg::PgConfig::default()
             };
             start::run(data_dir, addr, (pg_addr, pg), roles, join)

@@ -26,6 +26,22 @@ use ferrisdb_txn::{
 
 use crate::pg;
 
+/// `--auth`: how PostgreSQL clients authenticate (see `pg::auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Auth {
+    Password,
+    Trust,
+}
+
+impl Auth {
+    pub fn mode(self) -> pg::AuthMode {
+        match self {
+            Auth::Password => pg::AuthMode::Password,
+            Auth::Trust => pg::AuthMode::Trust,
+        }
+    }
+}
+
 /// The roles a process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Roles {

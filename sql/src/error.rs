@@ -245,6 +245,9 @@ pub enum SqlError {
     /// XX000: a bug or an invariant broken; never the user's fault.
     #[error("{message}")]
     Internal { message: String },
+    /// 42501, e.g. "permission denied to create role".
+    #[error("{message}")]
+    InsufficientPrivilege { message: String },
 }
 
 impl SqlError {
@@ -307,6 +310,7 @@ impl SqlError {
             InvalidTransactionState { .. } => "25001",
             DataCorrupted { .. } => "XX001",
             Internal { .. } => "XX000",
+            InsufficientPrivilege { .. } => "42501",
         }
     }
 

@@ -11,6 +11,8 @@
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
 //!   database   CREATE / DROP DATABASE: name spaces
+//!   roles      CREATE / ALTER / DROP ROLE and USER; what login reads
+//!   auth       password verifiers (SCRAM-SHA-256, MD5) and the SCRAM server exchange
 //!   bind       AST -> typed logical plan: names, types, grouping, subqueries
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
 //!   exec       pull-based operators: scan, filter, project, join, aggregate, sort, ...
@@ -93,6 +95,7 @@
 //! numeric results); time zones other than UTC.
 
 pub mod alter;
+pub mod auth;
 pub mod backfill;
 pub mod bind;
 pub mod builtins;
@@ -116,6 +119,7 @@ pub mod ops;
 pub mod parse;
 pub mod plan;
 pub mod query;
+pub mod roles;
 pub mod rowid;
 pub mod savepoint;
 pub mod session;
@@ -123,11 +127,13 @@ pub mod store;
 pub mod types;
 pub mod undo;
 
+pub use auth::{PasswordEncryption, StoredPassword};
 pub use bind::Column;
 pub use cast::{cast, CastContext};
 pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
+pub use roles::RoleInfo;
 pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

@@ -40,6 +40,9 @@ fn statements(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
                 return p.expected_ref("end of statement", p.peek_token_ref())
             }
             Token::Word(w) if w.keyword == Keyword::VACUUM => stmts.extend(vacuum(p)?),
+            Token::Word(w) if w.keyword == Keyword::CREATE && is_create_user(p) => {
+                stmts.push(create_user(p)?)
+            }
             _ => stmts.push(p.parse_statement()?),
         }
         expecting_delimiter = true;
@@ -89,6 +92,21 @@ fn vacuum(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
 }
 
 /// Skips a parenthesized option list whose `(` was consumed.
+/// `CREATE USER` but not `CREATE USER MAPPING`: sqlparser reads CREATE USER as
+/// Snowflake's statement, PostgreSQL as CREATE ROLE with LOGIN by default.
+fn is_create_user(p: &Parser) -> bool {
+    let is = |n, k| matches!(&p.peek_nth_token_ref(n).token, Token::Word(w) if w.keyword == k);
+    is(1, Keyword::USER) && !is(2, Keyword::MAPPING)
+}
+
+fn create_user(p: &mut Parser) -> Result<Statement, ParserError> {
+    p.expect_keyword(Keyword::CREATE)?;
+    p.expect_keyword(Keyword::USER)?;
+    let mut role = p.parse_create_role(sqlparser::ast::RoleKeyword::Role)?;
+    role.login.get_or_insert(true);
+    Ok(Statement::CreateRole(role))
+}
+
 fn skip_to_close_paren(p: &mut Parser) -> Result<(), ParserError> {
     let mut depth = 1usize;
     while depth > 0 {

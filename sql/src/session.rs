@@ -15,7 +15,8 @@
 //! 40001 and the block is gone. In a failed block everything but ROLLBACK/COMMIT (and
 //! ROLLBACK TO a savepoint, [`crate::savepoint`]) is 25P02.
 //!
-//! A session works in one database ([`Engine::session_for`], [`crate::database`]). Long
+//! A session works in one database ([`Engine::session_for`], [`crate::database`]) as one
+//! user ([`Engine::session_as`], [`crate::roles`]; `postgres` unless said). Long
 //! statements run on a thread with a large stack (`on_statement_stack`), so expressions
 //! nested as deeply as PostgreSQL accepts cannot overflow the caller's. Besides
 //! [`Session::execute`], the wire server uses [`Session::execute_params`] (typed `$n`),
@@ -88,6 +89,8 @@ pub enum TxnStatus {
 pub struct Engine {
     db: Database,
     memory_limit: usize,
+    /// How CREATE/ALTER ROLE ... PASSWORD hashes a plaintext password.
+    password_encryption: crate::auth::PasswordEncryption,
 }
 
 impl Engine {
@@ -95,7 +98,29 @@ impl Engine {
         Engine {
             db,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            password_encryption: crate::auth::PasswordEncryption::default(),
         }
+    }
+
+    /// Sets how plaintext passwords are hashed (PostgreSQL's `password_encryption`;
+    /// SCRAM-SHA-256 by default).
+    pub fn with_password_encryption(mut self, e: crate::auth::PasswordEncryption) -> Engine {
+        self.password_encryption = e;
+        self
+    }
+
+    /// The role called `name` (the wire server's login check), read in a fresh
+    /// transaction.
+    pub fn role(&self, name: &str) -> Result<Option<crate::roles::RoleInfo>, SqlError> {
+        crate::roles::get_role(&mut self.db.begin(), name)
+    }
+
+    /// A session in `database` (3D000 if it does not exist) as `user`, whom the caller
+    /// has authenticated.
+    pub fn session_as(&self, database: &str, user: &str) -> Result<Session, SqlError> {
+        let mut session = self.session_for(database)?;
+        session.user = user.to_string();
+        Ok(session)
     }
 
     /// Sets the bytes a statement's sorts and hash tables may hold (53200 beyond).
@@ -123,6 +148,7 @@ impl Engine {
     fn new_session(&self, database: &str) -> Session {
         Session {
             database: database.to_string(),
+            user: crate::roles::BOOTSTRAP_SUPERUSER.to_string(),
             engine: self.clone(),
             txn: None,
             failed: false,
@@ -145,6 +171,8 @@ pub struct Session {
     engine: Engine,
     /// The database whose names statements resolve in.
     database: String,
+    /// The session user (PostgreSQL's `session_user`).
+    user: String,
     pub(crate) txn: Option<Transaction>,
     pub(crate) failed: bool,
     /// Open savepoints of the block, oldest first, with their journal positions.
@@ -203,6 +231,12 @@ impl Session {
     /// The database this session is connected to.
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    /// The user this session runs as (`session_user`, and `current_user` as long as
+    /// there is no SET ROLE).
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
@@ -360,6 +394,9 @@ impl Session {
         if self.failed {
             return Err(SqlError::InFailedTransaction);
         }
+        if let Some(cmd) = crate::roles::RoleCommand::of(stmt) {
+            return self.role_command(cmd);
+        }
         if matches!(stmt, Statement::Vacuum(_)) && self.txn.is_some() {
             self.failed = true;
             return Err(SqlError::InvalidTransactionState {
@@ -398,6 +435,28 @@ impl Session {
         }
         let current = self.database.clone();
         in_own_transaction(&self.engine.db, |txn| cmd.run(txn, &current))
+    }
+
+    /// CREATE / ALTER / DROP ROLE: transactional, in the block or on their own.
+    fn role_command(
+        &mut self,
+        cmd: Result<crate::roles::RoleCommand, SqlError>,
+    ) -> Result<StatementResult, SqlError> {
+        let (user, encryption) = (self.user.clone(), self.engine.password_encryption);
+        let cmd = cmd.inspect_err(|_| self.fail())?;
+        let body = |txn: &mut Transaction| cmd.run(txn, &user, encryption);
+        let Some(txn) = self.txn.as_mut() else {
+            return in_own_transaction(&self.engine.db, body);
+        };
+        let r = if self.savepoints.is_empty() {
+            body(txn)
+        } else {
+            crate::undo::with_journal(&mut self.journal, || body(txn))
+        };
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
     }
 
     /// Names the table of a serialization failure, read in a fresh transaction:

@@ -7,7 +7,7 @@
 //! statement to learn its columns (and `... RETURNING` describes like anything else).
 
 use ferrisdb_sql::{
-    Column, DataType, Datum, Engine, Session, SqlError, StatementResult, TxnStatus,
+    Column, DataType, Datum, Engine, RoleInfo, Session, SqlError, StatementResult, TxnStatus,
 };
 
 use super::session::{
@@ -19,6 +19,14 @@ impl SessionFactory for Engine {
 
     fn open(&self) -> Session {
         self.session()
+    }
+
+    fn role(&self, user: &str) -> Result<Option<RoleInfo>, SqlError> {
+        Engine::role(self, user)
+    }
+
+    fn open_as(&self, database: &str, user: &str) -> Result<Session, SqlError> {
+        self.session_as(database, user)
     }
 }
 

@@ -86,6 +86,22 @@ pub enum PgError {
     /// A backend message could not be encoded (e.g. a command tag beyond libpq's limit).
     #[error("could not encode a response: {0}")]
     Encode(String),
+    /// 28P01: wrong (or no) password, or a role that cannot log in with one; the same
+    /// words whether or not the role exists.
+    #[error("password authentication failed for user \"{user}\"")]
+    PasswordFailed { user: String },
+    /// 28000: an unknown role, a NOLOGIN role, no user name, no rule for the client.
+    #[error("{0}")]
+    InvalidAuthorization(String),
+    /// A SCRAM message the exchange refused.
+    #[error(transparent)]
+    Scram(#[from] ferrisdb_sql::auth::scram::ScramError),
+    /// Another message where a password message was due.
+    #[error("expected password response")]
+    ExpectedPassword,
+    /// A SQL error that ends the startup (a database that does not exist).
+    #[error(transparent)]
+    Startup(SqlError),
 }
 
 impl PgError {
@@ -111,6 +127,11 @@ impl PgError {
             PgError::UnsupportedType(_) => "42704",
             PgError::MultipleCommands => "42601",
             PgError::Encode(_) | PgError::Reported => "XX000",
+            PgError::PasswordFailed { .. } => "28P01",
+            PgError::InvalidAuthorization(_) => "28000",
+            PgError::Scram(e) => e.sqlstate(),
+            PgError::ExpectedPassword => "08P01",
+            PgError::Startup(e) => e.sqlstate(),
         }
     }
 
@@ -124,6 +145,11 @@ impl PgError {
                 | PgError::UnsupportedProtocol { .. }
                 | PgError::ClientEncoding(_)
                 | PgError::TooManyConnections
+                | PgError::PasswordFailed { .. }
+                | PgError::InvalidAuthorization(_)
+                | PgError::Scram(_)
+                | PgError::ExpectedPassword
+                | PgError::Startup(_)
         )
     }
 

@@ -34,8 +34,12 @@
 //!   'E' Execute   cstring portal | int32 max-rows (0 = all)
 //!   'C' Close     byte 'S'|'P' | cstring name
 //!   'S' Sync, 'H' Flush, 'X' Terminate: empty
-//!   'p' password family, 'd' 'c' 'f' copy data/done/fail, 'F' function call: recognised,
-//!       body kept opaque (we answer them with an error)
+//!   'p' password family, kept whole; the authentication state says which it is:
+//!       PasswordMessage      cstring password (or MD5 response)
+//!       SASLInitialResponse  cstring mechanism | int32 n (-1 = none) | byte * n
+//!       SASLResponse         byte * (rest of the body)
+//!   'd' 'c' 'f' copy data/done/fail, 'F' function call: recognised, body kept opaque
+//!       (we answer them with an error)
 //! ```
 
 use bytes::{Buf, BytesMut};
@@ -97,7 +101,10 @@ pub enum Frontend {
     Sync,
     Flush,
     Terminate,
-    /// A message we recognise but do not implement (password, copy, function call).
+    /// A password-family message ('p'), body undecoded: see [`password_message`],
+    /// [`sasl_initial_response`], [`sasl_response`].
+    Password(Vec<u8>),
+    /// A message we recognise but do not implement (copy, function call).
     Unsupported(u8),
 }
 
@@ -227,7 +234,8 @@ fn decode_typed(kind: u8, body: &[u8]) -> Result<Frontend, PgError> {
         b'S' => Frontend::Sync,
         b'H' => Frontend::Flush,
         b'X' => Frontend::Terminate,
-        b'p' | b'd' | b'c' | b'f' | b'F' => {
+        b'p' => Frontend::Password(r.rest().to_vec()),
+        b'd' | b'c' | b'f' | b'F' => {
             r.rest();
             Frontend::Unsupported(kind)
         }
@@ -260,6 +268,32 @@ fn decode_bind(r: &mut Reader<'_>) -> Result<Frontend, PgError> {
         params,
         result_formats,
     })
+}
+
+/// A PasswordMessage body: the password (or MD5 response).
+pub fn password_message(body: &[u8]) -> Result<String, PgError> {
+    let mut r = Reader::new(body, "PasswordMessage");
+    let password = r.cstr()?;
+    r.finish(Frontend::Sync)?;
+    Ok(password)
+}
+
+/// A SASLInitialResponse body: the mechanism and the client's first message, if any.
+pub fn sasl_initial_response(body: &[u8]) -> Result<(String, Option<Vec<u8>>), PgError> {
+    let mut r = Reader::new(body, "SASLInitialResponse");
+    let mechanism = r.cstr()?;
+    let data = match r.i32()? {
+        -1 => None,
+        n if n < 0 => return Err(r.malformed("negative data length")),
+        n => Some(r.bytes(n as usize)?.to_vec()),
+    };
+    r.finish(Frontend::Sync)?;
+    Ok((mechanism, data))
+}
+
+/// A SASLResponse body: the mechanism's message, all of it.
+pub fn sasl_response(body: &[u8]) -> Vec<u8> {
+    body.to_vec()
 }
 
 /// A bounds-checked cursor over one message body.

@@ -6,6 +6,7 @@
 //!   socket    per-connection I/O: frames in, spawn_blocking, bytes out
 //!   frontend  bounds-checked framing and decoding of client messages
 //!   protocol  Connection: the state machine (startup, simple query, Sync, errors)
+//!   auth      who needs a password; SCRAM-SHA-256 and MD5 exchanges as startup steps
 //!   extended  Parse / Bind / Describe / Execute / Close, statements and portals
 //!   params    $n: lexing, types, substitution as typed literals, position mapping
 //!   rows      RowDescription and DataRow, text and binary
@@ -26,8 +27,9 @@
 //! - **A synchronous state machine in an async shell.** [`protocol::Connection`] handles
 //!   one message at a time and only appends bytes to an output buffer; `socket` does the
 //!   I/O and runs it on a blocking thread, because SQL execution blocks on the KV layer.
-//! - **Trust authentication.** Every user is accepted without a password; password (MD5,
-//!   SCRAM) authentication is later work.
+//! - **Password authentication as PostgreSQL does it** (`auth`): SCRAM-SHA-256 or MD5
+//!   for roles with a password, trust for password-less roles on loopback only, and one
+//!   28P01 for every wrong password; `--auth trust` accepts everyone.
 //! - **Parameters are bound, not spliced.** Bind decodes each value to a typed `Datum`
 //!   and Execute hands them to the engine (`SqlSession::execute_params`); Describe asks
 //!   the engine for the statement's parameter types (PostgreSQL's inference from context)
@@ -36,10 +38,11 @@
 //!
 //! ## Not supported yet
 //!
-//! TLS (SSLRequest is answered `N`), GSSAPI, passwords, CancelRequest (the cancel
+//! TLS (SSLRequest is answered `N`, so no SCRAM channel binding), GSSAPI, CancelRequest (the cancel
 //! connection is closed; the query runs on), COPY, the function-call message,
 //! NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
 
+pub mod auth;
 pub mod binary;
 pub mod engine;
 pub mod errors;
@@ -52,4 +55,5 @@ pub mod server;
 pub mod session;
 pub mod socket;
 
+pub use auth::AuthMode;
 pub use server::{serve, PgConfig};

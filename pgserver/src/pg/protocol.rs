@@ -9,9 +9,10 @@
 //! ```text
 //!            SSLRequest / GSSENCRequest -> 'N'
 //!   Startup ─────────────────────────────────┐
-//!      │ StartupMessage: AuthenticationOk, ParameterStatus*, BackendKeyData, Z
-//!      v                                      │ refused (too many clients, bad encoding):
-//!    Ready <───────── Sync: Z ──────┐          │ FATAL ErrorResponse
+//!      │ StartupMessage: [password request ──> Authenticating ── 'p' messages (auth)]
+//!      │ then AuthenticationOk, ParameterStatus*, BackendKeyData, Z
+//!      v                                      │ refused (too many clients, bad encoding,
+//!    Ready <───────── Sync: Z ──────┐          │ 28000/28P01/3D000): FATAL ErrorResponse
 //!      │ Query: results, Z          │          v
 //!      │ Parse/Bind/Describe/       │        Closed <── Terminate, fatal error
 //!      │ Execute/Close: no Z        │
@@ -21,7 +22,7 @@
 //! Invariants: every simple Query and every Sync is answered by exactly one
 //! ReadyForQuery, whose status is the session's ([`SqlSession::txn_state`]), never a
 //! guess; after an extended-protocol error nothing but Sync is processed; once Closed,
-//! nothing more is written.
+//! nothing more is written; no session exists before authentication has succeeded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use pgwire::messages::startup::{
 };
 use pgwire::messages::PgWireBackendMessage as Msg;
 
+use super::auth::{self, AuthConfig, AuthMode, Begin, Pending, Step};
 use super::errors::PgError;
 use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
@@ -54,9 +56,18 @@ pub struct BackendKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Startup,
+    /// A password exchange is under way (`auth`).
+    Authenticating,
     Ready,
     SkipToSync,
     Closed,
+}
+
+/// What the startup message asked for.
+struct Login {
+    user: String,
+    database: String,
+    application_name: String,
 }
 
 /// One client's protocol state; see the module doc.
@@ -66,6 +77,11 @@ pub struct Connection<F: SessionFactory> {
     /// Set when the connection must be refused once the client has said hello.
     refusal: Option<PgError>,
     phase: Phase,
+    auth: AuthConfig,
+    /// Set while Authenticating.
+    pending: Option<Box<Pending>>,
+    /// The startup's user, database and application name, until the session opens.
+    login: Option<Login>,
     pub(super) session: Option<F::Session>,
     pub(super) statements: HashMap<String, Prepared>,
     pub(super) portals: HashMap<String, Portal>,
@@ -79,11 +95,25 @@ impl<F: SessionFactory> Connection<F> {
             key,
             refusal,
             phase: Phase::Startup,
+            auth: AuthConfig::default(),
+            pending: None,
+            login: None,
             session: None,
             statements: HashMap::new(),
             portals: HashMap::new(),
             out: BytesMut::new(),
         }
+    }
+
+    /// Sets how clients authenticate (the default is trust).
+    pub fn with_auth(mut self, auth: AuthConfig) -> Connection<F> {
+        self.auth = auth;
+        self
+    }
+
+    /// Whether the client has yet to log in (the startup timeout applies).
+    pub fn awaiting_login(&self) -> bool {
+        matches!(self.phase, Phase::Startup | Phase::Authenticating)
     }
 
     /// Whether the next frame is a startup-phase (untyped) one.
@@ -105,6 +135,7 @@ impl<F: SessionFactory> Connection<F> {
         match self.phase {
             Phase::Closed => {}
             Phase::Startup => self.startup(message),
+            Phase::Authenticating => self.authenticate(message),
             Phase::SkipToSync => match message {
                 Frontend::Sync => {
                     self.phase = Phase::Ready;
@@ -160,6 +191,7 @@ impl<F: SessionFactory> Connection<F> {
             // Copy messages outside a COPY are ignored, as PostgreSQL does.
             Frontend::Unsupported(b'd' | b'c' | b'f') => Ok(()),
             Frontend::Unsupported(kind) => Err(PgError::UnexpectedMessage(kind)),
+            Frontend::Password(_) => Err(PgError::UnexpectedMessage(b'p')),
             Frontend::SslRequest
             | Frontend::GssEncRequest
             | Frontend::CancelRequest { .. }
@@ -219,8 +251,80 @@ impl<F: SessionFactory> Connection<F> {
                 NegotiateProtocolVersion::new(0, unsupported),
             ));
         }
+        let Some(user) = param("user").filter(|u| !u.is_empty()).map(str::to_string) else {
+            return self.fail(PgError::InvalidAuthorization(
+                "no PostgreSQL user name specified in startup packet".into(),
+            ));
+        };
+        let login = Login {
+            database: param("database")
+                .filter(|d| !d.is_empty())
+                .unwrap_or(&user)
+                .to_string(),
+            application_name: param("application_name").unwrap_or("").to_string(),
+            user,
+        };
+        let role = match self.auth.mode {
+            AuthMode::Trust => None,
+            AuthMode::Password => match self.factory.role(&login.user) {
+                Ok(r) => r,
+                Err(e) => return self.fail(PgError::Startup(e)),
+            },
+        };
+        let begin = auth::begin(&self.auth, &login.user, role);
+        self.login = Some(login);
+        match begin {
+            Begin::Accept(role) => self.logged_in(role),
+            Begin::Challenge(request, pending) => {
+                self.send(Msg::Authentication(request));
+                self.pending = Some(pending);
+                self.phase = Phase::Authenticating;
+            }
+            Begin::Refuse(e) => self.fail(e),
+        }
+    }
+
+    /// One client message of a password exchange.
+    fn authenticate(&mut self, message: Frontend) {
+        let (Frontend::Password(body), Some(pending)) = (&message, self.pending.take()) else {
+            if message == Frontend::Terminate {
+                self.phase = Phase::Closed;
+                return;
+            }
+            return self.fail(PgError::ExpectedPassword);
+        };
+        match pending.step(body) {
+            Ok(Step::Continue(request, next)) => {
+                self.send(Msg::Authentication(request));
+                self.pending = Some(next);
+            }
+            Ok(Step::Done(last, role)) => {
+                last.into_iter()
+                    .for_each(|m| self.send(Msg::Authentication(m)));
+                self.logged_in(Some(role));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Authenticated as the startup's user, whose role is `role` (`None`: trust mode,
+    /// not looked up): opens the session and reports ready.
+    fn logged_in(&mut self, role: Option<ferrisdb_sql::RoleInfo>) {
+        let Some(login) = self.login.take() else {
+            return self.fail(PgError::Unsupported("a login without a startup message"));
+        };
+        if role.as_ref().is_some_and(|r| !r.can_login) {
+            return self.fail(PgError::InvalidAuthorization(format!(
+                "role \"{}\" is not permitted to log in",
+                login.user
+            )));
+        }
+        let session = match self.factory.open_as(&login.database, &login.user) {
+            Ok(s) => s,
+            Err(e) => return self.fail(PgError::Startup(e)),
+        };
         self.send(Msg::Authentication(Authentication::Ok));
-        let user = param("user").unwrap_or("postgres").to_string();
+        let superuser = role.is_none_or(|r| r.superuser);
         let statuses = [
             ("server_version", SERVER_VERSION.to_string()),
             ("server_encoding", "UTF8".into()),
@@ -230,14 +334,11 @@ impl<F: SessionFactory> Connection<F> {
             ("TimeZone", "UTC".into()),
             ("integer_datetimes", "on".into()),
             ("standard_conforming_strings", "on".into()),
-            ("is_superuser", "on".into()),
-            ("session_authorization", user),
+            ("is_superuser", if superuser { "on" } else { "off" }.into()),
+            ("session_authorization", login.user),
             ("default_transaction_read_only", "off".into()),
             ("in_hot_standby", "off".into()),
-            (
-                "application_name",
-                param("application_name").unwrap_or("").to_string(),
-            ),
+            ("application_name", login.application_name),
         ];
         for (name, value) in statuses {
             self.send(Msg::ParameterStatus(ParameterStatus::new(
@@ -249,7 +350,7 @@ impl<F: SessionFactory> Connection<F> {
             self.key.pid,
             SecretKey::I32(self.key.secret),
         )));
-        self.session = Some(self.factory.open());
+        self.session = Some(session);
         self.phase = Phase::Ready;
         self.ready_for_query();
     }

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::auth::AuthConfig;
 use super::errors::PgError;
 use super::protocol::{BackendKey, Connection};
 use super::session::SessionFactory;
@@ -37,6 +38,8 @@ pub struct PgConfig {
     pub max_message_bytes: usize,
     /// Time a new client has to complete its startup.
     pub startup_timeout: Duration,
+    /// How clients authenticate (`super::auth`).
+    pub auth: super::auth::AuthMode,
 }
 
 impl Default for PgConfig {
@@ -45,6 +48,7 @@ impl Default for PgConfig {
             max_connections: 100,
             max_message_bytes: 64 << 20,
             startup_timeout: Duration::from_secs(60),
+            auth: super::auth::AuthMode::default(),
         }
     }
 }
@@ -87,6 +91,7 @@ pub fn serve<F: SessionFactory>(
         let slots = Arc::new(Semaphore::new(config.max_connections));
         let next_pid = AtomicI32::new(1);
         let keys = std::collections::hash_map::RandomState::new();
+        let mock_secret = ferrisdb_sql::auth::random_bytes::<32>();
         let mut connections = JoinSet::new();
         let open_sockets: Arc<Mutex<HashMap<i32, std::net::TcpStream>>> = Arc::default();
         loop {
@@ -111,7 +116,12 @@ pub fn serve<F: SessionFactory>(
             };
             let permit = slots.clone().try_acquire_owned().ok();
             let refusal = permit.is_none().then_some(PgError::TooManyConnections);
-            let conn = Connection::new(factory.clone(), key, refusal);
+            let conn = Connection::new(factory.clone(), key, refusal).with_auth(AuthConfig {
+                mode: config.auth,
+                loopback: super::auth::is_loopback(peer.ip()),
+                nonce: ferrisdb_sql::auth::random_bytes(),
+                mock_secret,
+            });
             let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
             let stream = match blocking_socket(stream) {
                 Ok(s) => s,

@@ -7,7 +7,7 @@
 //! connection and dropped with it, which abandons any open transaction: a KV transaction
 //! that is never committed leaves no trace.
 
-use ferrisdb_sql::{DataType, Datum, SqlError};
+use ferrisdb_sql::{DataType, Datum, RoleInfo, SqlError};
 
 /// One result column.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,4 +95,16 @@ pub trait SessionFactory: Send + Sync + 'static {
     type Session: SqlSession;
 
     fn open(&self) -> Self::Session;
+
+    /// The role `user` logs in as (`None`: no such role), for password authentication
+    /// (`auth`). The default knows no roles.
+    fn role(&self, _user: &str) -> Result<Option<RoleInfo>, SqlError> {
+        Ok(None)
+    }
+
+    /// A session in `database` for the authenticated `user` (3D000 if the database does
+    /// not exist). The default ignores both.
+    fn open_as(&self, _database: &str, _user: &str) -> Result<Self::Session, SqlError> {
+        Ok(self.open())
+    }
 }

@@ -60,7 +60,7 @@ pub fn serve_connection<F: SessionFactory>(
             }
             continue;
         }
-        if conn.in_startup() {
+        if conn.awaiting_login() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 tracing::debug!("client did not finish its startup in time");

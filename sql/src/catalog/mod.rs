@@ -17,6 +17,9 @@
 //!                                  come from [`crate::rowid`])
 //!   01 05 tuple(Text db)           a database created by CREATE DATABASE (empty value);
 //!                                  `postgres` exists without one
+//!   01 06 tuple(Text role)         a role (cluster-wide, no database part): its flags and
+//!                                  password verifier, see [`crate::roles`]; the
+//!                                  bootstrap superuser `postgres` exists without one
 //!   02 tuple(Int table id) tuple(Int index id) key...
 //!        index id 1 (primary):     key   = encode_key(primary-key columns)
 //!                                          or tuple(Int row id) without a primary key
@@ -211,6 +214,34 @@ fn database_key(db: &str) -> Vec<u8> {
     let mut k = vec![CATALOG_SPACE, 0x05];
     encode_key_datum(&mut k, &Datum::Text(db.to_string()), Order::Asc);
     k
+}
+
+/// The prefix of every role entry (`01 06`).
+pub const ROLES_PREFIX: [u8; 2] = [CATALOG_SPACE, 0x06];
+
+/// The key of role `name`.
+pub fn role_key(name: &str) -> Vec<u8> {
+    let mut k = ROLES_PREFIX.to_vec();
+    encode_key_datum(&mut k, &Datum::Text(name.to_string()), Order::Asc);
+    k
+}
+
+/// The role name in a key made by [`role_key`].
+pub fn role_of_key(key: &[u8]) -> Result<String, SqlError> {
+    use crate::encoding::{decode_key, KeyColumn};
+    let rest = key.strip_prefix(&ROLES_PREFIX[..]).unwrap_or(key);
+    let column = KeyColumn {
+        data_type: DataType::Text,
+        order: Order::Asc,
+    };
+    match decode_key(rest, &[column])?.pop() {
+        Some(Datum::Text(name)) => Ok(name),
+        _ => Err(SqlError::DataCorrupted {
+            what: "role key",
+            offset: 2,
+            reason: "not a name".into(),
+        }),
+    }
 }
 
 /// Whether database `db` exists.
