@@ -215,6 +215,12 @@ pub enum SqlError {
     /// 42704, e.g. `kind` = "type".
     #[error("{kind} \"{name}\" does not exist")]
     UndefinedObject { kind: String, name: String },
+    /// 42704: SET, SHOW or current_setting of a parameter that does not exist.
+    #[error("unrecognized configuration parameter \"{name}\"")]
+    UnrecognizedParameter { name: String },
+    /// 55P02: SET of a preset parameter (server_version, ...).
+    #[error("parameter \"{name}\" cannot be changed")]
+    CantChangeParameter { name: String },
     /// 42809, e.g. "\"v\" is not a table".
     #[error("{message}")]
     WrongObjectType { message: String },
@@ -290,7 +296,8 @@ impl SqlError {
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
             GroupingError { .. } | AggregateMisuse { .. } => "42803",
-            UndefinedObject { .. } => "42704",
+            UndefinedObject { .. } | UnrecognizedParameter { .. } => "42704",
+            CantChangeParameter { .. } => "55P02",
             WrongObjectType { .. } => "42809",
             InvalidColumnReference { .. } => "42P10",
             OutOfMemory { .. } => "53200",

@@ -8,6 +8,7 @@
 //! ```text
 //!   session    Engine / Session: statement dispatch, BEGIN/COMMIT/ROLLBACK, autocommit
 //!   savepoint  SAVEPOINT / ROLLBACK TO / RELEASE
+//!   settings   SET / SHOW / RESET, current_setting, pg_settings
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
 //!   database   CREATE / DROP DATABASE: name spaces
@@ -117,6 +118,7 @@ pub mod plan;
 pub mod query;
 pub mod savepoint;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod types;
 pub mod undo;

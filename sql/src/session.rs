@@ -128,6 +128,7 @@ impl Engine {
             failed: false,
             savepoints: Vec::new(),
             journal: Vec::new(),
+            settings: Default::default(),
         }
     }
 }
@@ -150,6 +151,8 @@ pub struct Session {
     pub(crate) savepoints: Vec<(String, usize)>,
     /// Writes made while a savepoint is open ([`crate::undo`]).
     pub(crate) journal: Vec<crate::undo::Undo>,
+    /// SET values ([`crate::settings`]); installed for the statement while one runs.
+    pub(crate) settings: crate::settings::Settings,
 }
 
 impl Session {
@@ -167,7 +170,7 @@ impl Session {
     pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
         let db = self.database.clone();
         on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || self.run_script(sql))
+            self.with_settings(|me| crate::catalog::with_database(&db, || me.run_script(sql)))
         })
     }
 
@@ -203,8 +206,10 @@ impl Session {
     ) -> Result<Vec<StatementResult>, SqlError> {
         let db = self.database.clone();
         let (out, err) = on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || {
-                crate::bind::params::with_values(params, || self.run_script(sql))
+            self.with_settings(|me| {
+                crate::catalog::with_database(&db, || {
+                    crate::bind::params::with_values(params, || me.run_script(sql))
+                })
             })
         });
         match err {
@@ -223,7 +228,9 @@ impl Session {
     ) -> Result<Described, SqlError> {
         let db = self.database.clone();
         let r = on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || self.describe_inner(sql, param_types))
+            self.with_settings(|me| {
+                crate::catalog::with_database(&db, || me.describe_inner(sql, param_types))
+            })
         });
         if r.is_err() {
             self.fail();
@@ -311,6 +318,7 @@ impl Session {
                     self.txn = Some(self.engine.db.begin());
                     self.failed = false;
                     self.end_savepoints();
+                    self.settings_begin(stmt);
                 }
                 let tag = if stmt.to_string().to_uppercase().starts_with("START") {
                     "START TRANSACTION"
@@ -321,6 +329,9 @@ impl Session {
             }
             Statement::Commit { .. } => return self.commit(),
             Statement::Rollback { .. } => {
+                if self.txn.is_some() {
+                    self.settings_end(false);
+                }
                 self.txn = None;
                 self.failed = false;
                 self.end_savepoints();
@@ -330,6 +341,9 @@ impl Session {
         }
         if self.failed {
             return Err(SqlError::InFailedTransaction);
+        }
+        if let Some(r) = self.setting_statement(stmt) {
+            return r;
         }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
@@ -392,9 +406,12 @@ impl Session {
             return Ok(StatementResult::command("COMMIT"));
         };
         if failed {
+            self.settings_end(false);
             return Ok(StatementResult::command("ROLLBACK"));
         }
-        txn.commit().map_err(kv_err)?;
+        let committed = txn.commit().map_err(kv_err);
+        self.settings_end(committed.is_ok());
+        committed?;
         Ok(StatementResult::command("COMMIT"))
     }
 }
@@ -525,7 +542,7 @@ fn describe_statement(
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             dml::describe(txn, stmt)
         }
-        _ => Ok(None),
+        _ => Ok(crate::settings::show_columns(stmt)),
     }
 }
 
