@@ -374,6 +374,7 @@ fn add_constraint(
                 columns: cols,
                 unique: true,
                 primary: false,
+                constraint: true,
             };
             t.next_index_id += 1;
             build_index(txn, &t, &ix)?;

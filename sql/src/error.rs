@@ -130,6 +130,9 @@ pub enum SqlError {
     /// 22025, e.g. "LIKE pattern must not end with escape character".
     #[error("{message}")]
     InvalidEscapeSequence { message: String },
+    /// 2201B
+    #[error("invalid regular expression: {message}")]
+    InvalidRegex { message: String },
     /// 22011, e.g. "negative substring length not allowed".
     #[error("{message}")]
     SubstringError { message: String },
@@ -278,6 +281,7 @@ impl SqlError {
             InvalidPowerArgument(_) => "2201F",
             StringTruncation { .. } => "22001",
             SubstringError { .. } => "22011",
+            InvalidRegex { .. } => "2201B",
             InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",

@@ -11,6 +11,7 @@
 //!   settings   SET / SHOW / RESET, current_setting, pg_settings
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
+//!   pg_catalog pg_catalog / information_schema as virtual relations, system functions
 //!   database   CREATE / DROP DATABASE: name spaces
 //!   bind       AST -> typed logical plan: names, types, grouping, subqueries
 //!   plan       the plan tree; optimize (folding, pushdown, index choice, hash joins); explain
@@ -19,11 +20,13 @@
 //!   undo       the write journal behind savepoints
 //!   query, ddl, alter, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
+//!     array    one-dimensional arrays: text form, comparison, array functions
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
 //!   cast       explicit / assignment / implicit casts, rounding, typmods
 //!   ops        operator resolution and evaluation (three-valued logic, overflow per width)
 //!     like     LIKE / ILIKE matching
+//!     regex    ~ / ~* / !~ / !~* matching
 //!   functions  function resolution (PostgreSQL's candidate rules) and calls
 //!     builtins the function bodies
 //!   encoding   order-preserving keys (on ferrisdb_kv::tuple) and row values
@@ -94,6 +97,7 @@
 //! numeric results); time zones other than UTC.
 
 pub mod alter;
+pub mod array;
 pub mod bind;
 pub mod builtins;
 pub mod cast;
@@ -114,8 +118,10 @@ pub mod like;
 pub mod numeric;
 pub mod ops;
 pub mod parse;
+pub mod pg_catalog;
 pub mod plan;
 pub mod query;
+pub mod regex;
 pub mod savepoint;
 pub mod session;
 pub mod settings;

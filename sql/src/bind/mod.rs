@@ -17,6 +17,7 @@
 //! The binder reads the catalog in the statement's transaction (it holds the
 //! [`Transaction`]), so a table created earlier in the same transaction is visible.
 
+mod array;
 mod expr;
 mod from;
 mod func;
@@ -263,6 +264,10 @@ pub fn coerce(e: Expr, from: DataType, to: DataType, ctx: CastContext) -> Result
     if from == DataType::Unknown {
         params::note_coercion(&e, to);
     }
+    let e = match crate::pg_catalog::reg::coerce(e, from, to) {
+        Ok(call) => return Ok(call),
+        Err(e) => e,
+    };
     if !castable(&from, &to, ctx) {
         return Err(SqlError::CannotCoerce {
             from: from.to_string(),

@@ -20,7 +20,7 @@ use super::{Access, Expr, JoinKind, KeyBound, Plan};
 use crate::catalog::TableDef;
 use crate::datum::Datum;
 use crate::exec::{eval, ExecCtx};
-use crate::functions::{EvalContext, Func};
+use crate::functions::EvalContext;
 use crate::ops::BinaryOp;
 use crate::types::DataType;
 
@@ -65,9 +65,7 @@ fn null_by_strictness(e: &Expr) -> bool {
             ) && (null(left) || null(right))
         }
         Expr::Unary { expr, .. } | Expr::Cast { expr, .. } => null(expr),
-        Expr::Func { id, args } => {
-            !matches!(id.func, Func::Concat | Func::ConcatWs) && args.iter().any(null)
-        }
+        Expr::Func { id, args } => id.func.is_strict() && args.iter().any(null),
         // `x IN (y)` is `x = y` in PostgreSQL.
         Expr::InList { expr, list, .. } => null(expr) || matches!(list.as_slice(), [y] if null(y)),
         Expr::NullIf { left, .. } => null(left),
@@ -153,7 +151,16 @@ fn rewrite(plan: Plan, cx: &mut ExecCtx) -> Plan {
             rows: rows.into_iter().map(|r| fold_all(r, cx)).collect(),
             width,
         },
-        other @ Plan::Series { .. } => other,
+        Plan::Lateral {
+            left,
+            right,
+            left_width,
+        } => Plan::Lateral {
+            left: b(left, cx),
+            right: b(right, cx),
+            left_width,
+        },
+        other @ (Plan::Series { .. } | Plan::Virtual { .. } | Plan::Unnest { .. }) => other,
     }
 }
 
