@@ -307,6 +307,7 @@ impl DataType {
             P::Timestamp(_, _) => DataType::Timestamp,
             P::Interval { fields: None, .. } => DataType::Interval,
             P::Custom(name, mods) if mods.is_empty() => custom_type(name)?,
+            P::Regclass => DataType::Oid(OidKind::RegClass),
             P::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, _))
             | P::Array(sqlparser::ast::ArrayElemTypeDef::AngleBracket(inner)) => {
                 crate::array::array_of(&DataType::from_sqlparser(inner)?)?

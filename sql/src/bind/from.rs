@@ -237,6 +237,16 @@ impl Binder<'_> {
                 let n = object_name(name)?;
                 self.bind_table_function(&n, args, alias.as_ref())
             }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                let arg = FunctionArg::Unnamed(FunctionArgExpr::Expr(array_exprs[0].clone()));
+                self.bind_unnest(&[arg], alias.as_ref())
+            }
             other => Err(SqlError::unsupported(format!("FROM item {other}"))),
         }
     }

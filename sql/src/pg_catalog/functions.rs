@@ -169,6 +169,12 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
         ("col_description", 2) => sys(F::NullText, vec![OID, Int4], Text),
         ("pg_get_statisticsobjdef_columns", 1) => sys(F::NullText, vec![OID], Text),
         ("pg_get_serial_sequence", 2) => sys(F::NullText, vec![Text, Text], Text),
+        (
+            "pg_get_function_result"
+            | "pg_get_function_arguments"
+            | "pg_get_function_identity_arguments",
+            1,
+        ) => sys(F::NullText, vec![OID], Text),
         ("pg_encoding_to_char", 1) => sys(F::EncodingToChar, vec![Int4], Name),
         (
             "has_table_privilege"
@@ -186,7 +192,11 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
         (
             "pg_relation_size" | "pg_total_relation_size" | "pg_table_size" | "pg_indexes_size",
             1,
-        ) => sys(F::RelationSize, vec![OID], Int8),
+        ) => sys(
+            F::RelationSize,
+            vec![DataType::Oid(OidKind::RegClass)],
+            Int8,
+        ),
         ("quote_ident", 1) => sys(F::QuoteIdent, vec![Text], Text),
         ("pg_typeof", 1) => sys(F::TypeOf, any(), DataType::Oid(OidKind::RegType)),
         ("array_to_string", 2 | 3) => return array_fn(F::ArrayToString, args, Text),

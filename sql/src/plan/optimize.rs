@@ -247,13 +247,14 @@ fn push_filter(input: Plan, conjuncts: Vec<Expr>, cx: &mut ExecCtx) -> Plan {
             right,
             kind: JoinKind::Inner,
             on,
+            left_keys,
+            right_keys,
             left_width,
             right_width,
-            ..
         } => {
             let mut on = on.map(split_and).unwrap_or_default();
             on.extend(conjuncts);
-            make_join(
+            let mut join = make_join(
                 *left,
                 *right,
                 JoinKind::Inner,
@@ -261,7 +262,18 @@ fn push_filter(input: Plan, conjuncts: Vec<Expr>, cx: &mut ExecCtx) -> Plan {
                 left_width,
                 right_width,
                 cx,
-            )
+            );
+            // Keys an earlier rewrite took out of `on` still hold.
+            if let Plan::Join {
+                left_keys: lk,
+                right_keys: rk,
+                ..
+            } = &mut join
+            {
+                lk.splice(0..0, left_keys);
+                rk.splice(0..0, right_keys);
+            }
+            join
         }
         Plan::Filter { input, predicate } => {
             let mut all = split_and(predicate);
