@@ -4,8 +4,9 @@
 //! settings installed for the statement.
 //!
 //! A SET value list is joined the way PostgreSQL flattens it into one string: items
-//! separated by `", "`, quoted identifiers keep their double quotes (`SET search_path = a,
-//! "b c"` shows `a, "b c"`), and a single string literal is taken as it is. SHOW's one
+//! separated by `", "`, and for `search_path` each item quoted as an identifier where it
+//! needs it (`SET search_path = a, "b c"` shows `a, "b c"`, `SET search_path TO 'x, y'`
+//! shows `"x, y"`). SHOW's one
 //! column is named after the parameter in PostgreSQL's spelling (`TimeZone`), type text.
 
 use sqlparser::ast::{self, Expr, Statement, TransactionIsolationLevel, TransactionMode};
@@ -48,7 +49,7 @@ fn join_name(name: &ast::ObjectName) -> String {
         .join(".")
 }
 
-/// One SET value as PostgreSQL flattens it.
+/// One SET value as written: a literal's text, an identifier's (folded) name.
 fn value_text(e: &Expr) -> Result<String, SqlError> {
     use ast::Value as V;
     Ok(match e {
@@ -58,7 +59,7 @@ fn value_text(e: &Expr) -> Result<String, SqlError> {
             V::Boolean(b) => if *b { "on" } else { "off" }.to_string(),
             other => other.to_string(),
         },
-        Expr::Identifier(i) if i.quote_style.is_some() => format!("\"{}\"", i.value),
+        Expr::Identifier(i) if i.quote_style.is_some() => i.value.clone(),
         Expr::Identifier(i) => i.value.to_lowercase(),
         Expr::UnaryOp {
             op: ast::UnaryOperator::Minus,
@@ -73,25 +74,27 @@ fn value_text(e: &Expr) -> Result<String, SqlError> {
     })
 }
 
-/// The values of a SET, or `None` for DEFAULT.
-fn values_text(values: &[Expr]) -> Result<Option<String>, SqlError> {
+/// The values of a SET as PostgreSQL flattens them into one string (`None`: DEFAULT):
+/// items joined by `", "`; for `search_path`, a list of names, each item is quoted as
+/// an identifier where it needs it (`"$user"`, `"x, y"`).
+fn values_text(name: &str, values: &[Expr]) -> Result<Option<String>, SqlError> {
     if let [Expr::Identifier(i)] = values {
         if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") {
             return Ok(None);
         }
     }
-    if let [single] = values {
-        if let Expr::Identifier(i) = single {
-            if i.quote_style.is_some() {
-                return Ok(Some(i.value.clone()));
-            }
-        }
-        return value_text(single).map(Some);
-    }
+    let list_quote = name.eq_ignore_ascii_case("search_path");
     let parts = values
         .iter()
-        .map(value_text)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|v| {
+            let t = value_text(v)?;
+            Ok(if list_quote {
+                crate::pg_catalog::deparse::quote_ident(&t)
+            } else {
+                t
+            })
+        })
+        .collect::<Result<Vec<_>, SqlError>>()?;
     Ok(Some(parts.join(", ")))
 }
 
@@ -134,7 +137,7 @@ impl SettingCommand {
                 values,
                 ..
             }) => {
-                let value = match values_text(values) {
+                let value = match values_text(&join_name(variable), values) {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 };
@@ -146,7 +149,7 @@ impl SettingCommand {
             }
             Statement::Set(S::SetTimeZone { local, value }) => SettingCommand::Set {
                 name: "timezone".into(),
-                value: match values_text(std::slice::from_ref(value)) {
+                value: match values_text("timezone", std::slice::from_ref(value)) {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 },
