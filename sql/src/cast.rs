@@ -135,7 +135,7 @@ fn convert(d: Datum, from: &DataType, to: &DataType) -> Result<Datum, SqlError> 
 
 /// An integer as an OID: negative int4 values wrap as PostgreSQL's `int4 -> oid` does.
 fn oid_of(i: i64, from: &DataType) -> Result<Datum, SqlError> {
-    let v = if i < 0 && i >= -(1 << 31) {
+    let v = if (-(1 << 31)..0).contains(&i) {
         i + (1 << 32)
     } else {
         i

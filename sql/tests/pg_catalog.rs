@@ -180,6 +180,13 @@ fn catalog_names_resolve_like_postgres() {
         rows(&mut s, "SELECT 'int4'::regtype, 'character varying'::regtype::oid, to_regtype('nosuch'), to_regclass('nosuch')"),
         ["integer|1043|NULL|NULL"]
     );
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT relid, relid::oid FROM pg_partition_ancestors('t')"
+        ),
+        ["t|16384"]
+    );
     let e = s.execute("SELECT 'nosuch'::regclass").unwrap_err();
     assert_eq!(
         (e.sqlstate(), e.to_string().as_str()),

@@ -362,6 +362,9 @@ impl Binder<'_> {
         if name == "unnest" {
             return self.bind_unnest(args, alias);
         }
+        if name == "pg_partition_ancestors" {
+            return self.bind_partition_ancestors(args, alias);
+        }
         if name != "generate_series" {
             return Err(SqlError::UndefinedFunction {
                 name: name.to_string(),
@@ -463,6 +466,42 @@ impl Binder<'_> {
             &alias,
             "unnest",
             colnames,
+        ))
+    }
+}
+
+impl Binder<'_> {
+    /// `pg_partition_ancestors(rel)`: FerrisDB has no partitions, so a relation's only
+    /// "ancestor" is itself, as PostgreSQL answers for an unpartitioned table.
+    fn bind_partition_ancestors(
+        &mut self,
+        args: &[FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<FromItem, SqlError> {
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = args else {
+            return Err(SqlError::unsupported(
+                "pg_partition_ancestors takes one relation",
+            ));
+        };
+        let current = std::mem::take(&mut self.scope().columns);
+        let bound = self.bind_expr(e);
+        self.scope().columns = current;
+        let (rel, t) = bound?;
+        let regclass = DataType::Oid(crate::types::OidKind::RegClass);
+        let rel = coerce(rel, t, regclass, CastContext::Implicit)?;
+        let col = super::Column {
+            name: "relid".into(),
+            data_type: regclass,
+        };
+        let plan = Plan::Unnest {
+            array: Expr::Array(vec![rel]),
+        };
+        Ok(qualify(
+            plan,
+            vec![col],
+            &alias.cloned(),
+            "pg_partition_ancestors",
+            None,
         ))
     }
 }

@@ -5,8 +5,10 @@
 //! in the innermost scope first (42702 if two tables there have it, 42703 if no scope
 //! does), and a match in an enclosing scope becomes an [`Expr::Outer`] reference, marking
 //! every scope in between as correlated. Derived tables in FROM are bound with their
-//! enclosing query's scope taken off the stack (no LATERAL), so their outer references skip
-//! it exactly as the executor's outer-row stack does.
+//! enclosing query's scope taken off the stack, so their outer references skip it exactly
+//! as the executor's outer-row stack does; a `CROSS JOIN LATERAL` subquery gets the
+//! columns to its left as its nearest enclosing scope instead, and the executor pushes
+//! each left row as its outer row.
 //!
 //! In an aggregating query (GROUP BY, HAVING or an aggregate call), the select list,
 //! HAVING and ORDER BY are bound against the Aggregate node's output: a group-by

@@ -33,6 +33,7 @@ pub struct TypeInfo {
     pub io: (u32, &'static str, u32, &'static str),
 }
 
+#[allow(clippy::too_many_arguments)] // one row of a table
 const fn ti(
     data_type: DataType,
     name: &'static str,

@@ -23,6 +23,7 @@
 
 pub mod defs;
 mod statement;
+pub mod values;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -100,7 +101,7 @@ impl Settings {
     ) -> Result<String, SqlError> {
         let (k, d) = key(name)?;
         let normalized = match (value, d) {
-            (Some(v), Some(d)) => Some(defs::normalize(d, v)?),
+            (Some(v), Some(d)) => Some(values::normalize(d, v)?),
             (Some(v), None) => Some(v.to_string()),
             (None, Some(d)) if d.context == defs::Context::Internal => {
                 return Err(SqlError::CantChangeParameter {
@@ -176,7 +177,7 @@ impl Settings {
 
     /// The statement time limit (`statement_timeout`), `None` when 0 (no limit).
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let ms = defs::millis_of(&self.get("statement_timeout").unwrap_or_default());
+        let ms = values::millis_of(&self.get("statement_timeout").unwrap_or_default());
         (ms > 0).then(|| Duration::from_millis(ms as u64))
     }
 
@@ -260,7 +261,7 @@ impl PgSetting {
             Kind::Str | Kind::Special => ("string", None, None, None, None),
         };
         let raw = |v: &str| match d.kind {
-            Kind::Millis => defs::millis_of(v).to_string(),
+            Kind::Millis => values::millis_of(v).to_string(),
             _ => v.to_string(),
         };
         PgSetting {
