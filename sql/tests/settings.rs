@@ -168,6 +168,21 @@ fn isolation_level_is_stored_as_asked() {
 }
 
 #[test]
+fn startup_parameters_set_like_set() {
+    let (_d, mut s) = session();
+    assert_eq!(s.set_parameter("application_name", "psql").unwrap(), "psql");
+    assert_eq!(s.set_parameter("DateStyle", "ISO").unwrap(), "ISO, MDY");
+    assert_eq!(s.setting("datestyle").unwrap(), "ISO, MDY");
+    assert_eq!(value(&mut s, "SHOW application_name"), "psql");
+    assert_eq!(
+        s.set_parameter("TimeZone", "Europe/Berlin")
+            .unwrap_err()
+            .sqlstate(),
+        "0A000"
+    );
+}
+
+#[test]
 fn describe_reports_show_columns() {
     let (_d, mut s) = session();
     let d = s.describe("SHOW search_path", &[]).unwrap();

@@ -334,6 +334,14 @@ impl Session {
     pub fn setting(&self, name: &str) -> Result<String, SqlError> {
         self.settings.get(name)
     }
+
+    /// Sets parameter `name` for the session as SET does (a startup parameter such as
+    /// `application_name` or `DateStyle`); returns the value SHOW now prints. The wire
+    /// server decides what to do with a value FerrisDB refuses (0A000 for a time zone
+    /// other than UTC, for instance).
+    pub fn set_parameter(&mut self, name: &str, value: &str) -> Result<String, SqlError> {
+        self.settings.set(name, Some(value), false)
+    }
 }
 
 #[cfg(test)]
