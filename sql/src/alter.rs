@@ -417,6 +417,7 @@ pub(crate) fn plan_key_constraint(
             columns: cols,
             unique: true,
             primary: false,
+            constraint: true,
         };
         t.next_index_id += 1;
         return Ok(Change::Index(t, ix));

@@ -86,6 +86,21 @@ fn convert(d: Datum, from: &DataType, to: &DataType) -> Result<Datum, SqlError> 
         return Datum::parse(s, to);
     }
     Ok(match (d, to) {
+        (Datum::Int(i), T::Oid(_)) => oid_of(i, from)?,
+        (Datum::Int(i), T::Int4) if matches!(from, T::Oid(_)) => {
+            Datum::Int(i64::from(i as u32 as i32))
+        }
+        (Datum::Array(items), T::Array(elem)) => {
+            let T::Array(from_elem) = from else {
+                return Err(mismatch(&Datum::Array(items), from));
+            };
+            let ctx = CastContext::Explicit;
+            let v = items
+                .into_iter()
+                .map(|d| cast(d, from_elem, elem, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            Datum::Array(v)
+        }
         (Datum::Int(i), T::Int2 | T::Int4 | T::Int8) => check_int(i, to)?,
         (Datum::Int(i), T::Float4) => Datum::Float(f64::from(i as f32)),
         (Datum::Int(i), T::Float8) => Datum::Float(i as f64),
@@ -116,6 +131,23 @@ fn convert(d: Datum, from: &DataType, to: &DataType) -> Result<Datum, SqlError> 
         }
         (d, _) => return Err(mismatch(&d, from)),
     })
+}
+
+/// An integer as an OID: negative int4 values wrap as PostgreSQL's `int4 -> oid` does.
+fn oid_of(i: i64, from: &DataType) -> Result<Datum, SqlError> {
+    let v = if (-(1 << 31)..0).contains(&i) {
+        i + (1 << 32)
+    } else {
+        i
+    };
+    if !(0..=i64::from(u32::MAX)).contains(&v) {
+        return Err(SqlError::out_of_range(if *from == DataType::Int8 {
+            "OID"
+        } else {
+            "oid"
+        }));
+    }
+    Ok(Datum::Int(v))
 }
 
 fn mismatch(d: &Datum, from: &DataType) -> SqlError {
@@ -166,6 +198,16 @@ pub fn apply_typmod(d: Datum, to: &DataType, explicit: bool) -> Result<Datum, Sq
             *p,
             scale.unwrap_or(0),
         )?)),
+        (Datum::Text(s), DataType::Name) => {
+            let mut cut = s.len().min(63);
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            Ok(Datum::Text(s[..cut].to_string()))
+        }
+        (Datum::Text(s), DataType::InternalChar) => Ok(Datum::Text(
+            s.chars().next().map(String::from).unwrap_or_default(),
+        )),
         (d, _) => Ok(d),
     }
 }

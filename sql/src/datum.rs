@@ -50,6 +50,8 @@ pub enum Datum {
     Timestamp(i64),
     TimestampTz(i64),
     Interval(Interval),
+    /// A one-dimensional array's elements ([`crate::array`]).
+    Array(Vec<Datum>),
 }
 
 /// The inclusive range of an integer type.
@@ -97,6 +99,10 @@ impl Datum {
             Datum::Timestamp(t) => datetime::format_timestamp(*t, false),
             Datum::TimestampTz(t) => datetime::format_timestamp(*t, true),
             Datum::Interval(iv) => interval::format(iv),
+            Datum::Array(items) => match ty {
+                DataType::Array(elem) => crate::array::format(items, elem),
+                _ => crate::array::format(items, &DataType::Text),
+            },
         })
     }
 
@@ -109,9 +115,14 @@ impl Datum {
             DataType::Float4 => Datum::Float(f64::from(float::parse_f32(input)?)),
             DataType::Float8 => Datum::Float(float::parse_f64(input)?),
             DataType::Numeric { .. } => Datum::Numeric(numeric::parse(input)?),
-            DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
-                Datum::Text(input.to_string())
-            }
+            DataType::Text
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Unknown
+            | DataType::Name
+            | DataType::InternalChar => Datum::Text(input.to_string()),
+            DataType::Oid(_) => parse_oid(input, ty)?,
+            DataType::Array(elem) => Datum::Array(crate::array::parse(input, elem)?),
             DataType::Bytea => Datum::Bytes(parse_bytea(input)?),
             DataType::Date => Datum::Date(datetime::parse_date(input)?),
             DataType::Timestamp => Datum::Timestamp(datetime::parse_timestamp(input, false)?),
@@ -138,6 +149,7 @@ impl Datum {
             (Datum::Interval(a), Datum::Interval(b)) => {
                 interval::span_micros(a).cmp(&interval::span_micros(b))
             }
+            (Datum::Array(a), Datum::Array(b)) => crate::array::compare(a, b)?,
             _ => return None,
         })
     }
@@ -184,6 +196,21 @@ pub fn parse_int(input: &str, ty: &DataType) -> Result<Datum, SqlError> {
         return Err(out_of_range());
     }
     Ok(Datum::Int(v))
+}
+
+/// PostgreSQL's `oidin` (an unsigned 32-bit number; a negative one wraps, as there). The
+/// `reg*` types take only the numeric form here: names resolve in
+/// [`crate::pg_catalog`], which needs the catalog.
+pub fn parse_oid(input: &str, ty: &DataType) -> Result<Datum, SqlError> {
+    let s = input.trim();
+    let v: i64 = s.parse().map_err(|_| SqlError::invalid_text(ty, input))?;
+    if v < -(1 << 31) || v > u32::MAX as i64 {
+        return Err(SqlError::InputOutOfRange {
+            input: input.to_string(),
+            type_name: ty.to_string(),
+        });
+    }
+    Ok(Datum::Int(if v < 0 { v + (1 << 32) } else { v }))
 }
 
 /// PostgreSQL's `byteain`: `\x` then hex digit pairs (whitespace between pairs allowed), or

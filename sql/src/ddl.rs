@@ -107,6 +107,7 @@ pub fn create_table(
         columns: pk_cols,
         unique: true,
         primary: true,
+        constraint: false,
     });
     for (n, cols) in uniques {
         let iname = n.unwrap_or_else(|| format!("{name}_{}_key", col_names(&t, &cols)));
@@ -116,6 +117,7 @@ pub fn create_table(
             columns: cols,
             unique: true,
             primary: false,
+            constraint: true,
         });
         t.next_index_id += 1;
     }
@@ -272,6 +274,7 @@ pub fn plan_index(
         columns: cols,
         unique: c.unique,
         primary: false,
+        constraint: false,
     };
     t.next_index_id += 1;
     Ok(Some((t, ix)))
@@ -290,7 +293,11 @@ pub fn create_view(
     v: &ast::CreateView,
 ) -> Result<StatementResult, SqlError> {
     let name = object_name(&v.name)?;
+    let mut id = 0;
     if let Some(existing) = catalog::get_relation(txn, &name)? {
+        if let Relation::View(old) = &existing {
+            id = old.id;
+        }
         let replace = v.or_replace && matches!(existing, Relation::View(_));
         if !replace {
             if v.if_not_exists {
@@ -308,6 +315,9 @@ pub fn create_view(
             *slot = ident_name(&c.name);
         }
     }
+    if id == 0 {
+        id = catalog::allocate_table_id(txn)?;
+    }
     catalog::put_relation(
         txn,
         &Relation::View(ViewDef {
@@ -315,6 +325,7 @@ pub fn create_view(
             sql: v.query.to_string(),
             columns,
             depends_on,
+            id,
         }),
     )?;
     Ok(StatementResult::command("CREATE VIEW"))

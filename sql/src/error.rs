@@ -130,6 +130,9 @@ pub enum SqlError {
     /// 22025, e.g. "LIKE pattern must not end with escape character".
     #[error("{message}")]
     InvalidEscapeSequence { message: String },
+    /// 2201B
+    #[error("invalid regular expression: {message}")]
+    InvalidRegex { message: String },
     /// 22011, e.g. "negative substring length not allowed".
     #[error("{message}")]
     SubstringError { message: String },
@@ -223,6 +226,12 @@ pub enum SqlError {
     /// 42704, e.g. `kind` = "type".
     #[error("{kind} \"{name}\" does not exist")]
     UndefinedObject { kind: String, name: String },
+    /// 42704: SET, SHOW or current_setting of a parameter that does not exist.
+    #[error("unrecognized configuration parameter \"{name}\"")]
+    UnrecognizedParameter { name: String },
+    /// 55P02: SET of a preset parameter (server_version, ...).
+    #[error("parameter \"{name}\" cannot be changed")]
+    CantChangeParameter { name: String },
     /// 42809, e.g. "\"v\" is not a table".
     #[error("{message}")]
     WrongObjectType { message: String },
@@ -283,6 +292,7 @@ impl SqlError {
             InvalidPowerArgument(_) => "2201F",
             StringTruncation { .. } => "22001",
             SubstringError { .. } => "22011",
+            InvalidRegex { .. } => "2201B",
             InvalidEscapeSequence { .. } => "22025",
             InvalidDatetimeFormat { .. } => "22007",
             DatetimeFieldOverflow { .. } | DatetimeOutOfRange { .. } => "22008",
@@ -303,7 +313,8 @@ impl SqlError {
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
             GroupingError { .. } | AggregateMisuse { .. } => "42803",
-            UndefinedObject { .. } => "42704",
+            UndefinedObject { .. } | UnrecognizedParameter { .. } => "42704",
+            CantChangeParameter { .. } => "55P02",
             WrongObjectType { .. } => "42809",
             InvalidColumnReference { .. } => "42P10",
             OutOfMemory { .. } => "53200",

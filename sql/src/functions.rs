@@ -68,6 +68,21 @@ pub enum Func {
     DateTrunc,
     DatePart,
     Extract,
+    /// A system function ([`crate::pg_catalog::functions`]), evaluated by the executor
+    /// with the statement's transaction.
+    System(crate::pg_catalog::functions::SysFunc),
+}
+
+impl Func {
+    /// Whether a NULL argument makes the call NULL (all but concat, concat_ws and some
+    /// system functions).
+    pub fn is_strict(&self) -> bool {
+        match self {
+            Func::Concat | Func::ConcatWs => false,
+            Func::System(f) => f.is_strict(),
+            _ => true,
+        }
+    }
 }
 
 /// A resolved overload: the function and the types to cast the arguments to.
@@ -189,6 +204,9 @@ pub fn signatures(name: &str) -> Vec<(Func, Option<Vec<DataType>>, DataType)> {
 /// result type.
 pub fn resolve_function(name: &str, args: &[DataType]) -> Result<(FunctionId, DataType), SqlError> {
     let lower = name.to_ascii_lowercase();
+    if let Some(r) = crate::pg_catalog::functions::resolve(&lower, args) {
+        return r;
+    }
     let undefined = || SqlError::UndefinedFunction {
         name: name.to_string(),
         arg_types: args.iter().map(|t| t.to_string()).collect(),
@@ -257,6 +275,11 @@ pub fn call(id: &FunctionId, args: &[Datum], ctx: &EvalContext) -> Result<Datum,
             })
         }
         Func::Now => return Ok(Datum::TimestampTz(ctx.statement_timestamp)),
+        Func::System(_) => {
+            return Err(SqlError::internal(
+                "system functions are evaluated by the executor",
+            ))
+        }
         _ => {}
     }
     if args.iter().any(Datum::is_null) {

@@ -8,8 +8,10 @@
 //! ```text
 //!   session    Engine / Session: statement dispatch, BEGIN/COMMIT/ROLLBACK, autocommit
 //!   savepoint  SAVEPOINT / ROLLBACK TO / RELEASE
+//!   settings   SET / SHOW / RESET, current_setting, pg_settings
 //!   parse      sqlparser (PostgreSQL dialect) and 42601 errors
 //!   catalog    tables, views, indexes as KV entries (the key layout lives here)
+//!   pg_catalog pg_catalog / information_schema as virtual relations, system functions
 //!   database   CREATE / DROP DATABASE: name spaces
 //!   roles      CREATE / ALTER / DROP ROLE and USER; what login reads
 //!   auth       password verifiers (SCRAM-SHA-256, MD5) and the SCRAM server exchange
@@ -20,11 +22,13 @@
 //!   undo       the write journal behind savepoints
 //!   query, ddl, alter, dml, drop   the statement kinds
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
+//!     array    one-dimensional arrays: text form, comparison, array functions
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
 //!   cast       explicit / assignment / implicit casts, rounding, typmods
 //!   ops        operator resolution and evaluation (three-valued logic, overflow per width)
 //!     like     LIKE / ILIKE matching
+//!     regex    ~ / ~* / !~ / !~* matching
 //!   functions  function resolution (PostgreSQL's candidate rules) and calls
 //!     builtins the function bodies
 //!   encoding   order-preserving keys (on ferrisdb_kv::tuple) and row values
@@ -83,12 +87,15 @@
 //!
 //! ## Not yet supported
 //!
-//! Engine: schemas, sequences/SERIAL
-//! defaults, ALTER COLUMN TYPE, foreign keys, window functions, WITH RECURSIVE, LATERAL,
-//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog
-//! cache (every statement re-reads the descriptors it names).
+//! Engine: schemas (user objects live in `public`; `pg_catalog` and `information_schema`
+//! are virtual and read-only), sequences/SERIAL defaults, ALTER COLUMN TYPE, foreign
+//! keys, window functions, WITH RECURSIVE, LATERAL other than `CROSS JOIN LATERAL`,
+//! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog cache
+//! (every statement re-reads the descriptors it names), roles (one superuser,
+//! `postgres`), comments (`obj_description` is NULL).
 //!
-//! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, arrays, JSON and other types;
+//! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, multidimensional arrays and array
+//! columns in tables, JSON and other types;
 //! datetime input styles other than ISO (`'Jan 8 1999'`, `'now'`, `'today'`); ISO 8601
 //! and SQL-standard interval input; numeric versions of `exp`/`ln`/`log`/`power` (the
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's
@@ -97,6 +104,7 @@
 pub mod alter;
 pub mod auth;
 pub mod backfill;
+pub mod array;
 pub mod bind;
 pub mod builtins;
 pub mod cast;
@@ -117,12 +125,15 @@ pub mod like;
 pub mod numeric;
 pub mod ops;
 pub mod parse;
+pub mod pg_catalog;
 pub mod plan;
 pub mod query;
 pub mod roles;
 pub mod rowid;
+pub mod regex;
 pub mod savepoint;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod types;
 pub mod undo;

@@ -57,6 +57,11 @@ pub enum BinaryOp {
     NotILike,
     IsDistinctFrom,
     IsNotDistinctFrom,
+    /// POSIX regular expression match `~`, `!~`, `~*`, `!~*` ([`crate::regex`]).
+    RegexMatch,
+    NotRegexMatch,
+    RegexIMatch,
+    NotRegexIMatch,
 }
 
 /// A prefix operator.
@@ -90,6 +95,10 @@ impl BinaryOp {
             NotLike => "!~~",
             ILike => "~~*",
             NotILike => "!~~*",
+            RegexMatch => "~",
+            NotRegexMatch => "!~",
+            RegexIMatch => "~*",
+            NotRegexIMatch => "!~*",
         }
     }
 
@@ -142,6 +151,10 @@ fn comparison_type(l: &DataType, r: &DataType) -> Option<DataType> {
     match (l.category(), r.category()) {
         (TypeCategory::Numeric, TypeCategory::Numeric) => Some(numeric_meet(l, r)),
         (TypeCategory::String, TypeCategory::String) => Some(Text),
+        (TypeCategory::Oid, TypeCategory::Oid) if l == r => Some(*l),
+        (TypeCategory::Oid, TypeCategory::Oid) => Some(Oid(crate::types::OidKind::Oid)),
+        (TypeCategory::Oid, _) if r.is_integer() => Some(*l),
+        (_, TypeCategory::Oid) if l.is_integer() => Some(*r),
         (TypeCategory::DateTime, TypeCategory::DateTime) => Some(match (l, r) {
             (TimestampTz, _) | (_, TimestampTz) => TimestampTz,
             (Timestamp, _) | (_, Timestamp) => Timestamp,
@@ -167,7 +180,8 @@ pub fn resolve_binary(op: BinaryOp, l: &DataType, r: &DataType) -> Result<OpSig,
                 result: Bool,
             })
         }
-        Like | NotLike | ILike | NotILike => {
+        Like | NotLike | ILike | NotILike | RegexMatch | NotRegexMatch | RegexIMatch
+        | NotRegexIMatch => {
             let ok = |t: &DataType| t.is_string() || *t == Unknown;
             (ok(l) && ok(r)).then_some(OpSig {
                 left: Text,
@@ -177,6 +191,11 @@ pub fn resolve_binary(op: BinaryOp, l: &DataType, r: &DataType) -> Result<OpSig,
         }
         Concat => match (l, r) {
             (Bytea, Bytea) | (Bytea, Unknown) | (Unknown, Bytea) => sig(Bytea, Bytea, Bytea),
+            (Array(_), Unknown) => sig(*l, *l, *l),
+            (Unknown, Array(_)) => sig(*r, *r, *r),
+            (Array(a), Array(b)) if a == b => sig(*l, *r, *l),
+            (Array(e), t) if crate::types::implicit_castable(t, e) => sig(*l, **e, *l),
+            (t, Array(e)) if crate::types::implicit_castable(t, e) => sig(**e, *r, *r),
             _ if l.is_string() || r.is_string() || *l == Unknown || *r == Unknown => {
                 // A string operand is cast to text (so char(n) loses its padding, as
                 // textcat's implicit bpchar -> text does); others print with their type.
@@ -319,8 +338,18 @@ pub fn eval_binary(op: BinaryOp, sig: &OpSig, l: &Datum, r: &Datum) -> Result<Da
             let m = like(t, p, Some('\\'), matches!(op, ILike | NotILike))?;
             Datum::Bool(m == matches!(op, Like | ILike))
         }
+        RegexMatch | NotRegexMatch | RegexIMatch | NotRegexIMatch => {
+            let (Datum::Text(t), Datum::Text(p)) = (l, r) else {
+                return Err(SqlError::internal("regex match on non-text"));
+            };
+            let m = crate::regex::matches(t, p, matches!(op, RegexIMatch | NotRegexIMatch))?;
+            Datum::Bool(m == matches!(op, RegexMatch | RegexIMatch))
+        }
         Concat => match (l, r) {
             (Datum::Bytes(a), Datum::Bytes(b)) => Datum::Bytes([a.as_slice(), b].concat()),
+            (Datum::Array(_), Datum::Array(_)) => crate::array::concat(l, r)?,
+            (Datum::Array(_), x) => crate::array::concat(l, &Datum::Array(vec![x.clone()]))?,
+            (x, Datum::Array(_)) => crate::array::concat(&Datum::Array(vec![x.clone()]), r)?,
             _ => Datum::Text(concat_text(l, &sig.left) + &concat_text(r, &sig.right)),
         },
         _ => arithmetic(op, sig, l, r)?,

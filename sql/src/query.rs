@@ -38,7 +38,8 @@ pub fn run_query(
 ) -> Result<StatementResult, SqlError> {
     let b = plan_query(txn, q, env)?;
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
-    let rows = exec::collect(&b.plan, None, &mut cx)?;
+    let mut rows = exec::collect(&b.plan, None, &mut cx)?;
+    crate::pg_catalog::reg::name_results(&b.columns, &mut rows, txn)?;
     Ok(StatementResult::Query {
         columns: b.columns,
         rows,

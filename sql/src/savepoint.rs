@@ -67,6 +67,7 @@ impl Session {
         if self.failed {
             return Err(SqlError::InFailedTransaction);
         }
+        crate::settings::with_current(|s| s.savepoint(self.savepoints.len()));
         self.savepoints.push((name, self.journal.len()));
         Ok(StatementResult::command("SAVEPOINT"))
     }
@@ -95,6 +96,7 @@ impl Session {
             ));
         };
         crate::undo::rollback_to(txn, &mut self.journal, mark)?;
+        crate::settings::with_current(|s| s.rollback_to(i));
         self.failed = false;
         Ok(StatementResult::command("ROLLBACK"))
     }

@@ -155,6 +155,7 @@ impl Engine {
             savepoints: Vec::new(),
             journal: Vec::new(),
             parsed: ParseCache::default(),
+            settings: Default::default(),
         }
     }
 }
@@ -182,6 +183,8 @@ pub struct Session {
     /// Statements parsed before, by text: a client repeats the same few statements
     /// (prepared ones especially), and parsing was a tenth of a point query's CPU.
     parsed: ParseCache,
+    /// SET values ([`crate::settings`]); installed for the statement while one runs.
+    pub(crate) settings: crate::settings::Settings,
 }
 
 /// Parsed scripts by their text, for one session. Bounded: it is emptied when full.
@@ -224,7 +227,7 @@ impl Session {
     pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
         let db = self.database.clone();
         on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || self.run_script(sql))
+            self.with_settings(|me| crate::catalog::with_database(&db, || me.run_script(sql)))
         })
     }
 
@@ -266,8 +269,10 @@ impl Session {
     ) -> Result<Vec<StatementResult>, SqlError> {
         let db = self.database.clone();
         let (out, err) = on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || {
-                crate::bind::params::with_values(params, || self.run_script(sql))
+            self.with_settings(|me| {
+                crate::catalog::with_database(&db, || {
+                    crate::bind::params::with_values(params, || me.run_script(sql))
+                })
             })
         });
         match err {
@@ -286,7 +291,9 @@ impl Session {
     ) -> Result<Described, SqlError> {
         let db = self.database.clone();
         let r = on_statement_stack(sql, || {
-            crate::catalog::with_database(&db, || self.describe_inner(sql, param_types))
+            self.with_settings(|me| {
+                crate::catalog::with_database(&db, || me.describe_inner(sql, param_types))
+            })
         });
         if r.is_err() {
             self.fail();
@@ -374,6 +381,7 @@ impl Session {
                     self.txn = Some(self.engine.db.begin());
                     self.failed = false;
                     self.end_savepoints();
+                    self.settings_begin(stmt);
                 }
                 let tag = if stmt.to_string().to_uppercase().starts_with("START") {
                     "START TRANSACTION"
@@ -384,6 +392,9 @@ impl Session {
             }
             Statement::Commit { .. } => return self.commit(),
             Statement::Rollback { .. } => {
+                if self.txn.is_some() {
+                    self.settings_end(false);
+                }
                 self.txn = None;
                 self.failed = false;
                 self.end_savepoints();
@@ -402,6 +413,9 @@ impl Session {
             return Err(SqlError::InvalidTransactionState {
                 message: "VACUUM cannot run inside a transaction block".into(),
             });
+        }
+        if let Some(r) = self.setting_statement(stmt) {
+            return r;
         }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
@@ -486,9 +500,12 @@ impl Session {
             return Ok(StatementResult::command("COMMIT"));
         };
         if failed {
+            self.settings_end(false);
             return Ok(StatementResult::command("ROLLBACK"));
         }
-        txn.commit().map_err(kv_err)?;
+        let committed = txn.commit().map_err(kv_err);
+        self.settings_end(committed.is_ok());
+        committed?;
         Ok(StatementResult::command("COMMIT"))
     }
 }
@@ -638,7 +655,7 @@ fn describe_statement(
         Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => {
             dml::describe(txn, stmt)
         }
-        _ => Ok(None),
+        _ => Ok(crate::settings::show_columns(stmt)),
     }
 }
 

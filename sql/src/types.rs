@@ -62,6 +62,50 @@ pub enum DataType {
     Interval,
     /// An untyped literal or NULL whose type is not yet decided (PostgreSQL's `unknown`).
     Unknown,
+    /// `oid` and the `reg*` alias types over it (an `Int` datum), see [`OidKind`].
+    Oid(OidKind),
+    /// `name`: a catalog identifier (text of at most 63 bytes).
+    Name,
+    /// `"char"`: the one-byte type of catalog codes such as `relkind`.
+    InternalChar,
+    /// A one-dimensional array of a modifier-free element type ([`crate::array`]);
+    /// `oidvector` and `int2vector` are `oid[]` and `int2[]` here.
+    Array(&'static DataType),
+}
+
+/// `oid` and the object-identifier alias types, whose text form is the object's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OidKind {
+    Oid,
+    RegClass,
+    RegType,
+    RegProc,
+    RegNamespace,
+    RegRole,
+}
+
+impl OidKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OidKind::Oid => "oid",
+            OidKind::RegClass => "regclass",
+            OidKind::RegType => "regtype",
+            OidKind::RegProc => "regproc",
+            OidKind::RegNamespace => "regnamespace",
+            OidKind::RegRole => "regrole",
+        }
+    }
+
+    pub fn oid(&self) -> u32 {
+        match self {
+            OidKind::Oid => 26,
+            OidKind::RegClass => 2205,
+            OidKind::RegType => 2206,
+            OidKind::RegProc => 24,
+            OidKind::RegNamespace => 4089,
+            OidKind::RegRole => 4096,
+        }
+    }
 }
 
 /// PostgreSQL's `typcategory`.
@@ -74,6 +118,10 @@ pub enum TypeCategory {
     Timespan,
     User,
     Unknown,
+    /// `oid` and the `reg*` types (PostgreSQL files them as numeric; they are kept apart
+    /// here so that integer arithmetic never applies to them).
+    Oid,
+    Array,
 }
 
 impl DataType {
@@ -102,6 +150,10 @@ impl DataType {
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
             DataType::Unknown => 705,
+            DataType::Oid(k) => k.oid(),
+            DataType::Name => 19,
+            DataType::InternalChar => 18,
+            DataType::Array(elem) => crate::array::array_type_oid(elem),
         }
     }
 
@@ -110,7 +162,9 @@ impl DataType {
         match self {
             DataType::Bool => 1,
             DataType::Int2 => 2,
-            DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+            DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid(_) => 4,
+            DataType::Name => 64,
+            DataType::InternalChar => 1,
             DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::TimestampTz => 8,
             DataType::Interval => 16,
             DataType::Unknown => -2,
@@ -139,7 +193,13 @@ impl DataType {
             | DataType::Float4
             | DataType::Float8
             | DataType::Numeric { .. } => TypeCategory::Numeric,
-            DataType::Text | DataType::Varchar(_) | DataType::Char(_) => TypeCategory::String,
+            DataType::Text
+            | DataType::Varchar(_)
+            | DataType::Char(_)
+            | DataType::Name
+            | DataType::InternalChar => TypeCategory::String,
+            DataType::Oid(_) => TypeCategory::Oid,
+            DataType::Array(_) => TypeCategory::Array,
             DataType::Bytea => TypeCategory::User,
             DataType::Date | DataType::Timestamp | DataType::TimestampTz => TypeCategory::DateTime,
             DataType::Interval => TypeCategory::Timespan,
@@ -197,6 +257,16 @@ impl DataType {
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "interval" => DataType::Interval,
             "unknown" => DataType::Unknown,
+            "oid" => DataType::Oid(OidKind::Oid),
+            "regclass" => DataType::Oid(OidKind::RegClass),
+            "regtype" => DataType::Oid(OidKind::RegType),
+            "regproc" | "regprocedure" => DataType::Oid(OidKind::RegProc),
+            "regnamespace" => DataType::Oid(OidKind::RegNamespace),
+            "regrole" => DataType::Oid(OidKind::RegRole),
+            "name" => DataType::Name,
+            "oidvector" => DataType::Array(&crate::array::OID),
+            "int2vector" => DataType::Array(&crate::array::INT2),
+            "aclitem" | "pg_node_tree" => DataType::Text,
             other => {
                 return Err(SqlError::UndefinedObject {
                     kind: "type".into(),
@@ -236,11 +306,11 @@ impl DataType {
             P::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => DataType::TimestampTz,
             P::Timestamp(_, _) => DataType::Timestamp,
             P::Interval { fields: None, .. } => DataType::Interval,
-            P::Custom(name, mods) if name.0.len() == 1 && mods.is_empty() => {
-                let ident = name.0[0]
-                    .as_ident()
-                    .ok_or_else(|| SqlError::unsupported(format!("type {name}")))?;
-                DataType::from_name(&ident.value)?
+            P::Custom(name, mods) if mods.is_empty() => custom_type(name)?,
+            P::Regclass => DataType::Oid(OidKind::RegClass),
+            P::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, _))
+            | P::Array(sqlparser::ast::ArrayElemTypeDef::AngleBracket(inner)) => {
+                crate::array::array_of(&DataType::from_sqlparser(inner)?)?
             }
             other => {
                 return Err(SqlError::unsupported(format!(
@@ -249,6 +319,20 @@ impl DataType {
             }
         })
     }
+}
+
+/// A type named by identifiers: `name`, `"char"`, or qualified by `pg_catalog`.
+fn custom_type(name: &sqlparser::ast::ObjectName) -> Result<DataType, SqlError> {
+    let parts: Vec<&sqlparser::ast::Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+    let ident = match parts.as_slice() {
+        [one] => one,
+        [schema, one] if schema.value.eq_ignore_ascii_case("pg_catalog") => one,
+        _ => return Err(SqlError::unsupported(format!("type {name}"))),
+    };
+    if ident.quote_style.is_some() && ident.value == "char" {
+        return Ok(DataType::InternalChar);
+    }
+    DataType::from_name(&ident.value)
 }
 
 fn invalid_modifier(what: &str) -> SqlError {
@@ -321,6 +405,10 @@ impl fmt::Display for DataType {
             DataType::TimestampTz => f.write_str("timestamp with time zone"),
             DataType::Interval => f.write_str("interval"),
             DataType::Unknown => f.write_str("unknown"),
+            DataType::Oid(k) => f.write_str(k.name()),
+            DataType::Name => f.write_str("name"),
+            DataType::InternalChar => f.write_str("\"char\""),
+            DataType::Array(elem) => write!(f, "{elem}[]"),
         }
     }
 }
@@ -345,6 +433,13 @@ pub fn implicit_castable(from: &DataType, to: &DataType) -> bool {
     if from.base() == to.base() || *from == DataType::Unknown {
         return true;
     }
+    match (from, to) {
+        (DataType::Oid(_), DataType::Oid(_)) => return true,
+        (DataType::Oid(_), _) | (_, DataType::Oid(_)) => return from.is_integer(),
+        (DataType::Array(a), DataType::Array(b)) => return implicit_castable(a, b),
+        (DataType::Array(_), _) | (_, DataType::Array(_)) => return false,
+        _ => {}
+    }
     match (numeric_rank(from), numeric_rank(to)) {
         (Some(a), Some(b)) => return a < b,
         (None, None) => {}
@@ -363,6 +458,11 @@ pub fn implicit_castable(from: &DataType, to: &DataType) -> bool {
 pub fn assignment_castable(from: &DataType, to: &DataType) -> bool {
     if implicit_castable(from, to) || to.is_string() {
         return true;
+    }
+    match (from, to) {
+        (DataType::Oid(_), DataType::Int4 | DataType::Int8) => return true,
+        (DataType::Array(a), DataType::Array(b)) => return assignment_castable(a, b),
+        _ => {}
     }
     if numeric_rank(from).is_some() && numeric_rank(to).is_some() {
         return true;

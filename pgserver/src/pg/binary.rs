@@ -14,6 +14,11 @@
 //!   date                 int32 days since 2000-01-01 (i32::MIN/MAX = -infinity/infinity)
 //!   timestamp[tz]        int64 µs since 2000-01-01 00:00:00 [UTC] (i64::MIN/MAX = ±infinity)
 //!   interval             int64 µs | int32 days | int32 months
+//!   oid, reg*            uint32 (a reg* result column already holds its name: text bytes)
+//!   name, "char"         the UTF-8 bytes
+//!   one-dimensional array  int32 ndim (0 if empty, else 1) | int32 has-nulls | uint32
+//!                        element type | [int32 length | int32 lower bound 1] | per element
+//!                        int32 byte length (-1 = NULL) and its binary form (out only)
 //!   numeric              int16 ndigits | int16 weight | uint16 sign | uint16 dscale
 //!                        | int16 digit * ndigits
 //!       base-10000 digits, most significant first; value = Σ digit[i] * 10000^(weight - i);
@@ -45,6 +50,11 @@ pub fn encode(datum: &Datum, ty: &DataType, out: &mut Vec<u8>) -> Result<(), PgE
         (Datum::Int(i), DataType::Int4) => {
             out.extend_from_slice(&i32::try_from(*i).map_err(|_| mismatch())?.to_be_bytes())
         }
+        (Datum::Int(i), DataType::Oid(_)) => {
+            out.extend_from_slice(&u32::try_from(*i).map_err(|_| mismatch())?.to_be_bytes())
+        }
+        (Datum::Array(items), DataType::Array(elem)) => encode_array(items, elem, out)?,
+        (Datum::Array(_), _) => return Err(mismatch()),
         (Datum::Int(i), _) => out.extend_from_slice(&i.to_be_bytes()),
         (Datum::Float(f), DataType::Float4) => out.extend_from_slice(&(*f as f32).to_be_bytes()),
         (Datum::Float(f), _) => out.extend_from_slice(&f.to_be_bytes()),
@@ -59,6 +69,31 @@ pub fn encode(datum: &Datum, ty: &DataType, out: &mut Vec<u8>) -> Result<(), PgE
             out.extend_from_slice(&iv.months.to_be_bytes());
         }
         (Datum::Null, _) => return Err(mismatch()),
+    }
+    Ok(())
+}
+
+/// The binary form of a one-dimensional array (see the module doc).
+fn encode_array(items: &[Datum], elem: &DataType, out: &mut Vec<u8>) -> Result<(), PgError> {
+    let too_long = || PgError::Encode("array too long".into());
+    let n = i32::try_from(items.len()).map_err(|_| too_long())?;
+    out.extend_from_slice(&i32::from(n > 0).to_be_bytes());
+    out.extend_from_slice(&i32::from(items.iter().any(Datum::is_null)).to_be_bytes());
+    out.extend_from_slice(&elem.oid().to_be_bytes());
+    if n > 0 {
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(&1i32.to_be_bytes());
+    }
+    for d in items {
+        if d.is_null() {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            continue;
+        }
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        encode(d, elem, out)?;
+        let len = i32::try_from(out.len() - at - 4).map_err(|_| too_long())?;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
     Ok(())
 }
@@ -123,9 +158,14 @@ pub fn decode(bytes: &[u8], ty: &DataType, index: usize) -> Result<Datum, PgErro
         DataType::Float4 => Datum::Float(f32::from_be_bytes(fixed(bytes).ok_or_else(bad)?).into()),
         DataType::Float8 => Datum::Float(f64::from_be_bytes(fixed(bytes).ok_or_else(bad)?)),
         DataType::Numeric { .. } => decode_numeric(bytes, index)?,
-        DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
-            Datum::Text(utf8_text(bytes)?)
-        }
+        DataType::Text
+        | DataType::Varchar(_)
+        | DataType::Char(_)
+        | DataType::Unknown
+        | DataType::Name
+        | DataType::InternalChar => Datum::Text(utf8_text(bytes)?),
+        DataType::Oid(_) => Datum::Int(u32::from_be_bytes(fixed(bytes).ok_or_else(bad)?).into()),
+        DataType::Array(_) => return Err(PgError::Unsupported("binary array parameters")),
         DataType::Bytea => Datum::Bytes(bytes.to_vec()),
         DataType::Date => {
             let d = i32::from_be_bytes(fixed(bytes).ok_or_else(bad)?);

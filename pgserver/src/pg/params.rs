@@ -355,6 +355,12 @@ fn sql_type_name(t: &DataType) -> &'static str {
         DataType::Timestamp => "timestamp",
         DataType::TimestampTz => "timestamp with time zone",
         DataType::Interval => "interval",
+        DataType::Oid(k) => k.name(),
+        DataType::Name => "name",
+        DataType::InternalChar => "\"char\"",
+        // Array parameters are bound as typed values; this spelling is only the
+        // literal-substitution fallback's.
+        DataType::Array(_) => "text",
     }
 }
 

@@ -326,7 +326,7 @@ impl Binder<'_> {
         }
     }
 
-    fn bind_in_subquery(
+    pub(super) fn bind_in_subquery(
         &mut self,
         x: &ast::Expr,
         q: &ast::Query,
@@ -441,6 +441,11 @@ fn combine(op: BinaryOp, l: Typed, r: Typed) -> Result<Typed, SqlError> {
     apply_binary(op, l, r)
 }
 
+/// The engine's operator for a sqlparser operator.
+pub(super) fn binary_op_of(op: &BinaryOperator) -> Result<BinaryOp, SqlError> {
+    binary_op(op)
+}
+
 fn binary_op(op: &BinaryOperator) -> Result<BinaryOp, SqlError> {
     use BinaryOperator as B;
     Ok(match op {
@@ -458,9 +463,55 @@ fn binary_op(op: &BinaryOperator) -> Result<BinaryOp, SqlError> {
         B::GtEq => BinaryOp::GtEq,
         B::And => BinaryOp::And,
         B::Or => BinaryOp::Or,
+        B::PGRegexMatch => BinaryOp::RegexMatch,
+        B::PGRegexNotMatch => BinaryOp::NotRegexMatch,
+        B::PGRegexIMatch => BinaryOp::RegexIMatch,
+        B::PGRegexNotIMatch => BinaryOp::NotRegexIMatch,
+        B::PGLikeMatch => BinaryOp::Like,
+        B::PGNotLikeMatch => BinaryOp::NotLike,
+        B::PGILikeMatch => BinaryOp::ILike,
+        B::PGNotILikeMatch => BinaryOp::NotILike,
+        B::PGCustomBinaryOperator(parts) => return custom_operator(parts),
         other => {
             return Err(SqlError::unsupported(format!(
                 "operator {other} is not supported"
+            )))
+        }
+    })
+}
+
+/// `OPERATOR(pg_catalog.op)` / `OPERATOR(op)`: the operator the symbol names.
+fn custom_operator(parts: &[String]) -> Result<BinaryOp, SqlError> {
+    let symbol = match parts {
+        [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => op.as_str(),
+        [op] => op.as_str(),
+        _ => "",
+    };
+    Ok(match symbol {
+        "~" => BinaryOp::RegexMatch,
+        "!~" => BinaryOp::NotRegexMatch,
+        "~*" => BinaryOp::RegexIMatch,
+        "!~*" => BinaryOp::NotRegexIMatch,
+        "~~" => BinaryOp::Like,
+        "!~~" => BinaryOp::NotLike,
+        "~~*" => BinaryOp::ILike,
+        "!~~*" => BinaryOp::NotILike,
+        "=" => BinaryOp::Eq,
+        "<>" | "!=" => BinaryOp::NotEq,
+        "<" => BinaryOp::Lt,
+        "<=" => BinaryOp::LtEq,
+        ">" => BinaryOp::Gt,
+        ">=" => BinaryOp::GtEq,
+        "+" => BinaryOp::Add,
+        "-" => BinaryOp::Sub,
+        "*" => BinaryOp::Mul,
+        "/" => BinaryOp::Div,
+        "%" => BinaryOp::Mod,
+        "||" => BinaryOp::Concat,
+        _ => {
+            return Err(SqlError::unsupported(format!(
+                "operator OPERATOR({}) is not supported",
+                parts.join(".")
             )))
         }
     })

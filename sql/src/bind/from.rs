@@ -26,10 +26,16 @@ impl Binder<'_> {
     pub fn bind_from(&mut self, from: &[ast::TableWithJoins]) -> Result<FromItem, SqlError> {
         let mut acc: Option<FromItem> = None;
         for twj in from {
-            let item = self.bind_table_with_joins(twj)?;
             acc = Some(match acc {
-                None => item,
-                Some(left) => join(left, item, JoinKind::Inner, None),
+                Some(left) if is_lateral(&twj.relation) => {
+                    let item = self.bind_lateral(left, &twj.relation)?;
+                    self.bind_joins(item, &twj.joins)?
+                }
+                None => self.bind_table_with_joins(twj)?,
+                Some(left) => {
+                    let item = self.bind_table_with_joins(twj)?;
+                    join(left, item, JoinKind::Inner, None)
+                }
             });
         }
         Ok(acc.unwrap_or((
@@ -42,8 +48,31 @@ impl Binder<'_> {
     }
 
     fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<FromItem, SqlError> {
-        let mut left = self.bind_table_factor(&twj.relation)?;
-        for j in &twj.joins {
+        let left = self.bind_table_factor(&twj.relation)?;
+        self.bind_joins(left, &twj.joins)
+    }
+
+    fn bind_joins(
+        &mut self,
+        mut left: FromItem,
+        joins: &[ast::Join],
+    ) -> Result<FromItem, SqlError> {
+        for j in joins {
+            if is_lateral(&j.relation) {
+                left = match &j.join_operator {
+                    JoinOperator::CrossJoin(_)
+                    | JoinOperator::Join(JoinConstraint::None)
+                    | JoinOperator::Inner(JoinConstraint::None) => {
+                        self.bind_lateral(left, &j.relation)?
+                    }
+                    _ => {
+                        return Err(SqlError::unsupported(
+                            "only CROSS JOIN LATERAL is supported",
+                        ))
+                    }
+                };
+                continue;
+            }
             let right = self.bind_table_factor(&j.relation)?;
             let (kind, constraint) = match &j.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
@@ -117,6 +146,10 @@ impl Binder<'_> {
                 let tname = object_name(name)?;
                 if let Some(args) = args {
                     return self.bind_table_function(&tname, &args.args, alias.as_ref());
+                }
+                let schema = schema_of(name);
+                if let Some(item) = self.bind_virtual(schema.as_deref(), &tname, alias)? {
+                    return Ok(item);
                 }
                 if let Some(cte) = self.find_cte(&tname) {
                     let q = cte.query.clone();
@@ -204,6 +237,16 @@ impl Binder<'_> {
                 let n = object_name(name)?;
                 self.bind_table_function(&n, args, alias.as_ref())
             }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                let arg = FunctionArg::Unnamed(FunctionArgExpr::Expr(array_exprs[0].clone()));
+                self.bind_unnest(&[arg], alias.as_ref())
+            }
             other => Err(SqlError::unsupported(format!("FROM item {other}"))),
         }
     }
@@ -222,6 +265,90 @@ impl Binder<'_> {
         Ok((b.plan, b.columns))
     }
 
+    /// A `pg_catalog` / `information_schema` relation: qualified, or unqualified and not
+    /// a WITH query (pg_catalog is implicitly first on the search path).
+    fn bind_virtual(
+        &mut self,
+        schema: Option<&str>,
+        name: &str,
+        alias: &Option<ast::TableAlias>,
+    ) -> Result<Option<FromItem>, SqlError> {
+        match schema {
+            None if self.find_cte(name).is_some() => return Ok(None),
+            None | Some("pg_catalog" | "information_schema") => {}
+            Some(_) => return Ok(None),
+        }
+        match crate::pg_catalog::lookup(schema, name) {
+            Some(id) => {
+                let cols = crate::pg_catalog::columns(id);
+                Ok(Some(qualify(
+                    Plan::Virtual { table: id },
+                    cols,
+                    alias,
+                    name,
+                    None,
+                )))
+            }
+            None => match schema {
+                Some(s) => Err(SqlError::UndefinedTable {
+                    name: format!("{s}.{name}"),
+                }),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// `left CROSS JOIN LATERAL (subquery)`: the subquery is bound with `left`'s columns
+    /// as its enclosing level, so references to them are outer references the
+    /// [`Plan::Lateral`] operator satisfies row by row.
+    fn bind_lateral(&mut self, left: FromItem, tf: &TableFactor) -> Result<FromItem, SqlError> {
+        let TableFactor::Derived {
+            subquery, alias, ..
+        } = tf
+        else {
+            return Err(SqlError::unsupported(format!("LATERAL {tf}")));
+        };
+        let Some(a) = alias else {
+            return Err(SqlError::Syntax {
+                message: "subquery in FROM must have an alias".into(),
+                position: None,
+            });
+        };
+        let current = self.scopes.pop().unwrap_or_default();
+        self.scopes.push(Scope {
+            columns: left.1.clone(),
+            ..Scope::default()
+        });
+        self.scopes.push(Scope::default());
+        let r = self.bind_query(subquery);
+        self.scopes.pop();
+        let lateral = self.scopes.pop().unwrap_or_default();
+        self.scopes.push(current);
+        if lateral.correlated {
+            self.scope().correlated = true;
+        }
+        let b = r?;
+        let (_, right_cols) = qualify(
+            Plan::Values {
+                rows: vec![],
+                width: 0,
+            },
+            b.columns,
+            &Some(a.clone()),
+            "",
+            None,
+        );
+        let left_width = left.1.len();
+        let mut cols = left.1;
+        cols.extend(right_cols);
+        let plan = Plan::Lateral {
+            left: Box::new(left.0),
+            right: Box::new(b.plan),
+            left_width,
+        };
+        Ok((plan, cols))
+    }
+
     fn find_cte(&self, name: &str) -> Option<Cte> {
         self.ctes.iter().rev().find_map(|m| m.get(name).cloned())
     }
@@ -232,6 +359,12 @@ impl Binder<'_> {
         args: &[FunctionArg],
         alias: Option<&ast::TableAlias>,
     ) -> Result<FromItem, SqlError> {
+        if name == "unnest" {
+            return self.bind_unnest(args, alias);
+        }
+        if name == "pg_partition_ancestors" {
+            return self.bind_partition_ancestors(args, alias);
+        }
         if name != "generate_series" {
             return Err(SqlError::UndefinedFunction {
                 name: name.to_string(),
@@ -297,6 +430,93 @@ impl Binder<'_> {
         });
         Ok(qualify(plan, vec![col], &alias, name, colnames))
     }
+}
+
+impl Binder<'_> {
+    /// `unnest(array)` in FROM: one column of the element type.
+    fn bind_unnest(
+        &mut self,
+        args: &[FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<FromItem, SqlError> {
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = args else {
+            return Err(SqlError::unsupported("unnest takes one array"));
+        };
+        let current = std::mem::take(&mut self.scope().columns);
+        let bound = self.bind_expr(e);
+        self.scope().columns = current;
+        let (array, t) = bound?;
+        let DataType::Array(elem) = t else {
+            return Err(SqlError::UndefinedFunction {
+                name: "unnest".into(),
+                arg_types: vec![t.to_string()],
+            });
+        };
+        let col = super::Column {
+            name: "unnest".into(),
+            data_type: *elem,
+        };
+        let alias = alias.cloned();
+        let colnames = alias
+            .as_ref()
+            .and_then(|a| a.columns.is_empty().then(|| vec![ident_name(&a.name)]));
+        Ok(qualify(
+            Plan::Unnest { array },
+            vec![col],
+            &alias,
+            "unnest",
+            colnames,
+        ))
+    }
+}
+
+impl Binder<'_> {
+    /// `pg_partition_ancestors(rel)`: FerrisDB has no partitions, so a relation's only
+    /// "ancestor" is itself, as PostgreSQL answers for an unpartitioned table.
+    fn bind_partition_ancestors(
+        &mut self,
+        args: &[FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<FromItem, SqlError> {
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = args else {
+            return Err(SqlError::unsupported(
+                "pg_partition_ancestors takes one relation",
+            ));
+        };
+        let current = std::mem::take(&mut self.scope().columns);
+        let bound = self.bind_expr(e);
+        self.scope().columns = current;
+        let (rel, t) = bound?;
+        let regclass = DataType::Oid(crate::types::OidKind::RegClass);
+        let rel = coerce(rel, t, regclass, CastContext::Implicit)?;
+        let col = super::Column {
+            name: "relid".into(),
+            data_type: regclass,
+        };
+        let plan = Plan::Unnest {
+            array: Expr::Array(vec![rel]),
+        };
+        Ok(qualify(
+            plan,
+            vec![col],
+            &alias.cloned(),
+            "pg_partition_ancestors",
+            None,
+        ))
+    }
+}
+
+fn is_lateral(tf: &TableFactor) -> bool {
+    matches!(tf, TableFactor::Derived { lateral: true, .. })
+}
+
+/// The schema qualifying a relation name, folded (`None` if unqualified).
+fn schema_of(name: &ast::ObjectName) -> Option<String> {
+    let n = name.0.len();
+    if n < 2 {
+        return None;
+    }
+    name.0[n - 2].as_ident().map(ident_name)
 }
 
 fn join_col_missing(name: &str, side: &str) -> SqlError {

@@ -189,14 +189,17 @@ impl Binder<'_> {
                 ));
                 self.call_builtin("extract", &[f, expr.as_ref().clone()])
             }
-            other => Err(SqlError::unsupported(format!(
-                "expression {other} is not supported"
-            ))),
+            other => self.bind_array_syntax(other),
         }
     }
 
     fn bind_function(&mut self, f: &ast::Function) -> Result<Typed, SqlError> {
         let name = object_name(&f.name)?;
+        if let FunctionArguments::Subquery(q) = &f.args {
+            if name == "array" {
+                return self.bind_array_subquery(q);
+            }
+        }
         if f.over.is_some() {
             return Err(SqlError::unsupported("window functions are not supported"));
         }

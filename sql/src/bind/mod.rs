@@ -5,8 +5,10 @@
 //! in the innermost scope first (42702 if two tables there have it, 42703 if no scope
 //! does), and a match in an enclosing scope becomes an [`Expr::Outer`] reference, marking
 //! every scope in between as correlated. Derived tables in FROM are bound with their
-//! enclosing query's scope taken off the stack (no LATERAL), so their outer references skip
-//! it exactly as the executor's outer-row stack does.
+//! enclosing query's scope taken off the stack, so their outer references skip it exactly
+//! as the executor's outer-row stack does; a `CROSS JOIN LATERAL` subquery gets the
+//! columns to its left as its nearest enclosing scope instead, and the executor pushes
+//! each left row as its outer row.
 //!
 //! In an aggregating query (GROUP BY, HAVING or an aggregate call), the select list,
 //! HAVING and ORDER BY are bound against the Aggregate node's output: a group-by
@@ -17,6 +19,7 @@
 //! The binder reads the catalog in the statement's transaction (it holds the
 //! [`Transaction`]), so a table created earlier in the same transaction is visible.
 
+mod array;
 mod expr;
 mod from;
 mod func;
@@ -263,6 +266,10 @@ pub fn coerce(e: Expr, from: DataType, to: DataType, ctx: CastContext) -> Result
     if from == DataType::Unknown {
         params::note_coercion(&e, to);
     }
+    let e = match crate::pg_catalog::reg::coerce(e, from, to) {
+        Ok(call) => return Ok(call),
+        Err(e) => e,
+    };
     if !castable(&from, &to, ctx) {
         return Err(SqlError::CannotCoerce {
             from: from.to_string(),

@@ -12,10 +12,13 @@
 //!               Int id, Text name, Bool unique, Bool primary, Int ncols, Int column...
 //!           Int nchecks, then per check: Text name, Text expression
 //!           Int next_index_id
+//!           [Int n, Int index id...]   (the indexes backing UNIQUE constraints; absent in
+//!                                       older descriptors: none)
 //!           [Int lease_until, Bytes scratch]   (a batched schema change's lock; absent
 //!                                               when there is none)
 //!   view:   Text "view", Int 1, Text name, Text sql, Int ncols, Text column...
 //!           [Int ndeps, Text relation...]   (absent in older descriptors: none)
+//!           [Int id]                         (absent in older descriptors: 0)
 //! ```
 //!
 //! A type is its PostgreSQL OID and typmod (the same pair RowDescription carries), mapped
@@ -59,6 +62,9 @@ pub fn encode_relation(rel: &Relation) -> Vec<u8> {
                 d.extend([Datum::Text(c.name.clone()), Datum::Text(c.expr.clone())]);
             }
             d.push(Datum::Int(i64::from(t.next_index_id)));
+            let constraints: Vec<&IndexDef> = t.indexes.iter().filter(|i| i.constraint).collect();
+            d.push(int(constraints.len()));
+            d.extend(constraints.iter().map(|i| Datum::Int(i64::from(i.id))));
             if let Some(lock) = &t.lock {
                 d.push(Datum::Int(lock.lease_until));
                 d.push(Datum::Bytes(lock.scratch.clone()));
@@ -71,6 +77,7 @@ pub fn encode_relation(rel: &Relation) -> Vec<u8> {
             d.extend(v.columns.iter().map(|c| Datum::Text(c.clone())));
             d.push(int(v.depends_on.len()));
             d.extend(v.depends_on.iter().map(|c| Datum::Text(c.clone())));
+            d.push(Datum::Int(v.id as i64));
         }
     }
     encode_row(&d)
@@ -162,11 +169,17 @@ pub fn decode_relation(bytes: &[u8]) -> Result<Relation, SqlError> {
                 let n = r.small(r.left())?;
                 (0..n).map(|_| r.text()).collect::<Result<_, _>>()?
             };
+            let id = if r.left() == 0 {
+                0
+            } else {
+                u64::try_from(r.int()?).map_err(|_| r.bad("negative view id"))?
+            };
             Ok(Relation::View(ViewDef {
                 name,
                 sql,
                 columns,
                 depends_on,
+                id,
             }))
         }
         _ => Err(r.bad("unknown relation kind")),
@@ -209,6 +222,7 @@ fn decode_table(r: &mut Reader) -> Result<TableDef, SqlError> {
             columns: cols,
             unique,
             primary,
+            constraint: false,
         });
     }
     if indexes.first().map(|i| i.primary) != Some(true) {
@@ -223,6 +237,15 @@ fn decode_table(r: &mut Reader) -> Result<TableDef, SqlError> {
         });
     }
     let next_index_id = u32::try_from(r.int()?).map_err(|_| r.bad("next index id"))?;
+    if r.left() != 0 {
+        let n = r.small(r.left())?;
+        for _ in 0..n {
+            let id = r.int()?;
+            if let Some(ix) = indexes.iter_mut().find(|i| i64::from(i.id) == id) {
+                ix.constraint = true;
+            }
+        }
+    }
     let lock = if r.left() == 0 {
         None
     } else {
@@ -316,6 +339,7 @@ mod tests {
                     columns: vec![0],
                     unique: true,
                     primary: true,
+                    constraint: false,
                 },
                 IndexDef {
                     id: 2,
@@ -323,6 +347,7 @@ mod tests {
                     columns: vec![1, 2],
                     unique: false,
                     primary: false,
+                    constraint: true,
                 },
             ],
             checks: vec![CheckDef {
@@ -360,6 +385,7 @@ mod tests {
             sql: "SELECT 1".into(),
             columns: vec!["x".into()],
             depends_on: vec!["t".into()],
+            id: 7,
         });
         assert_eq!(decode_relation(&encode_relation(&v)).unwrap(), v);
     }

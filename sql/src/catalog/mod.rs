@@ -90,6 +90,9 @@ pub struct IndexDef {
     pub columns: Vec<usize>,
     pub unique: bool,
     pub primary: bool,
+    /// Made for a UNIQUE constraint (CREATE TABLE, ALTER TABLE ADD), not by CREATE
+    /// UNIQUE INDEX: PostgreSQL lists the former in `pg_constraint` too.
+    pub constraint: bool,
 }
 
 /// A named CHECK constraint; the expression is SQL text over the table's columns.
@@ -136,6 +139,9 @@ pub struct ViewDef {
     /// The relations (tables and views) its query names directly, for DROP's
     /// dependency check.
     pub depends_on: Vec<String>,
+    /// An id from the table-id counter, which its catalog OID derives from
+    /// ([`crate::pg_catalog`]); 0 for views created before views had ids.
+    pub id: u64,
 }
 
 /// What a relation name denotes.
@@ -197,6 +203,11 @@ pub fn with_database<R>(db: &str, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// The database statements on this thread resolve names in.
+pub fn current_database() -> String {
+    DATABASE.with(|d| d.borrow().clone())
+}
+
 /// The prefix of the current database's names of `kind` (`01 kind tuple(db)`).
 fn names_prefix(kind: u8) -> Vec<u8> {
     let mut k = vec![CATALOG_SPACE, kind];
@@ -247,6 +258,31 @@ pub fn role_of_key(key: &[u8]) -> Result<String, SqlError> {
 /// Whether database `db` exists.
 pub fn database_exists(txn: &mut Transaction, db: &str) -> Result<bool, SqlError> {
     Ok(db == DEFAULT_DATABASE || txn.get(&database_key(db)).map_err(kv_err)?.is_some())
+}
+
+/// Every database name, `postgres` included, in name order.
+pub fn list_databases(txn: &mut Transaction) -> Result<Vec<String>, SqlError> {
+    use crate::encoding::{decode_key, KeyColumn};
+    let prefix = [CATALOG_SPACE, 0x05];
+    let batch = txn
+        .get_range(&prefix_range(&prefix), 100_000, false)
+        .map_err(kv_err)?;
+    let mut out = vec![DEFAULT_DATABASE.to_string()];
+    let col = [KeyColumn {
+        data_type: DataType::Text,
+        order: Order::Asc,
+    }];
+    for (k, _) in &batch {
+        if let Ok(mut v) = decode_key(&k[prefix.len()..], &col) {
+            if let Some(Datum::Text(name)) = v.pop() {
+                if name != DEFAULT_DATABASE {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Registers database `db`.

@@ -73,6 +73,15 @@ pub fn encode_key_datum(out: &mut Vec<u8>, d: &Datum, order: Order) {
             encode_value(out, &Value::Int((span >> 64) as i64), order);
             Value::Int(((span as u64) ^ (1 << 63)) as i64)
         }
+        // Element keys are self-delimiting, so their concatenation orders arrays
+        // element by element, a prefix first (only hashed or compared, never decoded).
+        Datum::Array(items) => {
+            let mut b = Vec::new();
+            for d in items {
+                encode_key_datum(&mut b, d, Order::Asc);
+            }
+            Value::Bytes(b)
+        }
     };
     encode_value(out, &v, order);
 }

@@ -25,6 +25,8 @@
 //!     09 timestamp      zigzag varint µs since 2000-01-01
 //!     0a timestamptz    zigzag varint µs since 2000-01-01 UTC
 //!     0b interval       zigzag varint months, zigzag varint days, zigzag varint µs
+//!     0c array          varint length L, L bytes: the elements encoded as a row value
+//!                       (this same layout), which may not itself hold an array
 //!
 //!   varint   unsigned LEB128, at most 10 bytes, no overlong last byte beyond 64 bits
 //!   zigzag   (v << 1) ^ (v >> 63), so small negative numbers stay short
@@ -57,6 +59,7 @@ const T_BYTES: u8 = 0x07;
 const T_DATE: u8 = 0x08;
 const T_TIMESTAMP: u8 = 0x09;
 const T_TIMESTAMPTZ: u8 = 0x0a;
+const T_ARRAY: u8 = 0x0c;
 const T_INTERVAL: u8 = 0x0b;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -127,6 +130,10 @@ pub fn encode_row(datums: &[Datum]) -> Vec<u8> {
                 put_zigzag(&mut out, i64::from(iv.days));
                 put_zigzag(&mut out, iv.micros);
             }
+            Datum::Array(items) => {
+                out.push(T_ARRAY);
+                put_bytes(&mut out, &encode_row(items));
+            }
         }
     }
     out
@@ -136,6 +143,8 @@ pub fn encode_row(datums: &[Datum]) -> Vec<u8> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// 1 inside an array's elements (which may not nest further).
+    depth: u8,
 }
 
 impl<'a> Reader<'a> {
@@ -233,6 +242,10 @@ impl<'a> Reader<'a> {
                 days: self.zigzag_i32()?,
                 micros: self.zigzag()?,
             }),
+            T_ARRAY if self.depth == 0 => {
+                let b = self.len_bytes()?;
+                Datum::Array(decode_at(b, 1)?)
+            }
             _ => {
                 self.pos -= 1;
                 return Err(self.err("unknown value tag"));
@@ -243,7 +256,11 @@ impl<'a> Reader<'a> {
 
 /// Decodes a row value written by [`encode_row`]; XX001 on anything else.
 pub fn decode_row(buf: &[u8]) -> Result<Vec<Datum>, SqlError> {
-    let mut r = Reader { buf, pos: 0 };
+    decode_at(buf, 0)
+}
+
+fn decode_at(buf: &[u8], depth: u8) -> Result<Vec<Datum>, SqlError> {
+    let mut r = Reader { buf, pos: 0, depth };
     let version = r.byte()?;
     if version != ROW_FORMAT_VERSION {
         r.pos = 0;

@@ -43,6 +43,9 @@ pub fn eval(e: &Expr, row: &[Datum], cx: &mut ExecCtx) -> Result<Datum, SqlError
                 .iter()
                 .map(|a| eval(a, row, cx))
                 .collect::<Result<Vec<_>, _>>()?;
+            if let crate::functions::Func::System(f) = id.func {
+                return crate::pg_catalog::functions::call(f, id, &vals, cx);
+            }
             call(id, &vals, &cx.eval_context)?
         }
         Expr::Case { whens, else_ } => {
@@ -115,6 +118,23 @@ pub fn eval(e: &Expr, row: &[Datum], cx: &mut ExecCtx) -> Result<Datum, SqlError
             kind,
             correlated,
         } => eval_subquery(plan, kind, *correlated, row, cx)?,
+        Expr::Array(items) => Datum::Array(
+            items
+                .iter()
+                .map(|i| eval(i, row, cx))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Expr::AnyAll {
+            op,
+            sig,
+            left,
+            right,
+            all,
+        } => {
+            let l = eval(left, row, cx)?;
+            let r = eval(right, row, cx)?;
+            any_all(*op, sig, &l, &r, *all)?
+        }
     })
 }
 
@@ -174,7 +194,7 @@ fn eval_subquery(
     let limit = match kind {
         SubqueryKind::Exists { .. } => Some(1),
         SubqueryKind::Scalar => Some(2),
-        SubqueryKind::In { .. } => None,
+        SubqueryKind::In { .. } | SubqueryKind::Array => None,
     };
     let rows: std::rc::Rc<Vec<Row>> = run_subquery(plan, correlated, limit, row, cx)?;
     Ok(match kind {
@@ -189,6 +209,11 @@ fn eval_subquery(
                 })
             }
         },
+        SubqueryKind::Array => Datum::Array(
+            rows.iter()
+                .map(|r| r.first().cloned().unwrap_or(Datum::Null))
+                .collect(),
+        ),
         SubqueryKind::In {
             expr,
             negated,
@@ -203,6 +228,33 @@ fn eval_subquery(
             }
             in_values(&v, vals.iter(), *negated)?
         }
+    })
+}
+
+/// `l op ANY (r)` / `l op ALL (r)` with SQL's NULL rules: ANY is true if some element
+/// compares true, else NULL if some comparison was NULL, else false (ALL dually).
+fn any_all(
+    op: crate::ops::BinaryOp,
+    sig: &crate::ops::OpSig,
+    l: &Datum,
+    r: &Datum,
+    all: bool,
+) -> Result<Datum, SqlError> {
+    let Datum::Array(items) = r else {
+        return Ok(Datum::Null);
+    };
+    let mut saw_null = false;
+    for item in items {
+        match eval_binary(op, sig, l, item)? {
+            Datum::Bool(b) if b != all => return Ok(Datum::Bool(!all)),
+            Datum::Bool(_) => {}
+            _ => saw_null = true,
+        }
+    }
+    Ok(if saw_null {
+        Datum::Null
+    } else {
+        Datum::Bool(all)
     })
 }
 

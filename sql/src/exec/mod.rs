@@ -13,6 +13,7 @@ pub mod eval;
 mod join;
 mod ops;
 mod scan;
+mod virtual_ops;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -50,6 +51,10 @@ pub struct ExecCtx<'t> {
     cache: HashMap<usize, Rc<Vec<Row>>>,
     memory_limit: usize,
     memory_used: usize,
+    /// The catalog as system functions see it, read once per statement.
+    pub catalog: Option<Rc<crate::pg_catalog::Snapshot>>,
+    /// Rows of the virtual relations scanned so far, by relation.
+    virtual_rows: HashMap<usize, Rc<Vec<Row>>>,
 }
 
 impl<'t> ExecCtx<'t> {
@@ -61,7 +66,19 @@ impl<'t> ExecCtx<'t> {
             cache: HashMap::new(),
             memory_limit,
             memory_used: 0,
+            catalog: None,
+            virtual_rows: HashMap::new(),
         }
+    }
+
+    /// The rows of virtual relation `table`, computed on first use in the statement.
+    pub fn virtual_rows(&mut self, table: usize) -> Result<Rc<Vec<Row>>, SqlError> {
+        if let Some(r) = self.virtual_rows.get(&table) {
+            return Ok(r.clone());
+        }
+        let rows = Rc::new(crate::pg_catalog::rows(table, self.txn)?);
+        self.virtual_rows.insert(table, rows.clone());
+        Ok(rows)
     }
 
     fn outer_value(&self, depth: usize, index: usize) -> Result<Datum, SqlError> {
@@ -216,6 +233,11 @@ fn build_node<'p>(plan: &'p Plan, stats: &mut StatsSink) -> Box<dyn Operator + '
         }
         Plan::Series { start, stop, step } => {
             Box::new(ops::SeriesOp::new(start, stop, step.as_ref()))
+        }
+        Plan::Virtual { table } => Box::new(virtual_ops::VirtualOp::new(*table)),
+        Plan::Unnest { array } => Box::new(virtual_ops::UnnestOp::new(array)),
+        Plan::Lateral { left, right, .. } => {
+            Box::new(virtual_ops::LateralOp::new(build_node(left, stats), right))
         }
     };
     match slot {

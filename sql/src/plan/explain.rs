@@ -155,6 +155,9 @@ fn describe(plan: &Plan) -> String {
         Plan::Distinct { .. } => "Distinct".into(),
         Plan::SetOp { op, all, .. } => format!("{op:?}{}", if *all { " ALL" } else { "" }),
         Plan::Series { start, stop, .. } => format!("GenerateSeries {start} .. {stop}"),
+        Plan::Virtual { table } => format!("Virtual Scan on {}", crate::pg_catalog::name(*table)),
+        Plan::Unnest { array } => format!("Unnest {array}"),
+        Plan::Lateral { .. } => "Lateral Join".into(),
     }
 }
 
@@ -182,6 +185,19 @@ impl fmt::Display for Expr {
                 write!(f, " ELSE {else_} END")
             }
             Expr::Coalesce(a) => write!(f, "COALESCE({})", list(a)),
+            Expr::Array(a) => write!(f, "ARRAY[{}]", list(a)),
+            Expr::AnyAll {
+                op,
+                left,
+                right,
+                all,
+                ..
+            } => write!(
+                f,
+                "({left} {} {}({right}))",
+                op.symbol(),
+                if *all { "ALL" } else { "ANY" }
+            ),
             Expr::NullIf { left, right } => write!(f, "NULLIF({left}, {right})"),
             Expr::Extreme { args, greatest } => write!(
                 f,
@@ -218,6 +234,7 @@ impl fmt::Display for Expr {
                 let c = if *correlated { "correlated " } else { "" };
                 match kind {
                     SubqueryKind::Scalar => write!(f, "({c}subquery)"),
+                    SubqueryKind::Array => write!(f, "ARRAY({c}subquery)"),
                     SubqueryKind::Exists { negated } => write!(
                         f,
                         "({}EXISTS {c}subquery)",
@@ -248,6 +265,6 @@ fn literal_type(d: &crate::datum::Datum) -> crate::types::DataType {
         Datum::Timestamp(_) => DataType::Timestamp,
         Datum::TimestampTz(_) => DataType::TimestampTz,
         Datum::Interval(_) => DataType::Interval,
-        Datum::Text(_) | Datum::Null => DataType::Text,
+        Datum::Text(_) | Datum::Null | Datum::Array(_) => DataType::Text,
     }
 }

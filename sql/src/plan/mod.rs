@@ -100,6 +100,17 @@ pub enum Expr {
         /// Whether the plan refers to the enclosing row (else its result is cached).
         correlated: bool,
     },
+    /// `ARRAY[a, b, ...]`, the elements already cast to one type.
+    Array(Vec<Expr>),
+    /// `left op ANY (array)` (`all` false) or `left op ALL (array)`; `sig` compares
+    /// `left` with one element.
+    AnyAll {
+        op: BinaryOp,
+        sig: OpSig,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        all: bool,
+    },
 }
 
 /// What a subquery expression asks of its rows.
@@ -117,6 +128,8 @@ pub enum SubqueryKind {
         from: DataType,
         to: DataType,
     },
+    /// `ARRAY(subquery)`: the single column's values as one array.
+    Array,
 }
 
 /// An aggregate function.
@@ -262,20 +275,42 @@ pub enum Plan {
         stop: Expr,
         step: Option<Expr>,
     },
+    /// The rows of a `pg_catalog` / `information_schema` relation
+    /// ([`crate::pg_catalog::TABLES`] index).
+    Virtual {
+        table: usize,
+    },
+    /// `unnest(array)`: one row per element.
+    Unnest {
+        array: Expr,
+    },
+    /// `left CROSS JOIN LATERAL right`: `right` runs once per left row, which it sees
+    /// as its nearest outer row; output row = left row ++ right row.
+    Lateral {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        left_width: usize,
+    },
 }
 
 impl Plan {
     /// The inputs of this node, for tree walks.
     pub fn children(&self) -> Vec<&Plan> {
         match self {
-            Plan::Scan { .. } | Plan::Values { .. } | Plan::Series { .. } => vec![],
+            Plan::Scan { .. }
+            | Plan::Values { .. }
+            | Plan::Series { .. }
+            | Plan::Virtual { .. }
+            | Plan::Unnest { .. } => vec![],
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
             | Plan::Distinct { input } => vec![input],
-            Plan::Join { left, right, .. } | Plan::SetOp { left, right, .. } => {
+            Plan::Join { left, right, .. }
+            | Plan::SetOp { left, right, .. }
+            | Plan::Lateral { left, right, .. } => {
                 vec![left, right]
             }
         }
@@ -299,8 +334,13 @@ impl Expr {
                 f(left);
                 f(right)
             }
-            Expr::Func { args, .. } | Expr::Coalesce(args) | Expr::Extreme { args, .. } => {
-                args.iter().for_each(f)
+            Expr::Func { args, .. }
+            | Expr::Coalesce(args)
+            | Expr::Extreme { args, .. }
+            | Expr::Array(args) => args.iter().for_each(f),
+            Expr::AnyAll { left, right, .. } => {
+                f(left);
+                f(right)
             }
             Expr::Case { whens, else_ } => {
                 for (c, r) in whens {
@@ -409,6 +449,20 @@ fn rewrite_lists(e: Expr, f: &mut dyn FnMut(Expr) -> Expr) -> Expr {
             args: all(args, f),
         },
         Expr::Coalesce(args) => Expr::Coalesce(all(args, f)),
+        Expr::Array(args) => Expr::Array(all(args, f)),
+        Expr::AnyAll {
+            op,
+            sig,
+            left,
+            right,
+            all: is_all,
+        } => Expr::AnyAll {
+            op,
+            sig,
+            left: Box::new(left.rewrite(f)),
+            right: Box::new(right.rewrite(f)),
+            all: is_all,
+        },
         Expr::Extreme { args, greatest } => Expr::Extreme {
             args: all(args, f),
             greatest,

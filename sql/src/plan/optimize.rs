@@ -20,7 +20,7 @@ use super::{Access, Expr, JoinKind, KeyBound, Plan};
 use crate::catalog::TableDef;
 use crate::datum::Datum;
 use crate::exec::{eval, ExecCtx};
-use crate::functions::{EvalContext, Func};
+use crate::functions::EvalContext;
 use crate::ops::BinaryOp;
 use crate::types::DataType;
 
@@ -65,9 +65,7 @@ fn null_by_strictness(e: &Expr) -> bool {
             ) && (null(left) || null(right))
         }
         Expr::Unary { expr, .. } | Expr::Cast { expr, .. } => null(expr),
-        Expr::Func { id, args } => {
-            !matches!(id.func, Func::Concat | Func::ConcatWs) && args.iter().any(null)
-        }
+        Expr::Func { id, args } => id.func.is_strict() && args.iter().any(null),
         // `x IN (y)` is `x = y` in PostgreSQL.
         Expr::InList { expr, list, .. } => null(expr) || matches!(list.as_slice(), [y] if null(y)),
         Expr::NullIf { left, .. } => null(left),
@@ -153,7 +151,16 @@ fn rewrite(plan: Plan, cx: &mut ExecCtx) -> Plan {
             rows: rows.into_iter().map(|r| fold_all(r, cx)).collect(),
             width,
         },
-        other @ Plan::Series { .. } => other,
+        Plan::Lateral {
+            left,
+            right,
+            left_width,
+        } => Plan::Lateral {
+            left: b(left, cx),
+            right: b(right, cx),
+            left_width,
+        },
+        other @ (Plan::Series { .. } | Plan::Virtual { .. } | Plan::Unnest { .. }) => other,
     }
 }
 
@@ -240,13 +247,14 @@ fn push_filter(input: Plan, conjuncts: Vec<Expr>, cx: &mut ExecCtx) -> Plan {
             right,
             kind: JoinKind::Inner,
             on,
+            left_keys,
+            right_keys,
             left_width,
             right_width,
-            ..
         } => {
             let mut on = on.map(split_and).unwrap_or_default();
             on.extend(conjuncts);
-            make_join(
+            let mut join = make_join(
                 *left,
                 *right,
                 JoinKind::Inner,
@@ -254,7 +262,18 @@ fn push_filter(input: Plan, conjuncts: Vec<Expr>, cx: &mut ExecCtx) -> Plan {
                 left_width,
                 right_width,
                 cx,
-            )
+            );
+            // Keys an earlier rewrite took out of `on` still hold.
+            if let Plan::Join {
+                left_keys: lk,
+                right_keys: rk,
+                ..
+            } = &mut join
+            {
+                lk.splice(0..0, left_keys);
+                rk.splice(0..0, right_keys);
+            }
+            join
         }
         Plan::Filter { input, predicate } => {
             let mut all = split_and(predicate);

@@ -1,0 +1,143 @@
+//! psql's meta-commands against the `ferrisdb` binary: `\l`, `\dt`, `\di`, `\dv`, `\dn`,
+//! `\du`, `\d t`, `\d+ t` run the catalog queries of psql's `describe.c` (GitHub issue 5),
+//! and must succeed and show the objects that exist. Skipped, with a message, when psql
+//! is not installed.
+
+use std::process::{Child, Command};
+
+mod common;
+
+struct Node {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn psql_installed() -> bool {
+    Command::new("psql").arg("--version").output().is_ok()
+}
+
+/// Runs `psql -X -c COMMAND`; returns stdout then stderr (where psql puts "Did not find
+/// any relations"), failing on a non-zero exit or an error message.
+fn psql(node: &Node, command: &str) -> String {
+    let (host, port) = node.addr.split_once(':').unwrap();
+    let out = Command::new("psql")
+        .args([
+            "-X", "-h", host, "-p", port, "-U", "postgres", "-c", command,
+        ])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "psql -c '{command}' failed: {stderr}");
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("error"),
+        "psql -c '{command}' reported: {stderr}"
+    );
+    format!("{}{stderr}", String::from_utf8_lossy(&out.stdout))
+}
+
+fn start() -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr) = common::start_pg(dir.path(), &[]);
+    Node {
+        child,
+        addr,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn psql_meta_commands_on_an_empty_catalog() {
+    if !psql_installed() {
+        eprintln!("SKIPPED: psql is not installed");
+        return;
+    }
+    let node = start();
+    assert!(psql(&node, "\\dt").contains("Did not find any relations"));
+    assert!(psql(&node, "\\di").contains("Did not find any relations"));
+    assert!(psql(&node, "\\dv").contains("Did not find any relations"));
+    let l = psql(&node, "\\l");
+    assert!(
+        l.contains("List of databases") && l.contains("postgres"),
+        "{l}"
+    );
+    let dn = psql(&node, "\\dn");
+    assert!(dn.contains("public"), "{dn}");
+    let du = psql(&node, "\\du");
+    assert!(du.contains("postgres") && du.contains("Superuser"), "{du}");
+    // psql exits 1 when \d finds nothing, as against PostgreSQL.
+    let (host, port) = node.addr.split_once(':').unwrap();
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            host,
+            "-p",
+            port,
+            "-U",
+            "postgres",
+            "-c",
+            "\\d nosuch",
+        ])
+        .output()
+        .expect("psql runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Did not find any relation named \"nosuch\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn psql_meta_commands_describe_tables_indexes_and_views() {
+    if !psql_installed() {
+        eprintln!("SKIPPED: psql is not installed");
+        return;
+    }
+    let node = start();
+    psql(
+        &node,
+        "CREATE TABLE t (id int PRIMARY KEY, name varchar(20) NOT NULL DEFAULT 'x', \
+         n numeric(10,2) CHECK (n > 0), u int UNIQUE); \
+         CREATE INDEX t_n ON t (n); CREATE VIEW v AS SELECT id FROM t",
+    );
+    let dt = psql(&node, "\\dt");
+    assert!(dt.contains(" public | t    | table | postgres"), "{dt}");
+    let di = psql(&node, "\\di");
+    for ix in ["t_pkey", "t_u_key", "t_n"] {
+        assert!(di.contains(ix), "{di}");
+    }
+    assert!(di.contains("| index | postgres | t"), "{di}");
+    let dv = psql(&node, "\\dv");
+    assert!(dv.contains(" public | v    | view | postgres"), "{dv}");
+
+    let d = psql(&node, "\\d t");
+    for expected in [
+        "Table \"public.t\"",
+        " id     | integer               |           | not null | ",
+        " name   | character varying(20) |           | not null | 'x'",
+        " n      | numeric(10,2)         |           |          | ",
+        "\"t_pkey\" PRIMARY KEY, btree (id)",
+        "\"t_n\" btree (n)",
+        "\"t_u_key\" UNIQUE CONSTRAINT, btree (u)",
+        "Check constraints:",
+        "\"t_n_check\" CHECK (n > 0)",
+    ] {
+        assert!(d.contains(expected), "missing {expected:?} in:\n{d}");
+    }
+    let dplus = psql(&node, "\\d+ t");
+    assert!(dplus.contains("Storage"), "{dplus}");
+    assert!(dplus.contains("Access method: heap"), "{dplus}");
+    let dv = psql(&node, "\\d v");
+    assert!(dv.contains("View \"public.v\""), "{dv}");
+    let di = psql(&node, "\\d t_pkey");
+    assert!(di.contains("Index \"public.t_pkey\""), "{di}");
+}
