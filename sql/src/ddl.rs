@@ -19,6 +19,14 @@ use crate::session::StatementResult;
 use crate::store::build_index;
 use crate::types::DataType;
 
+/// NOTICE 42P07 `relation "t" already exists, skipping` (IF NOT EXISTS).
+fn already_exists(name: &str) {
+    crate::notice::emit(crate::notice::Notice::notice(
+        "42P07",
+        format!("relation \"{name}\" already exists, skipping"),
+    ));
+}
+
 /// CREATE TABLE.
 pub fn create_table(
     txn: &mut Transaction,
@@ -27,6 +35,7 @@ pub fn create_table(
     let name = object_name(&c.name)?;
     if catalog::get_relation(txn, &name)?.is_some() || catalog::index_owner(txn, &name)?.is_some() {
         if c.if_not_exists {
+            already_exists(&name);
             return Ok(StatementResult::command("CREATE TABLE"));
         }
         return Err(SqlError::DuplicateTable { name });
@@ -248,6 +257,7 @@ pub fn create_index(
     };
     if catalog::index_owner(txn, &name)?.is_some() || catalog::get_relation(txn, &name)?.is_some() {
         if c.if_not_exists {
+            already_exists(&name);
             return Ok(StatementResult::command("CREATE INDEX"));
         }
         return Err(SqlError::DuplicateTable { name });

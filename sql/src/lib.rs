@@ -17,6 +17,9 @@
 //!   store      rows and index entries: writes, unique checks, decoding
 //!   undo       the write journal behind savepoints
 //!   query, ddl, alter, dml, drop   the statement kinds
+//!   copy       COPY FROM STDIN / TO STDOUT: text and CSV formats, batched loads
+//!   cancel     CancelRequest and statement_timeout: the cooperative check
+//!   notice     NOTICE messages a statement emits besides its result
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!   datum      Datum: one value; PostgreSQL text input/output per type
 //!     float, numeric, datetime, interval   the per-type I/O and arithmetic behind datum
@@ -95,8 +98,10 @@
 pub mod alter;
 pub mod bind;
 pub mod builtins;
+pub mod cancel;
 pub mod cast;
 pub mod catalog;
+pub mod copy;
 pub mod database;
 pub mod datetime;
 pub mod datum;
@@ -110,6 +115,7 @@ pub mod float;
 pub mod functions;
 pub mod interval;
 pub mod like;
+pub mod notice;
 pub mod numeric;
 pub mod ops;
 pub mod parse;
@@ -122,10 +128,13 @@ pub mod types;
 pub mod undo;
 
 pub use bind::Column;
+pub use cancel::CancelHandle;
 pub use cast::{cast, CastContext};
+pub use copy::{CopyFormat, CopyInInfo, CopyOutput};
 pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
+pub use notice::Notice;
 pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

@@ -22,16 +22,19 @@
 //! [`Session::describe`] (parameter types and columns without running) and
 //! [`Session::execute_all`] (results completed before an error).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrisdb_txn::{Database, Transaction, TxnError};
 use sqlparser::ast::Statement;
 
 use crate::bind::Column;
+use crate::cancel::CancelHandle;
+use crate::copy::CopyOutput;
 use crate::datum::Datum;
 use crate::error::SqlError;
 use crate::exec::DEFAULT_MEMORY_LIMIT;
 use crate::functions::EvalContext;
+use crate::notice::Notice;
 use crate::store::kv_err;
 use crate::types::DataType;
 use crate::{ddl, dml, query};
@@ -86,8 +89,9 @@ pub enum TxnStatus {
 /// The SQL engine of one database server; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    db: Database,
+    pub(crate) db: Database,
     memory_limit: usize,
+    statement_timeout: Option<Duration>,
 }
 
 impl Engine {
@@ -95,7 +99,14 @@ impl Engine {
         Engine {
             db,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            statement_timeout: None,
         }
+    }
+
+    /// Sets the `statement_timeout` new sessions start with (`None`: no limit).
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Engine {
+        self.statement_timeout = timeout;
+        self
     }
 
     /// Sets the bytes a statement's sorts and hash tables may hold (53200 beyond).
@@ -128,6 +139,12 @@ impl Engine {
             failed: false,
             savepoints: Vec::new(),
             journal: Vec::new(),
+            cancel: CancelHandle::new(),
+            statement_timeout: self.statement_timeout,
+            notices: Vec::new(),
+            copy_in: None,
+            copy_out: Vec::new(),
+            pending_copy_out: None,
         }
     }
 }
@@ -141,15 +158,26 @@ pub struct StatementEnv {
 
 /// One client connection's state.
 pub struct Session {
-    engine: Engine,
+    pub(crate) engine: Engine,
     /// The database whose names statements resolve in.
-    database: String,
+    pub(crate) database: String,
     pub(crate) txn: Option<Transaction>,
     pub(crate) failed: bool,
     /// Open savepoints of the block, oldest first, with their journal positions.
     pub(crate) savepoints: Vec<(String, usize)>,
     /// Writes made while a savepoint is open ([`crate::undo`]).
     pub(crate) journal: Vec<crate::undo::Undo>,
+    /// Raised by a CancelRequest ([`crate::cancel`]).
+    pub(crate) cancel: CancelHandle,
+    pub(crate) statement_timeout: Option<Duration>,
+    /// Notices of the last script, by statement position ([`crate::notice`]).
+    notices: Vec<(usize, Notice)>,
+    /// The COPY FROM STDIN waiting for data ([`crate::copy`]).
+    pub(crate) copy_in: Option<Box<crate::copy::load::CopyIn>>,
+    /// COPY TO STDOUT outputs of the last script, by statement position.
+    pub(crate) copy_out: Vec<(usize, CopyOutput)>,
+    /// The output of the COPY TO statement running now.
+    pub(crate) pending_copy_out: Option<CopyOutput>,
 }
 
 impl Session {
@@ -176,8 +204,30 @@ impl Session {
         &self.database
     }
 
+    /// The handle that cancels this session's running statement (57014), from any thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Sets `statement_timeout`: statements running longer fail with 57014.
+    pub fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
+        self.statement_timeout = timeout.filter(|d| !d.is_zero());
+    }
+
+    /// The notices the last script emitted, with the position of their statement in it
+    /// (a notice of a failing statement has the position of the error).
+    pub fn take_notices(&mut self) -> Vec<(usize, Notice)> {
+        std::mem::take(&mut self.notices)
+    }
+
     fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
-        let stmts = match crate::parse::parse_statements(sql) {
+        self.cancel.reset();
+        self.notices.clear();
+        self.copy_out.clear();
+        if self.copy_in.is_some() {
+            return (Vec::new(), Some(self.abort_copy(crate::copy::busy())));
+        }
+        let stmts = match crate::copy::parse_script(sql) {
             Ok(s) => s,
             Err(e) => {
                 self.fail();
@@ -185,8 +235,23 @@ impl Session {
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
-        for s in &stmts {
-            match self.run(s) {
+        for (i, s) in stmts.iter().enumerate() {
+            let deadline = self.statement_timeout.map(|d| Instant::now() + d);
+            let cancel = self.cancel.clone();
+            let (r, notices) =
+                crate::notice::collect(|| crate::cancel::scope(&cancel, deadline, || self.run(s)));
+            self.notices.extend(notices.into_iter().map(|n| (i, n)));
+            if let Some(o) = self.pending_copy_out.take() {
+                self.copy_out.push((i, o));
+            }
+            match r {
+                Ok(_) if self.copy_in.is_some() => {
+                    if i + 1 < stmts.len() {
+                        let e = self.abort_copy(crate::copy::not_last());
+                        return (out, Some(e));
+                    }
+                    return (out, None);
+                }
                 Ok(r) => out.push(r),
                 Err(e) => return (out, Some(self.name_conflict(e))),
             }
@@ -236,7 +301,7 @@ impl Session {
         sql: &str,
         declared: &[Option<DataType>],
     ) -> Result<Described, SqlError> {
-        let stmts = crate::parse::parse_statements(sql)?;
+        let stmts = crate::copy::parse_script(sql)?;
         if stmts.len() > 1 {
             return Err(SqlError::Syntax {
                 message: "cannot insert multiple commands into a prepared statement".into(),
@@ -285,7 +350,7 @@ impl Session {
         }
     }
 
-    fn env(&self) -> StatementEnv {
+    pub(crate) fn env(&self) -> StatementEnv {
         let micros = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
@@ -298,7 +363,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+    pub(crate) fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
         if let Some(r) = self.savepoint_statement(stmt) {
             return r;
         }
@@ -330,6 +395,9 @@ impl Session {
         }
         if self.failed {
             return Err(SqlError::InFailedTransaction);
+        }
+        if let Statement::Copy { .. } = stmt {
+            return self.copy_statement(stmt);
         }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
@@ -456,13 +524,15 @@ fn autocommit(
 
 /// Runs `body` in a transaction of its own, retried from scratch while it fails with a
 /// retryable error (KV conflicts included); the error is the SQL one when `body` failed.
-fn in_own_transaction<T>(
+pub(crate) fn in_own_transaction<T>(
     db: &Database,
     mut body: impl FnMut(&mut Transaction) -> Result<T, SqlError>,
 ) -> Result<T, SqlError> {
     let mut sql_error = None;
+    let mark = crate::notice::mark();
     let r = db.transact(|txn| {
         sql_error = None;
+        crate::notice::truncate(mark);
         body(txn).map_err(|e| {
             let retryable = e.is_retryable();
             sql_error = Some(e);

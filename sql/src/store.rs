@@ -22,6 +22,12 @@ use ferrisdb_kv::tuple::Order;
 pub fn kv_err(e: TxnError) -> SqlError {
     match e {
         TxnError::RetryLimit { last, .. } => kv_err(*last),
+        TxnError::TransactionTooLarge { size, max } => SqlError::ProgramLimitExceeded {
+            message: format!(
+                "transaction is too large: its writes would take {size} bytes, more than the limit of {max}"
+            ),
+            hint: None,
+        },
         TxnError::NotCommitted { range, .. } => SqlError::SerializationFailure {
             reason: "concurrent update".into(),
             conflict_key: Some(range.begin),
