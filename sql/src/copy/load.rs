@@ -241,7 +241,9 @@ impl CopyIn {
             self.pending_bytes = self.decoder.buffered();
             return std::mem::take(&mut self.pending);
         }
+        let total = self.pending.len();
         let rest = self.pending.split_off(BATCH_ROWS);
+        self.pending_bytes = self.pending_bytes / total * rest.len();
         std::mem::replace(&mut self.pending, rest)
     }
 

