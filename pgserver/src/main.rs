@@ -55,6 +55,10 @@ enum Command {
         /// PostgreSQL clients served at once; more are refused with SQLSTATE 53300.
         #[arg(long, default_value_t = 100)]
         pg_max_connections: usize,
+        /// Cancel any statement that runs longer than this many milliseconds with SQLSTATE
+        /// 57014 (PostgreSQL's statement_timeout); 0 means no limit.
+        #[arg(long, default_value_t = 0)]
+        statement_timeout: u64,
         /// Which roles this process runs: all of them, or one part of a multi-process cluster.
         #[arg(long, value_enum, default_value_t = start::Roles::All)]
         roles: start::Roles,
@@ -146,11 +150,14 @@ fn main() -> ExitCode {
             addr,
             pg_addr,
             pg_max_connections,
+            statement_timeout,
             roles,
             join,
         } => {
             let pg = pg::PgConfig {
                 max_connections: pg_max_connections,
+                statement_timeout: (statement_timeout > 0)
+                    .then(|| std::time::Duration::from_millis(statement_timeout)),
                 ..pg::PgConfig::default()
             };
             start::run(data_dir, addr, (pg_addr, pg), roles, join)

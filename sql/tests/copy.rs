@@ -221,8 +221,9 @@ fn copy_in_rows_takes_decoded_fields() {
     .unwrap();
     assert_eq!(tag(s.copy_done().unwrap()), "COPY 2");
     s.execute("COPY t (a, e) FROM STDIN").unwrap();
-    s.copy_in_rows(vec![vec![Some("x".into()), None]]).unwrap();
-    let err = s.copy_done().unwrap_err();
+    let err = s
+        .copy_in_rows(vec![vec![Some("x".into()), None]])
+        .unwrap_err();
     assert_eq!(err.sqlstate(), "22P02");
     assert_eq!(err.context(), Some("COPY t, line 1, column a: \"x\""));
 }

@@ -34,8 +34,11 @@
 //!   'E' Execute   cstring portal | int32 max-rows (0 = all)
 //!   'C' Close     byte 'S'|'P' | cstring name
 //!   'S' Sync, 'H' Flush, 'X' Terminate: empty
-//!   'p' password family, 'd' 'c' 'f' copy data/done/fail, 'F' function call: recognised,
-//!       body kept opaque (we answer them with an error)
+//!   'd' CopyData  byte * (the rest of the frame)
+//!   'c' CopyDone  empty
+//!   'f' CopyFail  cstring message
+//!   'p' password family, 'F' function call: recognised, body kept opaque (we answer
+//!       them with an error)
 //! ```
 
 use bytes::{Buf, BytesMut};
@@ -97,7 +100,10 @@ pub enum Frontend {
     Sync,
     Flush,
     Terminate,
-    /// A message we recognise but do not implement (password, copy, function call).
+    CopyData(Vec<u8>),
+    CopyDone,
+    CopyFail(String),
+    /// A message we recognise but do not implement (password, function call).
     Unsupported(u8),
 }
 
@@ -190,6 +196,8 @@ fn decode_typed(kind: u8, body: &[u8]) -> Result<Frontend, PgError> {
         b'D' => "Describe",
         b'E' => "Execute",
         b'C' => "Close",
+        b'f' => "CopyFail",
+        b'c' => "CopyDone",
         _ => "",
     };
     let mut r = Reader::new(body, name);
@@ -227,7 +235,10 @@ fn decode_typed(kind: u8, body: &[u8]) -> Result<Frontend, PgError> {
         b'S' => Frontend::Sync,
         b'H' => Frontend::Flush,
         b'X' => Frontend::Terminate,
-        b'p' | b'd' | b'c' | b'f' | b'F' => {
+        b'd' => Frontend::CopyData(r.rest().to_vec()),
+        b'c' => Frontend::CopyDone,
+        b'f' => Frontend::CopyFail(r.cstr()?),
+        b'p' | b'F' => {
             r.rest();
             Frontend::Unsupported(kind)
         }

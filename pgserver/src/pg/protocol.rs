@@ -15,7 +15,10 @@
 //!      │ Query: results, Z          │          v
 //!      │ Parse/Bind/Describe/       │        Closed <── Terminate, fatal error
 //!      │ Execute/Close: no Z        │
-//!      └── error in extended ──> SkipToSync (messages ignored until Sync)
+//!      ├── error in extended ──> SkipToSync (messages ignored until Sync)
+//!      └── COPY FROM STDIN ──> CopyIn (CopyData*, then CopyDone/CopyFail; see `copy`)
+//!
+//!   CancelRequest (startup) -> raise the matching session's cancel flag, close
 //! ```
 //!
 //! Invariants: every simple Query and every Sync is answered by exactly one
@@ -35,6 +38,7 @@ use pgwire::messages::startup::{
 };
 use pgwire::messages::PgWireBackendMessage as Msg;
 
+use super::cancel::CancelRegistry;
 use super::errors::PgError;
 use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
@@ -52,10 +56,14 @@ pub struct BackendKey {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Startup,
     Ready,
     SkipToSync,
+    /// A COPY FROM STDIN takes CopyData; `extended`: it was started by Execute.
+    CopyIn {
+        extended: bool,
+    },
     Closed,
 }
 
@@ -65,7 +73,9 @@ pub struct Connection<F: SessionFactory> {
     key: BackendKey,
     /// Set when the connection must be refused once the client has said hello.
     refusal: Option<PgError>,
-    phase: Phase,
+    /// Where this connection's session is registered for CancelRequests.
+    cancels: Option<Arc<CancelRegistry>>,
+    pub(super) phase: Phase,
     pub(super) session: Option<F::Session>,
     pub(super) statements: HashMap<String, Prepared>,
     pub(super) portals: HashMap<String, Portal>,
@@ -78,12 +88,20 @@ impl<F: SessionFactory> Connection<F> {
             factory,
             key,
             refusal,
+            cancels: None,
             phase: Phase::Startup,
             session: None,
             statements: HashMap::new(),
             portals: HashMap::new(),
             out: BytesMut::new(),
         }
+    }
+
+    /// Registers the session in `registry` once it opens, and serves CancelRequests
+    /// from it.
+    pub fn with_cancel_registry(mut self, registry: Arc<CancelRegistry>) -> Connection<F> {
+        self.cancels = Some(registry);
+        self
     }
 
     /// Whether the next frame is a startup-phase (untyped) one.
@@ -113,6 +131,7 @@ impl<F: SessionFactory> Connection<F> {
                 Frontend::Terminate => self.phase = Phase::Closed,
                 _ => {}
             },
+            Phase::CopyIn { extended } => self.copy_message(message, extended),
             Phase::Ready => self.dispatch(message),
         }
     }
@@ -157,8 +176,9 @@ impl<F: SessionFactory> Connection<F> {
                 Ok(())
             }
             Frontend::Unsupported(b'F') => Err(PgError::Unsupported("the function call message")),
-            // Copy messages outside a COPY are ignored, as PostgreSQL does.
-            Frontend::Unsupported(b'd' | b'c' | b'f') => Ok(()),
+            // Copy messages outside a COPY are ignored, as PostgreSQL does (they follow
+            // a COPY that failed while the client was still sending).
+            Frontend::CopyData(_) | Frontend::CopyDone | Frontend::CopyFail(_) => Ok(()),
             Frontend::Unsupported(kind) => Err(PgError::UnexpectedMessage(kind)),
             Frontend::SslRequest
             | Frontend::GssEncRequest
@@ -183,8 +203,13 @@ impl<F: SessionFactory> Connection<F> {
     fn startup(&mut self, message: Frontend) {
         match message {
             Frontend::SslRequest | Frontend::GssEncRequest => self.out.extend_from_slice(b"N"),
-            // Cancellation is not implemented: the cancel connection just closes.
-            Frontend::CancelRequest { .. } => self.phase = Phase::Closed,
+            // The cancel connection gets no answer either way (see `cancel`).
+            Frontend::CancelRequest { pid, secret } => {
+                if let Some(r) = &self.cancels {
+                    r.cancel(pid, &secret);
+                }
+                self.phase = Phase::Closed;
+            }
             Frontend::Startup { minor, params, .. } => self.accept(minor, params),
             _ => self.fail(PgError::Malformed {
                 message: "startup",
@@ -249,7 +274,11 @@ impl<F: SessionFactory> Connection<F> {
             self.key.pid,
             SecretKey::I32(self.key.secret),
         )));
-        self.session = Some(self.factory.open());
+        let session = self.factory.open();
+        if let (Some(r), Some(h)) = (&self.cancels, session.cancel_handle()) {
+            r.register(self.key, h);
+        }
+        self.session = Some(session);
         self.phase = Phase::Ready;
         self.ready_for_query();
     }
@@ -270,17 +299,48 @@ impl<F: SessionFactory> Connection<F> {
                     // Statements before a failing one have run (and may have committed):
                     // their results go out first, then the error.
                     let (outcomes, error) = session.execute_all(sql);
-                    if outcomes.is_empty() && error.is_none() {
+                    let notices = session.take_notices();
+                    let copies = session.take_copy_out();
+                    let copying = error.is_none() && session.copy_in_info().is_some();
+                    if outcomes.is_empty() && error.is_none() && !copying {
                         self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                     }
-                    outcomes.into_iter().for_each(|o| self.send_outcome(o));
+                    self.send_results(outcomes, notices, copies);
                     if let Some(e) = error {
                         self.report(&PgError::from(e), &|p| p);
+                    }
+                    if copying && self.start_copy_in(false) {
+                        // ReadyForQuery comes after CopyDone / CopyFail.
+                        return;
                     }
                 }
             }
         }
         self.ready_for_query();
+    }
+
+    /// Each statement's outcome, preceded by its notices and COPY TO output; notices of
+    /// a failing (or COPY FROM) statement last.
+    fn send_results(
+        &mut self,
+        outcomes: Vec<Outcome>,
+        notices: Vec<(usize, ferrisdb_sql::Notice)>,
+        copies: Vec<(usize, ferrisdb_sql::CopyOutput)>,
+    ) {
+        let mut notices = notices.into_iter().peekable();
+        let mut copies = copies.into_iter().peekable();
+        for (i, o) in outcomes.into_iter().enumerate() {
+            while let Some((_, n)) = notices.next_if(|(at, _)| *at <= i) {
+                self.send_notice(&n);
+            }
+            while let Some((_, c)) = copies.next_if(|(at, _)| *at <= i) {
+                self.send_copy_out(c);
+            }
+            self.send_outcome(o);
+        }
+        for (_, n) in notices {
+            self.send_notice(&n);
+        }
     }
 
     /// Runs SQL on the session (which exists once startup is done).
@@ -325,7 +385,7 @@ impl<F: SessionFactory> Connection<F> {
             .map_or(TxnState::Idle, SqlSession::txn_state)
     }
 
-    fn ready_for_query(&mut self) {
+    pub(super) fn ready_for_query(&mut self) {
         let status = match self.txn_state() {
             TxnState::Idle => TransactionStatus::Idle,
             TxnState::InTransaction => TransactionStatus::Transaction,
@@ -351,6 +411,14 @@ impl<F: SessionFactory> Connection<F> {
             if fallback.encode(&mut self.out).is_err() {
                 self.out.truncate(mark);
             }
+        }
+    }
+}
+
+impl<F: SessionFactory> Drop for Connection<F> {
+    fn drop(&mut self) {
+        if let (Some(r), Some(_)) = (&self.cancels, &self.session) {
+            r.unregister(self.key);
         }
     }
 }

@@ -6,6 +6,8 @@
 //! exchange (so libpq can show the message) and then sends FATAL 53300 "sorry, too many
 //! clients already", as PostgreSQL does; refused clients do not count against the limit.
 //!
+//! Every connection's session is registered for CancelRequests under its key (`cancel`).
+//!
 //! Shutdown stops accepting and aborts the connection tasks, which drops their sessions:
 //! open transactions are abandoned, never half-committed.
 
@@ -20,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::cancel::CancelRegistry;
 use super::errors::PgError;
 use super::protocol::{BackendKey, Connection};
 use super::session::SessionFactory;
@@ -34,6 +37,9 @@ pub struct PgConfig {
     pub max_message_bytes: usize,
     /// Time a new client has to complete its startup.
     pub startup_timeout: Duration,
+    /// `statement_timeout` of new sessions (`None`: no limit); applied by the caller
+    /// when it builds the engine (`Engine::with_statement_timeout`).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PgConfig {
@@ -42,6 +48,7 @@ impl Default for PgConfig {
             max_connections: 100,
             max_message_bytes: 64 << 20,
             startup_timeout: Duration::from_secs(60),
+            statement_timeout: None,
         }
     }
 }
@@ -77,6 +84,7 @@ pub fn serve<F: SessionFactory>(
         let slots = Arc::new(Semaphore::new(config.max_connections));
         let next_pid = AtomicI32::new(1);
         let keys = std::collections::hash_map::RandomState::new();
+        let cancels = Arc::new(CancelRegistry::new());
         let mut connections = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -100,7 +108,8 @@ pub fn serve<F: SessionFactory>(
             };
             let permit = slots.clone().try_acquire_owned().ok();
             let refusal = permit.is_none().then_some(PgError::TooManyConnections);
-            let conn = Connection::new(factory.clone(), key, refusal);
+            let conn = Connection::new(factory.clone(), key, refusal)
+                .with_cancel_registry(cancels.clone());
             let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
             connections.spawn(async move {
                 let _permit = permit;

@@ -115,7 +115,7 @@ pub struct CopyIn {
     pub(crate) target: Target,
     format: CopyFormat,
     decoder: Decoder,
-    pending: Vec<RawRow>,
+    pending: Vec<PendingRow>,
     pending_bytes: usize,
     /// Rows written so far (in autocommit mode: committed).
     pub(crate) rows: u64,
@@ -208,24 +208,29 @@ impl CopyIn {
         self.accept(raw)
     }
 
+    /// Checks the field count and converts the fields of `rows` (errors are reported
+    /// as soon as the row arrives, as PostgreSQL does); the batch holds them until it is
+    /// written.
     fn accept(&mut self, rows: Vec<RawRow>) -> Result<(), SqlError> {
         let want = self.target.targets.len();
-        for row in &rows {
+        for row in rows {
             let n = row.fields.len();
             if n < want {
                 let col = &self.target.table.columns[self.target.targets[n]].name;
-                return Err(self.row_error(
-                    bad_format(format!("missing data for column \"{col}\"")),
-                    row,
-                ));
+                let e = bad_format(format!("missing data for column \"{col}\""));
+                return Err(self.row_error(e, &row));
             }
             if n > want {
-                return Err(
-                    self.row_error(bad_format("extra data after last expected column"), row)
-                );
+                let e = bad_format("extra data after last expected column");
+                return Err(self.row_error(e, &row));
             }
+            let values = convert(&self.target, &row)?;
+            self.pending.push(PendingRow {
+                line: row.line,
+                text: row.text,
+                values,
+            });
         }
-        self.pending.extend(rows);
         Ok(())
     }
 
@@ -236,7 +241,7 @@ impl CopyIn {
 
     /// Closes the open batch and returns its rows (at most [`BATCH_ROWS`]; the rest stay
     /// for the next batch).
-    pub(crate) fn take_batch(&mut self) -> Vec<RawRow> {
+    pub(crate) fn take_batch(&mut self) -> Vec<PendingRow> {
         if self.pending.len() <= BATCH_ROWS {
             self.pending_bytes = self.decoder.buffered();
             return std::mem::take(&mut self.pending);
@@ -276,20 +281,32 @@ fn context(error: SqlError, context: String) -> SqlError {
 }
 
 fn row_context(e: SqlError, table: &str, row: &RawRow) -> SqlError {
-    let c = if row.text.is_empty() {
-        format!("COPY {table}, line {}", row.line)
+    line_context(e, table, row.line, &row.text)
+}
+
+fn line_context(e: SqlError, table: &str, line: u64, text: &str) -> SqlError {
+    let c = if text.is_empty() {
+        format!("COPY {table}, line {line}")
     } else {
-        format!("COPY {table}, line {}: \"{}\"", row.line, row.text)
+        format!("COPY {table}, line {line}: \"{text}\"")
     };
     context(e, c)
 }
 
-/// Writes `rows` into `txn`: each cast to the column types, defaults filled in, checked,
-/// and inserted with its index entries.
+/// A row of the open batch: its input fields converted and placed at their table
+/// columns (the others NULL until their defaults are filled in at write time).
+pub(crate) struct PendingRow {
+    line: u64,
+    text: String,
+    values: Vec<Datum>,
+}
+
+/// Writes `rows` into `txn`: defaults filled in, checked, and inserted with their index
+/// entries.
 pub(crate) fn insert_batch(
     txn: &mut Transaction,
     target: &Target,
-    rows: &[RawRow],
+    rows: &[PendingRow],
     env: StatementEnv,
 ) -> Result<(), SqlError> {
     let t = &target.table;
@@ -298,10 +315,15 @@ pub(crate) fn insert_batch(
         true => Some(allocate_row_ids(cx.txn, t.id, rows.len() as u64)?),
         false => None,
     };
-    for (i, raw) in rows.iter().enumerate() {
+    for (i, pending) in rows.iter().enumerate() {
         crate::cancel::check()?;
-        let row = build_row(target, raw, &mut cx)?;
-        let ctx = |e| row_context(e, &t.name, raw);
+        let ctx = |e| line_context(e, &t.name, pending.line, &pending.text);
+        let mut row = pending.values.clone();
+        for (col, d) in target.defaults.iter().enumerate() {
+            if let Some(e) = d {
+                row[col] = eval(e, &[], &mut cx).map_err(ctx)?;
+            }
+        }
         check_row(t, &target.cons, &row, &mut cx).map_err(ctx)?;
         if let Some(ix) = store::find_unique_violation(cx.txn, t, &row, None)? {
             return Err(ctx(SqlError::UniqueViolation {
@@ -314,9 +336,8 @@ pub(crate) fn insert_batch(
     Ok(())
 }
 
-/// The table row of one input row: fields parsed by their column's type, the other
-/// columns from their defaults.
-fn build_row(target: &Target, raw: &RawRow, cx: &mut ExecCtx) -> Result<Vec<Datum>, SqlError> {
+/// The fields of one input row parsed by their column's type, at their table columns.
+fn convert(target: &Target, raw: &RawRow) -> Result<Vec<Datum>, SqlError> {
     let t = &target.table;
     let mut row = vec![Datum::Null; t.columns.len()];
     for (field, &col) in raw.fields.iter().zip(&target.targets) {
@@ -334,11 +355,6 @@ fn build_row(target: &Target, raw: &RawRow, cx: &mut ExecCtx) -> Result<Vec<Datu
                     ),
                 )
             })?;
-    }
-    for (col, d) in target.defaults.iter().enumerate() {
-        if let Some(e) = d {
-            row[col] = eval(e, &[], cx).map_err(|e| row_context(e, &t.name, raw))?;
-        }
     }
     Ok(row)
 }

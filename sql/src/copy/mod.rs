@@ -362,7 +362,7 @@ fn table_query(
 fn commit_in_batches(
     db: &ferrisdb_txn::Database,
     target: &load::Target,
-    rows: &[decode::RawRow],
+    rows: &[load::PendingRow],
     env: crate::session::StatementEnv,
 ) -> Result<(), SqlError> {
     let r = crate::session::in_own_transaction(db, |txn| insert_batch(txn, target, rows, env));
