@@ -104,7 +104,7 @@ pub fn check() -> Result<(), SqlError> {
             return Err(SqlError::QueryCanceled);
         }
         match active.deadline {
-            Some(d) if tick % CLOCK_EVERY == 0 && Instant::now() >= d => {
+            Some(d) if tick.is_multiple_of(CLOCK_EVERY) && Instant::now() >= d => {
                 Err(SqlError::StatementTimeout)
             }
             _ => Ok(()),

@@ -21,7 +21,7 @@ use crate::types::DataType;
 
 /// NOTICE 42P07 `relation "t" already exists, skipping` (IF NOT EXISTS).
 fn already_exists(name: &str) {
-    crate::notice::emit(crate::notice::Notice::notice(
+    crate::notice::emit(crate::notice::Notice::new(
         "42P07",
         format!("relation \"{name}\" already exists, skipping"),
     ));

@@ -26,7 +26,7 @@ use crate::session::StatementResult;
 
 /// NOTICE `table "t" does not exist, skipping` (IF EXISTS of a missing relation).
 fn skipping(what: &str, name: &str) {
-    crate::notice::emit(crate::notice::Notice::notice(
+    crate::notice::emit(crate::notice::Notice::new(
         "00000",
         format!("{what} \"{name}\" does not exist, skipping"),
     ));

@@ -25,7 +25,7 @@ pub struct Notice {
 
 impl Notice {
     /// A `NOTICE` with `code`.
-    pub fn notice(code: &'static str, message: impl Into<String>) -> Notice {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Notice {
         Notice {
             severity: "NOTICE",
             code,
@@ -76,13 +76,13 @@ mod tests {
 
     #[test]
     fn collect_gathers_nested_emits_and_truncate_drops_a_retry() {
-        emit(Notice::notice("00000", "dropped: no scope"));
+        emit(Notice::new("00000", "dropped: no scope"));
         let ((), got) = collect(|| {
-            emit(Notice::notice("00000", "one"));
+            emit(Notice::new("00000", "one"));
             let m = mark();
-            emit(Notice::notice("00000", "retried"));
+            emit(Notice::new("00000", "retried"));
             truncate(m);
-            emit(Notice::notice("42P07", "two"));
+            emit(Notice::new("42P07", "two"));
         });
         let messages: Vec<&str> = got.iter().map(|n| n.message.as_str()).collect();
         assert_eq!(messages, ["one", "two"]);

@@ -286,7 +286,7 @@ impl Session {
         };
         let force: Vec<bool> = columns
             .iter()
-            .map(|c| opts.force_quote.iter().any(|f| *f == c.name))
+            .map(|c| opts.force_quote.contains(&c.name))
             .collect();
         let mut lines = Vec::with_capacity(rows.len() + 1);
         if opts.header {
