@@ -61,6 +61,10 @@ enum Command {
         /// `trust` (everyone, as any user).
         #[arg(long, value_enum, default_value_t = start::Auth::Password)]
         auth: start::Auth,
+        /// Cancel any statement that runs longer than this many milliseconds with SQLSTATE
+        /// 57014 (PostgreSQL's statement_timeout); 0 means no limit.
+        #[arg(long, default_value_t = 0)]
+        statement_timeout: u64,
         /// Which roles this process runs: all of them, or one part of a multi-process cluster.
         #[arg(long, value_enum, default_value_t = start::Roles::All)]
         roles: start::Roles,
@@ -153,12 +157,15 @@ fn main() -> ExitCode {
             pg_addr,
             pg_max_connections,
             auth,
+            statement_timeout,
             roles,
             join,
         } => {
             let pg = pg::PgConfig {
                 max_connections: pg_max_connections,
                 auth: auth.mode(),
+                statement_timeout: (statement_timeout > 0)
+                    .then(|| std::time::Duration::from_millis(statement_timeout)),
                 ..pg::PgConfig::default()
             };
             start::run(data_dir, addr, (pg_addr, pg), roles, join)

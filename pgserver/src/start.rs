@@ -77,7 +77,10 @@ pub fn run(
             let c = cluster.clone();
             let status = Arc::new(move || c.status());
             let backend: Arc<dyn TxnBackend> = cluster.clone();
-            let engine = Arc::new(Engine::new(Database::from_backend(backend.clone())));
+            let engine = Arc::new(
+                Engine::new(Database::from_backend(backend.clone()))
+                    .with_statement_timeout(pg_config.statement_timeout),
+            );
             let service = Arc::new(KvService::new(backend, status));
             let pg = rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(pg_addr)

@@ -19,6 +19,14 @@ use crate::session::StatementResult;
 use crate::store::build_index;
 use crate::types::DataType;
 
+/// NOTICE 42P07 `relation "t" already exists, skipping` (IF NOT EXISTS).
+fn already_exists(name: &str) {
+    crate::notice::emit(crate::notice::Notice::new(
+        "42P07",
+        format!("relation \"{name}\" already exists, skipping"),
+    ));
+}
+
 /// CREATE TABLE.
 pub fn create_table(
     txn: &mut Transaction,
@@ -27,6 +35,7 @@ pub fn create_table(
     let name = object_name(&c.name)?;
     if catalog::get_relation(txn, &name)?.is_some() || catalog::index_owner(txn, &name)?.is_some() {
         if c.if_not_exists {
+            already_exists(&name);
             return Ok(StatementResult::command("CREATE TABLE"));
         }
         return Err(SqlError::DuplicateTable { name });
@@ -264,6 +273,7 @@ pub fn plan_index(
     };
     if catalog::index_owner(txn, &name)?.is_some() || catalog::get_relation(txn, &name)?.is_some() {
         if c.if_not_exists {
+            already_exists(&name);
             return Ok(None);
         }
         return Err(SqlError::DuplicateTable { name });
@@ -332,10 +342,16 @@ pub fn create_view(
 }
 
 /// TRUNCATE t, ...: one range clear per table.
+///
+/// Like PostgreSQL's new relfilenode, the table gets a new table id (an empty key range)
+/// and its old range is cleared; inside a block this is what lets a following COPY load
+/// more than one transaction holds ([`crate::fresh`]).
 pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementResult, SqlError> {
     for target in &tr.table_names {
-        let t = catalog::get_table(txn, &object_name(&target.name)?)?;
+        let mut t = catalog::get_table(txn, &object_name(&target.name)?)?;
         crate::undo::clear_range(txn, &t.data_range())?;
+        t.id = catalog::allocate_table_id(txn)?;
+        catalog::put_relation(txn, &Relation::Table(t))?;
     }
     Ok(StatementResult::command("TRUNCATE TABLE"))
 }

@@ -27,12 +27,12 @@ use crate::store;
 use crate::types::DataType;
 
 /// What a table's writes check, bound once per statement.
-struct Constraints {
+pub(crate) struct Constraints {
     checks: Vec<(String, Expr)>,
     returning: Option<(Vec<Expr>, Vec<Column>)>,
 }
 
-fn bind_constraints(
+pub(crate) fn bind_constraints(
     b: &mut Binder,
     t: &TableDef,
     qualifier: &str,
@@ -90,7 +90,7 @@ fn bind_constraints(
 }
 
 /// NOT NULL and CHECK for a row about to be written.
-fn check_row(
+pub(crate) fn check_row(
     t: &TableDef,
     c: &Constraints,
     row: &[Datum],
@@ -217,7 +217,7 @@ fn assign((e, ty): (Expr, DataType), t: &TableDef, col: usize) -> Result<Expr, S
     })
 }
 
-fn default_expr(b: &mut Binder, t: &TableDef, col: usize) -> Result<Expr, SqlError> {
+pub(crate) fn default_expr(b: &mut Binder, t: &TableDef, col: usize) -> Result<Expr, SqlError> {
     match &t.columns[col].default {
         Some(sql) => {
             let bound = b.bind_standalone_expr(sql, Vec::new())?;

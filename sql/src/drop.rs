@@ -24,6 +24,14 @@ use crate::catalog::{self, Relation, ViewDef};
 use crate::error::SqlError;
 use crate::session::StatementResult;
 
+/// NOTICE `table "t" does not exist, skipping` (IF EXISTS of a missing relation).
+fn skipping(what: &str, name: &str) {
+    crate::notice::emit(crate::notice::Notice::new(
+        "00000",
+        format!("{what} \"{name}\" does not exist, skipping"),
+    ));
+}
+
 /// `DROP TABLE / VIEW / INDEX [IF EXISTS] name, ... [CASCADE]`.
 pub fn drop(
     txn: &mut Transaction,
@@ -41,8 +49,11 @@ pub fn drop(
     if kind == ObjectType::Index {
         for n in names {
             let name = object_name(n)?;
-            if !drop_index(txn, &name)? && !if_exists {
-                return Err(missing(what, name));
+            if !drop_index(txn, &name)? {
+                if !if_exists {
+                    return Err(missing(what, name));
+                }
+                skipping(what, &name);
             }
         }
         return Ok(StatementResult::command(tag));
@@ -59,7 +70,7 @@ pub fn drop(
                     message: format!("\"{name}\" is not a {what}"),
                 })
             }
-            None if if_exists => {}
+            None if if_exists => skipping(what, &name),
             None => return Err(missing(what, name)),
         }
     }

@@ -211,6 +211,33 @@ pub enum SqlError {
     /// 57014
     #[error("canceling statement due to user request")]
     QueryCanceled,
+    /// 57014: the statement ran longer than `statement_timeout`.
+    #[error("canceling statement due to statement timeout")]
+    StatementTimeout,
+    /// 57014: the client ended COPY FROM STDIN with CopyFail.
+    #[error("COPY from stdin failed: {message}")]
+    CopyFailed { message: String },
+    /// 22021, e.g. "invalid byte sequence for encoding \"UTF8\": 0xff".
+    #[error("{message}")]
+    CharacterNotInRepertoire { message: String },
+    /// 22P04, e.g. "missing data for column \"b\"" or "unterminated CSV quoted field".
+    #[error("{message}")]
+    BadCopyFileFormat { message: String },
+    /// 54000, e.g. a transaction beyond the KV layer's size limit.
+    #[error("{message}")]
+    ProgramLimitExceeded {
+        message: String,
+        hint: Option<String>,
+    },
+    /// Any error with PostgreSQL's `CONTEXT:` line (where in a COPY stream it happened)
+    /// and, optionally, a `DETAIL:` that replaces the inner error's. Code, message and
+    /// hint are the inner error's.
+    #[error("{error}")]
+    WithContext {
+        error: Box<SqlError>,
+        context: String,
+        detail: Option<String>,
+    },
     /// 22023
     #[error("{message}")]
     InvalidParameterValue { message: String },
@@ -309,7 +336,11 @@ impl SqlError {
             StackDepthExceeded => "54001",
             TransactionTooLarge { .. } => "54000",
             RelationLocked { .. } => "55P03",
-            QueryCanceled => "57014",
+            QueryCanceled | StatementTimeout | CopyFailed { .. } => "57014",
+            BadCopyFileFormat { .. } => "22P04",
+            CharacterNotInRepertoire { .. } => "22021",
+            ProgramLimitExceeded { .. } => "54000",
+            WithContext { error, .. } => error.sqlstate(),
             InvalidParameterValue { .. } => "22023",
             CardinalityViolation { .. } => "21000",
             GroupingError { .. } | AggregateMisuse { .. } => "42803",
@@ -331,6 +362,9 @@ impl SqlError {
             SqlError::OutOfMemory { detail } => Some(detail.clone()),
             SqlError::DependentObjects { detail, .. } => detail.clone(),
             SqlError::UniqueIndexBuild { detail, .. } => Some(detail.clone()),
+            SqlError::WithContext { error, detail, .. } => {
+                detail.clone().or_else(|| error.detail())
+            }
             SqlError::NumericFieldOverflow { precision, scale } => {
                 let int_digits = precision.saturating_sub(*scale);
                 Some(if int_digits == 0 {
@@ -343,9 +377,19 @@ impl SqlError {
         }
     }
 
-    /// PostgreSQL's `HINT:` line, where it prints one.
-    pub fn hint(&self) -> Option<&'static str> {
+    /// PostgreSQL's `CONTEXT:` line, where it prints one (COPY: `COPY t, line 3`).
+    pub fn context(&self) -> Option<&str> {
         match self {
+            SqlError::WithContext { context, .. } if !context.is_empty() => Some(context),
+            _ => None,
+        }
+    }
+
+    /// PostgreSQL's `HINT:` line, where it prints one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            SqlError::WithContext { error, .. } => error.hint(),
+            SqlError::ProgramLimitExceeded { hint, .. } => hint.as_deref(),
             SqlError::UndefinedFunction { .. } => Some(
                 "No function matches the given name and argument types. You might need to add explicit type casts.",
             ),
@@ -375,7 +419,10 @@ impl SqlError {
 
     /// Whether re-running the whole transaction may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SqlError::SerializationFailure { .. })
+        match self {
+            SqlError::WithContext { error, .. } => error.is_retryable(),
+            e => matches!(e, SqlError::SerializationFailure { .. }),
+        }
     }
 
     /// `invalid input syntax for type T: "input"` (22P02).

@@ -21,6 +21,9 @@
 //!   store      rows and index entries: writes, unique checks, decoding
 //!   undo       the write journal behind savepoints
 //!   query, ddl, alter, dml, drop   the statement kinds
+//!   copy       COPY FROM STDIN / TO STDOUT: text and CSV formats, batched loads
+//!   cancel     CancelRequest and statement_timeout: the cooperative check
+//!   notice     NOTICE messages a statement emits besides its result
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!     array    one-dimensional arrays: text form, comparison, array functions
 //!   datum      Datum: one value; PostgreSQL text input/output per type
@@ -102,13 +105,15 @@
 //! numeric results); time zones other than UTC.
 
 pub mod alter;
+pub mod array;
 pub mod auth;
 pub mod backfill;
-pub mod array;
 pub mod bind;
 pub mod builtins;
+pub mod cancel;
 pub mod cast;
 pub mod catalog;
+pub mod copy;
 pub mod database;
 pub mod datetime;
 pub mod datum;
@@ -119,18 +124,20 @@ pub mod encoding;
 pub mod error;
 pub mod exec;
 pub mod float;
+pub mod fresh;
 pub mod functions;
 pub mod interval;
 pub mod like;
+pub mod notice;
 pub mod numeric;
 pub mod ops;
 pub mod parse;
 pub mod pg_catalog;
 pub mod plan;
 pub mod query;
+pub mod regex;
 pub mod roles;
 pub mod rowid;
-pub mod regex;
 pub mod savepoint;
 pub mod session;
 pub mod settings;
@@ -140,11 +147,14 @@ pub mod undo;
 
 pub use auth::{PasswordEncryption, StoredPassword};
 pub use bind::Column;
+pub use cancel::CancelHandle;
 pub use cast::{cast, CastContext};
+pub use copy::{CopyFormat, CopyInInfo, CopyOutput};
 pub use datum::Datum;
 pub use error::SqlError;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
+pub use notice::Notice;
 pub use roles::RoleInfo;
 pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
 pub use types::DataType;

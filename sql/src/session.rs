@@ -23,16 +23,19 @@
 //! [`Session::describe`] (parameter types and columns without running) and
 //! [`Session::execute_all`] (results completed before an error).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrisdb_txn::{Database, Transaction, TxnError};
 use sqlparser::ast::Statement;
 
 use crate::bind::Column;
+use crate::cancel::CancelHandle;
+use crate::copy::CopyOutput;
 use crate::datum::Datum;
 use crate::error::SqlError;
 use crate::exec::DEFAULT_MEMORY_LIMIT;
 use crate::functions::EvalContext;
+use crate::notice::Notice;
 use crate::store::kv_err;
 use crate::types::DataType;
 use crate::{ddl, dml, query};
@@ -87,10 +90,11 @@ pub enum TxnStatus {
 /// The SQL engine of one database server; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    db: Database,
+    pub(crate) db: Database,
     memory_limit: usize,
     /// How CREATE/ALTER ROLE ... PASSWORD hashes a plaintext password.
     password_encryption: crate::auth::PasswordEncryption,
+    statement_timeout: Option<Duration>,
 }
 
 impl Engine {
@@ -99,6 +103,7 @@ impl Engine {
             db,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             password_encryption: crate::auth::PasswordEncryption::default(),
+            statement_timeout: None,
         }
     }
 
@@ -121,6 +126,12 @@ impl Engine {
         let mut session = self.session_for(database)?;
         session.user = user.to_string();
         Ok(session)
+    }
+
+    /// Sets the `statement_timeout` new sessions start with (`None`: no limit).
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Engine {
+        self.statement_timeout = timeout;
+        self
     }
 
     /// Sets the bytes a statement's sorts and hash tables may hold (53200 beyond).
@@ -146,7 +157,7 @@ impl Engine {
     }
 
     fn new_session(&self, database: &str) -> Session {
-        Session {
+        let mut session = Session {
             database: database.to_string(),
             user: crate::roles::BOOTSTRAP_SUPERUSER.to_string(),
             engine: self.clone(),
@@ -156,7 +167,15 @@ impl Engine {
             journal: Vec::new(),
             parsed: ParseCache::default(),
             settings: Default::default(),
-        }
+            fresh: Default::default(),
+            cancel: CancelHandle::new(),
+            notices: Vec::new(),
+            copy_in: None,
+            copy_out: Vec::new(),
+            pending_copy_out: None,
+        };
+        session.set_statement_timeout(self.statement_timeout);
+        session
     }
 }
 
@@ -169,9 +188,9 @@ pub struct StatementEnv {
 
 /// One client connection's state.
 pub struct Session {
-    engine: Engine,
+    pub(crate) engine: Engine,
     /// The database whose names statements resolve in.
-    database: String,
+    pub(crate) database: String,
     /// The session user (PostgreSQL's `session_user`).
     user: String,
     pub(crate) txn: Option<Transaction>,
@@ -185,6 +204,18 @@ pub struct Session {
     parsed: ParseCache,
     /// SET values ([`crate::settings`]); installed for the statement while one runs.
     pub(crate) settings: crate::settings::Settings,
+    /// Tables created or truncated in the block, for COPY's side writes ([`crate::fresh`]).
+    pub(crate) fresh: crate::fresh::Fresh,
+    /// Raised by a CancelRequest ([`crate::cancel`]).
+    pub(crate) cancel: CancelHandle,
+    /// Notices of the last script, by statement position ([`crate::notice`]).
+    notices: Vec<(usize, Notice)>,
+    /// The COPY FROM STDIN waiting for data ([`crate::copy`]).
+    pub(crate) copy_in: Option<Box<crate::copy::load::CopyIn>>,
+    /// COPY TO STDOUT outputs of the last script, by statement position.
+    pub(crate) copy_out: Vec<(usize, CopyOutput)>,
+    /// The output of the COPY TO statement running now.
+    pub(crate) pending_copy_out: Option<CopyOutput>,
 }
 
 /// Parsed scripts by their text, for one session. Bounded: it is emptied when full.
@@ -201,7 +232,7 @@ impl ParseCache {
         if let Some(stmts) = self.scripts.get(sql) {
             return Ok(stmts.clone());
         }
-        let stmts = std::sync::Arc::new(crate::parse::parse_statements(sql)?);
+        let stmts = std::sync::Arc::new(crate::copy::parse_script(sql)?);
         if sql.len() <= Self::MAX_TEXT {
             if self.scripts.len() >= Self::MAX_SCRIPTS {
                 self.scripts.clear();
@@ -242,7 +273,33 @@ impl Session {
         &self.user
     }
 
+    /// The handle that cancels this session's running statement (57014), from any thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// Sets `statement_timeout` for the session, as `SET statement_timeout` does:
+    /// statements running longer fail with 57014.
+    pub fn set_statement_timeout(&mut self, timeout: Option<Duration>) {
+        let ms = timeout.map_or(0, |d| d.as_millis().max(1));
+        if let Err(e) = self.set_parameter("statement_timeout", &ms.to_string()) {
+            tracing::warn!(error = %e, "statement_timeout refused");
+        }
+    }
+
+    /// The notices the last script emitted, with the position of their statement in it
+    /// (a notice of a failing statement has the position of the error).
+    pub fn take_notices(&mut self) -> Vec<(usize, Notice)> {
+        std::mem::take(&mut self.notices)
+    }
+
     fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
+        self.cancel.reset();
+        self.notices.clear();
+        self.copy_out.clear();
+        if self.copy_in.is_some() {
+            return (Vec::new(), Some(self.abort_copy(crate::copy::busy())));
+        }
         let stmts = match self.parsed.parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -251,8 +308,26 @@ impl Session {
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
-        for s in stmts.iter() {
-            match self.run(s) {
+        for (i, s) in stmts.iter().enumerate() {
+            // The settings are installed for the script (Session::with_settings), so
+            // read them there: a SET earlier in the script counts.
+            let timeout = crate::settings::with_current(|s| s.statement_timeout());
+            let deadline = timeout.map(|d| Instant::now() + d);
+            let cancel = self.cancel.clone();
+            let (r, notices) =
+                crate::notice::collect(|| crate::cancel::scope(&cancel, deadline, || self.run(s)));
+            self.notices.extend(notices.into_iter().map(|n| (i, n)));
+            if let Some(o) = self.pending_copy_out.take() {
+                self.copy_out.push((i, o));
+            }
+            match r {
+                Ok(_) if self.copy_in.is_some() => {
+                    if i + 1 < stmts.len() {
+                        let e = self.abort_copy(crate::copy::not_last());
+                        return (out, Some(e));
+                    }
+                    return (out, None);
+                }
                 Ok(r) => out.push(r),
                 Err(e) => return (out, Some(self.name_conflict(e))),
             }
@@ -355,7 +430,7 @@ impl Session {
         }
     }
 
-    fn env(&self) -> StatementEnv {
+    pub(crate) fn env(&self) -> StatementEnv {
         let micros = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
@@ -368,7 +443,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+    pub(crate) fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
         if let Some(r) = self.savepoint_statement(stmt) {
             return r;
         }
@@ -379,6 +454,7 @@ impl Session {
             Statement::StartTransaction { .. } => {
                 if self.txn.is_none() {
                     self.txn = Some(self.engine.db.begin());
+                    self.fresh_committed();
                     self.failed = false;
                     self.end_savepoints();
                     self.settings_begin(stmt);
@@ -394,6 +470,7 @@ impl Session {
             Statement::Rollback { .. } => {
                 if self.txn.is_some() {
                     self.settings_end(false);
+                    self.fresh_discarded();
                 }
                 self.txn = None;
                 self.failed = false;
@@ -417,6 +494,15 @@ impl Session {
         if let Some(r) = self.setting_statement(stmt) {
             return r;
         }
+        if let Statement::Copy { .. } = stmt {
+            return self.copy_statement(stmt);
+        }
+        if self.txn.is_some() {
+            if let Err(e) = self.fresh.check_statement() {
+                self.failed = true;
+                return Err(e);
+            }
+        }
         let env = self.env();
         if let Some(txn) = self.txn.as_mut() {
             let r = if self.savepoints.is_empty() {
@@ -424,8 +510,9 @@ impl Session {
             } else {
                 crate::undo::with_journal(&mut self.journal, || execute_statement(txn, stmt, env))
             };
-            if r.is_err() {
-                self.failed = true;
+            match &r {
+                Ok(_) => self.note_block_statement(stmt),
+                Err(_) => self.failed = true,
             }
             return r;
         }
@@ -501,10 +588,15 @@ impl Session {
         };
         if failed {
             self.settings_end(false);
+            self.fresh_discarded();
             return Ok(StatementResult::command("ROLLBACK"));
         }
         let committed = txn.commit().map_err(kv_err);
         self.settings_end(committed.is_ok());
+        match committed {
+            Ok(_) => self.fresh_committed(),
+            Err(_) => self.fresh_discarded(),
+        }
         committed?;
         Ok(StatementResult::command("COMMIT"))
     }
@@ -589,8 +681,10 @@ pub(crate) fn in_own_transaction<T>(
     mut body: impl FnMut(&mut Transaction) -> Result<T, SqlError>,
 ) -> Result<T, SqlError> {
     let mut sql_error = None;
+    let mark = crate::notice::mark();
     let r = db.transact(|txn| {
         sql_error = None;
+        crate::notice::truncate(mark);
         body(txn).map_err(|e| {
             let retryable = e.is_retryable();
             sql_error = Some(e);

@@ -7,7 +7,8 @@
 //! statement to learn its columns (and `... RETURNING` describes like anything else).
 
 use ferrisdb_sql::{
-    Column, DataType, Datum, Engine, RoleInfo, Session, SqlError, StatementResult, TxnStatus,
+    CancelHandle, Column, CopyInInfo, CopyOutput, DataType, Datum, Engine, Notice, RoleInfo,
+    Session, SqlError, StatementResult, TxnStatus,
 };
 
 use super::session::{
@@ -95,5 +96,33 @@ impl SqlSession for Session {
             TxnStatus::InTransaction => TxnState::InTransaction,
             TxnStatus::Failed => TxnState::Failed,
         }
+    }
+
+    fn take_notices(&mut self) -> Vec<(usize, Notice)> {
+        Session::take_notices(self)
+    }
+
+    fn take_copy_out(&mut self) -> Vec<(usize, CopyOutput)> {
+        Session::take_copy_out(self)
+    }
+
+    fn copy_in_info(&self) -> Option<CopyInInfo> {
+        Session::copy_in_info(self)
+    }
+
+    fn copy_data(&mut self, data: &[u8]) -> Result<(), SqlError> {
+        Session::copy_data(self, data)
+    }
+
+    fn copy_done(&mut self) -> Result<String, SqlError> {
+        Session::copy_done(self).map(|r| r.tag())
+    }
+
+    fn copy_fail(&mut self, message: &str) -> SqlError {
+        Session::copy_fail(self, message)
+    }
+
+    fn cancel_handle(&self) -> Option<CancelHandle> {
+        Some(Session::cancel_handle(self))
     }
 }

@@ -19,6 +19,7 @@
 //!     'S' severity (localized)   'V' severity (never localized)   'C' SQLSTATE
 //!     'M' message                'D' detail (optional)             'H' hint (optional)
 //!     'P' position, 1-based characters into the query text (optional)
+//!     'W' context, e.g. `COPY t, line 3, column b: "x"` (optional)
 //! ```
 
 use ferrisdb_sql::SqlError;
@@ -41,6 +42,9 @@ pub enum PgError {
     /// A message type byte we do not know, or one not allowed in the current phase.
     #[error("invalid frontend message type {0}")]
     UnexpectedMessage(u8),
+    /// A message other than CopyData/CopyDone/CopyFail/Flush/Sync in copy-in mode.
+    #[error("unexpected message type 0x{0:02X} during COPY from stdin")]
+    UnexpectedDuringCopy(u8),
     /// Protocol major version other than 3.
     #[error("unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.0")]
     UnsupportedProtocol { major: u16, minor: u16 },
@@ -113,7 +117,8 @@ impl PgError {
             | PgError::UnexpectedMessage(_)
             | PgError::ParameterCount { .. }
             | PgError::FormatCount { .. }
-            | PgError::ResultFormatCount { .. } => "08P01",
+            | PgError::ResultFormatCount { .. }
+            | PgError::UnexpectedDuringCopy(_) => "08P01",
             PgError::UnsupportedProtocol { .. } | PgError::Unsupported(_) => "0A000",
             PgError::FormatCode(_) => "22023",
             PgError::InvalidUtf8 => "22021",
@@ -170,6 +175,9 @@ impl PgError {
             }
             if let Some(hint) = e.hint() {
                 fields.push((b'H', hint.to_string()));
+            }
+            if let Some(context) = e.context() {
+                fields.push((b'W', context.to_string()));
             }
             if let Some(p) = e.position() {
                 fields.push((b'P', position(p).to_string()));

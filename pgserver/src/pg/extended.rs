@@ -68,6 +68,8 @@ enum PortalState {
         outcome: Option<Outcome>,
         pending: VecDeque<Vec<Datum>>,
         sent: usize,
+        /// The output of a COPY TO STDOUT, sent at Execute.
+        copy_out: Option<ferrisdb_sql::CopyOutput>,
     },
 }
 
@@ -328,6 +330,13 @@ impl<F: SessionFactory> Connection<F> {
             }
             None => self.run(&sql),
         };
+        // Notices go out now, ahead of whatever Execute sends for the portal.
+        self.send_all_notices();
+        let copy_out = self
+            .session
+            .as_mut()
+            .and_then(|s| s.take_copy_out().pop())
+            .map(|(_, c)| c);
         let outcome = match result {
             Ok(outcomes) => outcomes.into_iter().next(),
             Err(e) => {
@@ -344,6 +353,7 @@ impl<F: SessionFactory> Connection<F> {
                 outcome,
                 pending,
                 sent: 0,
+                copy_out,
             };
         }
         Ok(())
@@ -351,6 +361,9 @@ impl<F: SessionFactory> Connection<F> {
 
     pub(super) fn execute(&mut self, name: &str, max_rows: i32) -> Result<(), PgError> {
         self.run_portal(name)?;
+        if self.start_copy_in(true) {
+            return Ok(());
+        }
         let Some(portal) = self.portals.get_mut(name) else {
             return Err(PgError::UnknownPortal(name.to_string()));
         };
@@ -359,6 +372,7 @@ impl<F: SessionFactory> Connection<F> {
             outcome,
             pending,
             sent,
+            copy_out,
         } = &mut portal.state
         else {
             return Err(PgError::UnknownPortal(name.to_string()));
@@ -367,6 +381,7 @@ impl<F: SessionFactory> Connection<F> {
             .ok()
             .filter(|&m| m > 0)
             .unwrap_or(usize::MAX);
+        let copy_out = copy_out.take();
         let mut messages = Vec::new();
         match outcome {
             None => messages.push(Msg::EmptyQueryResponse(EmptyQueryResponse::new())),
@@ -387,6 +402,9 @@ impl<F: SessionFactory> Connection<F> {
                     Msg::PortalSuspended(PortalSuspended::new())
                 });
             }
+        }
+        if let Some(c) = copy_out {
+            self.send_copy_out(c);
         }
         messages.into_iter().for_each(|m| self.send(m));
         Ok(())

@@ -34,12 +34,14 @@
 //!   'E' Execute   cstring portal | int32 max-rows (0 = all)
 //!   'C' Close     byte 'S'|'P' | cstring name
 //!   'S' Sync, 'H' Flush, 'X' Terminate: empty
+//!   'd' CopyData  byte * (the rest of the frame)
+//!   'c' CopyDone  empty
+//!   'f' CopyFail  cstring message
 //!   'p' password family, kept whole; the authentication state says which it is:
 //!       PasswordMessage      cstring password (or MD5 response)
 //!       SASLInitialResponse  cstring mechanism | int32 n (-1 = none) | byte * n
 //!       SASLResponse         byte * (rest of the body)
-//!   'd' 'c' 'f' copy data/done/fail, 'F' function call: recognised, body kept opaque
-//!       (we answer them with an error)
+//!   'F' function call: recognised, body kept opaque (we answer it with an error)
 //! ```
 
 use bytes::{Buf, BytesMut};
@@ -104,7 +106,10 @@ pub enum Frontend {
     /// A password-family message ('p'), body undecoded: see [`password_message`],
     /// [`sasl_initial_response`], [`sasl_response`].
     Password(Vec<u8>),
-    /// A message we recognise but do not implement (copy, function call).
+    CopyData(Vec<u8>),
+    CopyDone,
+    CopyFail(String),
+    /// A message we recognise but do not implement (function call).
     Unsupported(u8),
 }
 
@@ -197,6 +202,8 @@ fn decode_typed(kind: u8, body: &[u8]) -> Result<Frontend, PgError> {
         b'D' => "Describe",
         b'E' => "Execute",
         b'C' => "Close",
+        b'f' => "CopyFail",
+        b'c' => "CopyDone",
         _ => "",
     };
     let mut r = Reader::new(body, name);
@@ -235,7 +242,10 @@ fn decode_typed(kind: u8, body: &[u8]) -> Result<Frontend, PgError> {
         b'H' => Frontend::Flush,
         b'X' => Frontend::Terminate,
         b'p' => Frontend::Password(r.rest().to_vec()),
-        b'd' | b'c' | b'f' | b'F' => {
+        b'd' => Frontend::CopyData(r.rest().to_vec()),
+        b'c' => Frontend::CopyDone,
+        b'f' => Frontend::CopyFail(r.cstr()?),
+        b'F' => {
             r.rest();
             Frontend::Unsupported(kind)
         }

@@ -12,6 +12,8 @@
 //!   rows      RowDescription and DataRow, text and binary
 //!   binary    PostgreSQL's binary send/receive forms of every type
 //!   errors    PgError, SQLSTATEs of protocol errors, ErrorResponse
+//!   copy      COPY FROM STDIN / TO STDOUT messages, copy-in mode, NoticeResponse
+//!   cancel    the CancelRequest registry (process id + secret -> session)
 //!   session   the SqlSession / SessionFactory boundary; engine: ferrisdb-sql behind it
 //! ```
 //!
@@ -38,12 +40,13 @@
 //!
 //! ## Not supported yet
 //!
-//! TLS (SSLRequest is answered `N`, so no SCRAM channel binding), GSSAPI, CancelRequest (the cancel
-//! connection is closed; the query runs on), COPY, the function-call message,
-//! NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
+//! TLS (SSLRequest is answered `N`, so no SCRAM channel binding), GSSAPI, COPY BINARY, the
+//! function-call message, NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
 
 pub mod auth;
 pub mod binary;
+pub mod cancel;
+pub mod copy;
 pub mod engine;
 pub mod errors;
 pub mod extended;

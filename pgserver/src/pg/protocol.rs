@@ -16,7 +16,10 @@
 //!      │ Query: results, Z          │          v
 //!      │ Parse/Bind/Describe/       │        Closed <── Terminate, fatal error
 //!      │ Execute/Close: no Z        │
-//!      └── error in extended ──> SkipToSync (messages ignored until Sync)
+//!      ├── error in extended ──> SkipToSync (messages ignored until Sync)
+//!      └── COPY FROM STDIN ──> CopyIn (CopyData*, then CopyDone/CopyFail; see `copy`)
+//!
+//!   CancelRequest (startup) -> raise the matching session's cancel flag, close
 //! ```
 //!
 //! Invariants: every simple Query and every Sync is answered by exactly one
@@ -37,6 +40,7 @@ use pgwire::messages::startup::{
 use pgwire::messages::PgWireBackendMessage as Msg;
 
 use super::auth::{self, AuthConfig, AuthMode, Begin, Pending, Step};
+use super::cancel::CancelRegistry;
 use super::errors::PgError;
 use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
@@ -54,12 +58,16 @@ pub struct BackendKey {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     Startup,
     /// A password exchange is under way (`auth`).
     Authenticating,
     Ready,
     SkipToSync,
+    /// A COPY FROM STDIN takes CopyData; `extended`: it was started by Execute.
+    CopyIn {
+        extended: bool,
+    },
     Closed,
 }
 
@@ -76,12 +84,14 @@ pub struct Connection<F: SessionFactory> {
     key: BackendKey,
     /// Set when the connection must be refused once the client has said hello.
     refusal: Option<PgError>,
-    phase: Phase,
+    pub(super) phase: Phase,
     auth: AuthConfig,
     /// Set while Authenticating.
     pending: Option<Box<Pending>>,
     /// The startup's user, database and application name, until the session opens.
     login: Option<Login>,
+    /// Where this connection's session is registered for CancelRequests.
+    cancels: Option<Arc<CancelRegistry>>,
     pub(super) session: Option<F::Session>,
     pub(super) statements: HashMap<String, Prepared>,
     pub(super) portals: HashMap<String, Portal>,
@@ -94,6 +104,7 @@ impl<F: SessionFactory> Connection<F> {
             factory,
             key,
             refusal,
+            cancels: None,
             phase: Phase::Startup,
             auth: AuthConfig::default(),
             pending: None,
@@ -114,6 +125,13 @@ impl<F: SessionFactory> Connection<F> {
     /// Whether the client has yet to log in (the startup timeout applies).
     pub fn awaiting_login(&self) -> bool {
         matches!(self.phase, Phase::Startup | Phase::Authenticating)
+    }
+
+    /// Registers the session in `registry` once it opens, and serves CancelRequests
+    /// from it.
+    pub fn with_cancel_registry(mut self, registry: Arc<CancelRegistry>) -> Connection<F> {
+        self.cancels = Some(registry);
+        self
     }
 
     /// Whether the next frame is a startup-phase (untyped) one.
@@ -144,6 +162,7 @@ impl<F: SessionFactory> Connection<F> {
                 Frontend::Terminate => self.phase = Phase::Closed,
                 _ => {}
             },
+            Phase::CopyIn { extended } => self.copy_message(message, extended),
             Phase::Ready => self.dispatch(message),
         }
     }
@@ -188,8 +207,9 @@ impl<F: SessionFactory> Connection<F> {
                 Ok(())
             }
             Frontend::Unsupported(b'F') => Err(PgError::Unsupported("the function call message")),
-            // Copy messages outside a COPY are ignored, as PostgreSQL does.
-            Frontend::Unsupported(b'd' | b'c' | b'f') => Ok(()),
+            // Copy messages outside a COPY are ignored, as PostgreSQL does (they follow
+            // a COPY that failed while the client was still sending).
+            Frontend::CopyData(_) | Frontend::CopyDone | Frontend::CopyFail(_) => Ok(()),
             Frontend::Unsupported(kind) => Err(PgError::UnexpectedMessage(kind)),
             Frontend::Password(_) => Err(PgError::UnexpectedMessage(b'p')),
             Frontend::SslRequest
@@ -215,8 +235,13 @@ impl<F: SessionFactory> Connection<F> {
     fn startup(&mut self, message: Frontend) {
         match message {
             Frontend::SslRequest | Frontend::GssEncRequest => self.out.extend_from_slice(b"N"),
-            // Cancellation is not implemented: the cancel connection just closes.
-            Frontend::CancelRequest { .. } => self.phase = Phase::Closed,
+            // The cancel connection gets no answer either way (see `cancel`).
+            Frontend::CancelRequest { pid, secret } => {
+                if let Some(r) = &self.cancels {
+                    r.cancel(pid, &secret);
+                }
+                self.phase = Phase::Closed;
+            }
             Frontend::Startup { minor, params, .. } => self.accept(minor, params),
             _ => self.fail(PgError::Malformed {
                 message: "startup",
@@ -350,6 +375,9 @@ impl<F: SessionFactory> Connection<F> {
             self.key.pid,
             SecretKey::I32(self.key.secret),
         )));
+        if let (Some(r), Some(h)) = (&self.cancels, session.cancel_handle()) {
+            r.register(self.key, h);
+        }
         self.session = Some(session);
         self.phase = Phase::Ready;
         self.ready_for_query();
@@ -371,17 +399,48 @@ impl<F: SessionFactory> Connection<F> {
                     // Statements before a failing one have run (and may have committed):
                     // their results go out first, then the error.
                     let (outcomes, error) = session.execute_all(sql);
-                    if outcomes.is_empty() && error.is_none() {
+                    let notices = session.take_notices();
+                    let copies = session.take_copy_out();
+                    let copying = error.is_none() && session.copy_in_info().is_some();
+                    if outcomes.is_empty() && error.is_none() && !copying {
                         self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
                     }
-                    outcomes.into_iter().for_each(|o| self.send_outcome(o));
+                    self.send_results(outcomes, notices, copies);
                     if let Some(e) = error {
                         self.report(&PgError::from(e), &|p| p);
+                    }
+                    if copying && self.start_copy_in(false) {
+                        // ReadyForQuery comes after CopyDone / CopyFail.
+                        return;
                     }
                 }
             }
         }
         self.ready_for_query();
+    }
+
+    /// Each statement's outcome, preceded by its notices and COPY TO output; notices of
+    /// a failing (or COPY FROM) statement last.
+    fn send_results(
+        &mut self,
+        outcomes: Vec<Outcome>,
+        notices: Vec<(usize, ferrisdb_sql::Notice)>,
+        copies: Vec<(usize, ferrisdb_sql::CopyOutput)>,
+    ) {
+        let mut notices = notices.into_iter().peekable();
+        let mut copies = copies.into_iter().peekable();
+        for (i, o) in outcomes.into_iter().enumerate() {
+            while let Some((_, n)) = notices.next_if(|(at, _)| *at <= i) {
+                self.send_notice(&n);
+            }
+            while let Some((_, c)) = copies.next_if(|(at, _)| *at <= i) {
+                self.send_copy_out(c);
+            }
+            self.send_outcome(o);
+        }
+        for (_, n) in notices {
+            self.send_notice(&n);
+        }
     }
 
     /// Runs SQL on the session (which exists once startup is done).
@@ -426,7 +485,7 @@ impl<F: SessionFactory> Connection<F> {
             .map_or(TxnState::Idle, SqlSession::txn_state)
     }
 
-    fn ready_for_query(&mut self) {
+    pub(super) fn ready_for_query(&mut self) {
         let status = match self.txn_state() {
             TxnState::Idle => TransactionStatus::Idle,
             TxnState::InTransaction => TransactionStatus::Transaction,
@@ -452,6 +511,14 @@ impl<F: SessionFactory> Connection<F> {
             if fallback.encode(&mut self.out).is_err() {
                 self.out.truncate(mark);
             }
+        }
+    }
+}
+
+impl<F: SessionFactory> Drop for Connection<F> {
+    fn drop(&mut self) {
+        if let (Some(r), Some(_)) = (&self.cancels, &self.session) {
+            r.unregister(self.key);
         }
     }
 }

@@ -7,6 +7,8 @@
 //! exchange (so libpq can show the message) and then sends FATAL 53300 "sorry, too many
 //! clients already", as PostgreSQL does; refused clients do not count against the limit.
 //!
+//! Every connection's session is registered for CancelRequests under its key (`cancel`).
+//!
 //! Shutdown stops accepting and shuts every client socket down, which ends each
 //! connection thread's read and drops its session: open transactions are abandoned, never
 //! half-committed.
@@ -24,6 +26,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::auth::AuthConfig;
+use super::cancel::CancelRegistry;
 use super::errors::PgError;
 use super::protocol::{BackendKey, Connection};
 use super::session::SessionFactory;
@@ -40,6 +43,9 @@ pub struct PgConfig {
     pub startup_timeout: Duration,
     /// How clients authenticate (`super::auth`).
     pub auth: super::auth::AuthMode,
+    /// `statement_timeout` of new sessions (`None`: no limit); applied by the caller
+    /// when it builds the engine (`Engine::with_statement_timeout`).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PgConfig {
@@ -49,6 +55,7 @@ impl Default for PgConfig {
             max_message_bytes: 64 << 20,
             startup_timeout: Duration::from_secs(60),
             auth: super::auth::AuthMode::default(),
+            statement_timeout: None,
         }
     }
 }
@@ -92,6 +99,7 @@ pub fn serve<F: SessionFactory>(
         let next_pid = AtomicI32::new(1);
         let keys = std::collections::hash_map::RandomState::new();
         let mock_secret = ferrisdb_sql::auth::random_bytes::<32>();
+        let cancels = Arc::new(CancelRegistry::new());
         let mut connections = JoinSet::new();
         let open_sockets: Arc<Mutex<HashMap<i32, std::net::TcpStream>>> = Arc::default();
         loop {
@@ -116,12 +124,14 @@ pub fn serve<F: SessionFactory>(
             };
             let permit = slots.clone().try_acquire_owned().ok();
             let refusal = permit.is_none().then_some(PgError::TooManyConnections);
-            let conn = Connection::new(factory.clone(), key, refusal).with_auth(AuthConfig {
-                mode: config.auth,
-                loopback: super::auth::is_loopback(peer.ip()),
-                nonce: ferrisdb_sql::auth::random_bytes(),
-                mock_secret,
-            });
+            let conn = Connection::new(factory.clone(), key, refusal)
+                .with_auth(AuthConfig {
+                    mode: config.auth,
+                    loopback: super::auth::is_loopback(peer.ip()),
+                    nonce: ferrisdb_sql::auth::random_bytes(),
+                    mock_secret,
+                })
+                .with_cancel_registry(cancels.clone());
             let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
             let stream = match blocking_socket(stream) {
                 Ok(s) => s,

@@ -7,7 +7,9 @@
 //! connection and dropped with it, which abandons any open transaction: a KV transaction
 //! that is never committed leaves no trace.
 
-use ferrisdb_sql::{DataType, Datum, RoleInfo, SqlError};
+use ferrisdb_sql::{
+    CancelHandle, CopyInInfo, CopyOutput, DataType, Datum, Notice, RoleInfo, SqlError,
+};
 
 /// One result column.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +90,45 @@ pub trait SqlSession: Send + 'static {
     }
 
     fn txn_state(&self) -> TxnState;
+
+    /// The notices of the last `execute*` call, each with the position of its statement
+    /// (the index into the outcomes; the error's position for a failing statement).
+    fn take_notices(&mut self) -> Vec<(usize, Notice)> {
+        Vec::new()
+    }
+
+    /// The COPY TO STDOUT outputs of the last `execute*` call, by statement position: sent
+    /// as CopyOutResponse / CopyData / CopyDone before that statement's CommandComplete.
+    fn take_copy_out(&mut self) -> Vec<(usize, CopyOutput)> {
+        Vec::new()
+    }
+
+    /// A COPY FROM STDIN started by the last `execute*` call and waiting for data.
+    fn copy_in_info(&self) -> Option<CopyInInfo> {
+        None
+    }
+
+    /// One CopyData message of the COPY FROM STDIN in progress.
+    fn copy_data(&mut self, _data: &[u8]) -> Result<(), SqlError> {
+        Err(SqlError::unsupported("COPY"))
+    }
+
+    /// CopyDone: the COPY's command tag (`COPY n`).
+    fn copy_done(&mut self) -> Result<String, SqlError> {
+        Err(SqlError::unsupported("COPY"))
+    }
+
+    /// CopyFail (or a protocol error during COPY): ends the COPY; the error to report.
+    fn copy_fail(&mut self, message: &str) -> SqlError {
+        SqlError::CopyFailed {
+            message: message.to_string(),
+        }
+    }
+
+    /// What a CancelRequest with this connection's key raises (`None`: not cancellable).
+    fn cancel_handle(&self) -> Option<CancelHandle> {
+        None
+    }
 }
 
 /// Opens sessions, one per connection.

@@ -61,3 +61,15 @@ pub fn start_pg(data: &Path, args: &[&str]) -> (Child, String) {
         }
     }
 }
+
+/// Kills and reaps the server when dropped, so a failing test does not leave it running
+/// (holding the test harness's output pipe open).
+#[allow(dead_code)]
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

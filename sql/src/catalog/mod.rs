@@ -175,10 +175,15 @@ impl TableDef {
 
     /// Every row and index entry of the table.
     pub fn data_range(&self) -> KeyRange {
-        let mut k = vec![DATA_SPACE];
-        encode_key_datum(&mut k, &Datum::Int(self.id as i64), Order::Asc);
-        prefix_range(&k)
+        table_data_range(self.id)
     }
+}
+
+/// Every row and index entry of the table with id `id`.
+pub fn table_data_range(id: u64) -> KeyRange {
+    let mut k = vec![DATA_SPACE];
+    encode_key_datum(&mut k, &Datum::Int(id as i64), Order::Asc);
+    prefix_range(&k)
 }
 
 /// `[prefix, strinc(prefix))`; prefixes here never consist of 0xff bytes only.

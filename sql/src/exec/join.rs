@@ -132,6 +132,7 @@ impl Operator for JoinOp<'_> {
             self.built = Some(self.build(cx)?);
         }
         loop {
+            crate::cancel::check()?;
             if self.left_done {
                 return Ok(if matches!(self.kind, JoinKind::Full | JoinKind::Right) {
                     self.next_unmatched()

@@ -337,6 +337,7 @@ impl<'p> SeriesOp<'p> {
 
 impl Operator for SeriesOp<'_> {
     fn next(&mut self, cx: &mut ExecCtx) -> Result<Option<Row>, SqlError> {
+        crate::cancel::check()?;
         if self.done {
             return Ok(None);
         }

@@ -191,6 +191,7 @@ impl Operator for ScanOp<'_> {
             }
         }
         loop {
+            crate::cancel::check()?;
             let Some((k, v)) = self.buf.pop_front() else {
                 if self.exhausted {
                     return Ok(None);
