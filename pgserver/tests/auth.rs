@@ -1,29 +1,15 @@
 //! Password authentication end to end: roles made with CREATE/ALTER USER, then logins
 //! by tokio-postgres (SCRAM-SHA-256 and MD5) and psql against the `ferrisdb` binary.
 
-use std::process::{Child, Command};
+use std::process::Command;
 
 use tokio_postgres::{Client, NoTls};
 
 mod common;
 
-struct Node {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+use common::Node;
 
 impl Node {
-    fn start(args: &[&str]) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, addr) = common::start_pg(dir.path(), args);
-        Node {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
     /// Connects with `extra` libpq-style settings (user, password, dbname).
     async fn connect(&self, extra: &str) -> Result<Client, tokio_postgres::Error> {
         let (host, port) = self.addr.split_once(':').unwrap();
@@ -41,13 +27,6 @@ impl Node {
         };
         let db = e.as_db_error().unwrap_or_else(|| panic!("{extra}: {e}"));
         (db.code().code().to_string(), db.message().to_string())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

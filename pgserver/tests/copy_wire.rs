@@ -1,7 +1,7 @@
 //! COPY, CancelRequest, statement_timeout and NOTICE over the wire: tokio-postgres (the
 //! extended protocol), psql's `\copy` (the simple protocol) and a raw socket.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -18,23 +18,9 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 mod common;
 
-struct Node {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+use common::Node;
 
 impl Node {
-    fn start(args: &[&str]) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, addr) = common::start_pg(dir.path(), args);
-        Node {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
     fn config(&self) -> String {
         let (host, port) = self.addr.split_once(':').unwrap();
         format!("host={host} port={port} user=postgres")
@@ -46,13 +32,6 @@ impl Node {
             .unwrap();
         tokio::spawn(connection);
         client
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -62,9 +62,8 @@ fn figure(report: &str, label: &str) -> u64 {
 
 #[test]
 fn pgbench_initializes_and_runs_tpcb_like_and_select_only_in_both_protocols() {
-    let dir = tempfile::tempdir().unwrap();
-    let (child, addr) = common::start_pg(dir.path(), &[]);
-    let _server = common::KillOnDrop(child);
+    let node = common::Node::start(&[]);
+    let addr = node.addr.clone();
     let init = run(&["-i", "-s", "1"], &addr);
     assert!(init.contains("done in"), "{init}");
     for mode in ["simple", "prepared"] {
@@ -99,5 +98,10 @@ fn pgbench_initializes_and_runs_tpcb_like_and_select_only_in_both_protocols() {
         .output()
         .expect("psql");
     let text = String::from_utf8_lossy(&sums.stdout).trim().to_string();
-    assert_eq!(text, "t|t|100000", "{}", String::from_utf8_lossy(&sums.stderr));
+    assert_eq!(
+        text,
+        "t|t|100000",
+        "{}",
+        String::from_utf8_lossy(&sums.stderr)
+    );
 }

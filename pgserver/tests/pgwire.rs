@@ -3,7 +3,7 @@
 //! parameters, ReadyForQuery bytes and garbage.
 
 use std::error::Error;
-use std::process::{Child, Command};
+use std::process::Command;
 
 use bytes::{BufMut, BytesMut};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -20,36 +20,15 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 mod common;
 
-struct Node {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+use common::Node;
 
 impl Node {
-    fn start(args: &[&str]) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, addr) = common::start_pg(dir.path(), args);
-        Node {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
     async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
         let (host, port) = self.addr.split_once(':').unwrap();
         let config = format!("host={host} port={port} user=postgres");
         let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
         tokio::spawn(connection);
         Ok(client)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -73,3 +73,33 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A `ferrisdb start` with both listeners on free ports and its own data directory,
+/// killed and reaped when dropped.
+#[allow(dead_code)]
+pub struct Node {
+    pub child: Child,
+    /// The PostgreSQL address, `host:port`.
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Node {
+    pub fn start(args: &[&str]) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, addr) = start_pg(dir.path(), args);
+        Node {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
