@@ -65,6 +65,13 @@ enum Command {
         /// 57014 (PostgreSQL's statement_timeout); 0 means no limit.
         #[arg(long, default_value_t = 0)]
         statement_timeout: u64,
+        /// Memory one statement's sorts, hash joins and aggregations may hold, in MiB;
+        /// beyond it the statement fails with SQLSTATE 53200.
+        #[arg(long, default_value_t = 256)]
+        work_mem_mb: usize,
+        /// The largest message a PostgreSQL client may send, in MiB.
+        #[arg(long, default_value_t = 64)]
+        pg_max_message_mb: usize,
         /// Which roles this process runs: all of them, or one part of a multi-process cluster.
         #[arg(long, value_enum, default_value_t = start::Roles::All)]
         roles: start::Roles,
@@ -158,11 +165,15 @@ fn main() -> ExitCode {
             pg_max_connections,
             auth,
             statement_timeout,
+            work_mem_mb,
+            pg_max_message_mb,
             roles,
             join,
         } => {
             let pg = pg::PgConfig {
                 max_connections: pg_max_connections,
+                max_message_bytes: pg_max_message_mb.saturating_mul(1 << 20),
+                work_mem_bytes: work_mem_mb.saturating_mul(1 << 20),
                 auth: auth.mode(),
                 statement_timeout: (statement_timeout > 0)
                     .then(|| std::time::Duration::from_millis(statement_timeout)),

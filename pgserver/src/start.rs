@@ -79,7 +79,8 @@ pub fn run(
             let backend: Arc<dyn TxnBackend> = cluster.clone();
             let engine = Arc::new(
                 Engine::new(Database::from_backend(backend.clone()))
-                    .with_statement_timeout(pg_config.statement_timeout),
+                    .with_statement_timeout(pg_config.statement_timeout)
+                    .with_memory_limit(pg_config.work_mem_bytes),
             );
             let service = Arc::new(KvService::new(backend, status));
             let pg = rt.block_on(async {

@@ -617,3 +617,19 @@ async fn earlier_results_precede_an_error_and_returning_keeps_its_tag() {
         .await;
     assert_eq!(texts(&raw.until_ready().await.unwrap()), vec!["2"]);
 }
+
+#[tokio::test]
+async fn work_mem_and_message_size_flags_set_the_limits() {
+    let node = Node::start(&["--work-mem-mb", "1", "--pg-max-message-mb", "1"]);
+    let client = node.connect().await.unwrap();
+    let sort = "SELECT g FROM generate_series(1, 200000) g ORDER BY g DESC LIMIT 1";
+    let err = client.simple_query(sort).await.unwrap_err();
+    assert_eq!(code(&err), SqlState::OUT_OF_MEMORY, "{err}");
+    // A 2 MiB query text is over the message limit: that connection is closed, the
+    // server keeps serving.
+    let big = format!("SELECT '{}'", "x".repeat(2 << 20));
+    assert!(client.simple_query(&big).await.is_err());
+    let other = node.connect().await.unwrap();
+    let rows = other.query("SELECT 1::int4", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 1);
+}

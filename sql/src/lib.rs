@@ -152,6 +152,7 @@ pub use cast::{cast, CastContext};
 pub use copy::{CopyFormat, CopyInInfo, CopyOutput};
 pub use datum::Datum;
 pub use error::SqlError;
+pub use exec::DEFAULT_MEMORY_LIMIT;
 pub use functions::{call, resolve_function, EvalContext, FunctionId};
 pub use interval::Interval;
 pub use notice::Notice;

@@ -46,6 +46,9 @@ pub struct PgConfig {
     /// `statement_timeout` of new sessions (`None`: no limit); applied by the caller
     /// when it builds the engine (`Engine::with_statement_timeout`).
     pub statement_timeout: Option<Duration>,
+    /// Memory a statement's sorts and hash tables may hold; applied by the caller when it
+    /// builds the engine (`Engine::with_memory_limit`).
+    pub work_mem_bytes: usize,
 }
 
 impl Default for PgConfig {
@@ -56,6 +59,7 @@ impl Default for PgConfig {
             startup_timeout: Duration::from_secs(60),
             auth: super::auth::AuthMode::default(),
             statement_timeout: None,
+            work_mem_bytes: ferrisdb_sql::DEFAULT_MEMORY_LIMIT,
         }
     }
 }
