@@ -1,24 +1,15 @@
 //! psql's meta-commands against the `ferrisdb` binary: `\l`, `\dt`, `\di`, `\dv`, `\dn`,
 //! `\du`, `\d t`, `\d+ t` run the catalog queries of psql's `describe.c` (GitHub issue 5),
-//! and must succeed and show the objects that exist. Skipped, with a message, when psql
-//! is not installed.
+//! and must succeed and show the objects that exist; Ctrl-C (SIGINT) cancels psql's
+//! running statement through a CancelRequest. Skipped, with a message, when psql is not
+//! installed.
 
-use std::process::{Child, Command};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 mod common;
 
-struct Node {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Node;
 
 fn psql_installed() -> bool {
     Command::new("psql").arg("--version").output().is_ok()
@@ -45,13 +36,7 @@ fn psql(node: &Node, command: &str) -> String {
 }
 
 fn start() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let (child, addr) = common::start_pg(dir.path(), &[]);
-    Node {
-        child,
-        addr,
-        _dir: dir,
-    }
+    Node::start(&[])
 }
 
 #[test]
@@ -140,4 +125,63 @@ fn psql_meta_commands_describe_tables_indexes_and_views() {
     assert!(dv.contains("View \"public.v\""), "{dv}");
     let di = psql(&node, "\\d t_pkey");
     assert!(di.contains("Index \"public.t_pkey\""), "{di}");
+}
+
+/// Runs `psql ARGS` with a long query, sends it SIGINT (what Ctrl-C does) after `wait`,
+/// and returns its stderr.
+fn interrupted_psql(node: &Node, args: &[&str], wait: Duration) -> String {
+    let (host, port) = node.addr.split_once(':').unwrap();
+    let child = Command::new("psql")
+        .args(["-X", "-h", host, "-p", port, "-U", "postgres"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql runs");
+    std::thread::sleep(wait);
+    // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+    unsafe { libc_kill(child.id() as i32, 2) };
+    let out = child.wait_with_output().expect("psql exits");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+const LONG: &str =
+    "SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b, generate_series(1, 3000) c";
+
+#[test]
+fn ctrl_c_in_psql_cancels_the_running_statement() {
+    if !psql_installed() {
+        eprintln!("SKIPPED: psql is not installed");
+        return;
+    }
+    let node = start();
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), format!("SELECT 1;\n{LONG};\n")).unwrap();
+    let script_path = script.path().to_str().unwrap().to_string();
+    for args in [vec!["-c", LONG], vec!["-f", script_path.as_str()]] {
+        // The signal must arrive while the query runs; a signal before psql has sent it
+        // ends psql without a cancel, so try again with a longer wait.
+        let mut seen = String::new();
+        for attempt in 1..=6u32 {
+            seen = interrupted_psql(
+                &node,
+                &args,
+                Duration::from_millis(300 * u64::from(attempt)),
+            );
+            if seen.contains("canceling statement due to user request") {
+                break;
+            }
+        }
+        assert!(
+            seen.contains("ERROR:  canceling statement due to user request"),
+            "psql {args:?} after SIGINT: {seen}"
+        );
+    }
+    // The server is still serving.
+    assert!(psql(&node, "SELECT 42").contains("42"));
 }
