@@ -99,5 +99,10 @@ fn pgbench_initializes_and_runs_tpcb_like_and_select_only_in_both_protocols() {
         .output()
         .expect("psql");
     let text = String::from_utf8_lossy(&sums.stdout).trim().to_string();
-    assert_eq!(text, "t|t|100000", "{}", String::from_utf8_lossy(&sums.stderr));
+    assert_eq!(
+        text,
+        "t|t|100000",
+        "{}",
+        String::from_utf8_lossy(&sums.stderr)
+    );
 }
