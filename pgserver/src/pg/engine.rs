@@ -90,6 +90,10 @@ impl SqlSession for Session {
         Some(Session::describe(self, sql, &[]).map(|d| d.columns.map(output_columns)))
     }
 
+    fn setting(&self, name: &str) -> Option<String> {
+        Session::setting(self, name).ok()
+    }
+
     fn txn_state(&self) -> TxnState {
         match self.transaction_status() {
             TxnStatus::Idle => TxnState::Idle,

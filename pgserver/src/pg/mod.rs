@@ -47,6 +47,7 @@ pub mod auth;
 pub mod binary;
 pub mod cancel;
 pub mod copy;
+pub mod deallocate;
 pub mod engine;
 pub mod errors;
 pub mod extended;

@@ -41,11 +41,23 @@ use pgwire::messages::PgWireBackendMessage as Msg;
 
 use super::auth::{self, AuthConfig, AuthMode, Begin, Pending, Step};
 use super::cancel::CancelRegistry;
+use super::deallocate::{self, Deallocate};
 use super::errors::PgError;
 use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
 use super::rows;
 use super::session::{Outcome, SessionFactory, SqlSession, TxnState};
+
+/// The parameters a SET can change that PostgreSQL reports by ParameterStatus
+/// (`GUC_REPORT`); the others it reports are fixed for the session.
+const REPORTED: &[&str] = &[
+    "application_name",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "client_encoding",
+    "standard_conforming_strings",
+];
 
 /// The `server_version` we report: psql and drivers choose their catalog queries by it.
 pub const SERVER_VERSION: &str = "15.0";
@@ -95,6 +107,8 @@ pub struct Connection<F: SessionFactory> {
     pub(super) session: Option<F::Session>,
     pub(super) statements: HashMap<String, Prepared>,
     pub(super) portals: HashMap<String, Portal>,
+    /// The reported parameters' values as the client last heard them (ParameterStatus).
+    reported: Vec<(&'static str, Option<String>)>,
     out: BytesMut,
 }
 
@@ -112,6 +126,7 @@ impl<F: SessionFactory> Connection<F> {
             session: None,
             statements: HashMap::new(),
             portals: HashMap::new(),
+            reported: Vec::new(),
             out: BytesMut::new(),
         }
     }
@@ -378,6 +393,7 @@ impl<F: SessionFactory> Connection<F> {
         if let (Some(r), Some(h)) = (&self.cancels, session.cancel_handle()) {
             r.register(self.key, h);
         }
+        self.reported = REPORTED.iter().map(|&n| (n, session.setting(n))).collect();
         self.session = Some(session);
         self.phase = Phase::Ready;
         self.ready_for_query();
@@ -392,6 +408,8 @@ impl<F: SessionFactory> Connection<F> {
             .is_empty()
         {
             self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+        } else if let Some(d) = deallocate::parse(sql).filter(|_| self.deallocates()) {
+            self.deallocate(d);
         } else {
             match self.session.as_mut() {
                 None => self.report(&PgError::Unsupported("a query before startup"), &|p| p),
@@ -417,6 +435,28 @@ impl<F: SessionFactory> Connection<F> {
             }
         }
         self.ready_for_query();
+    }
+
+    /// Whether a DEALLOCATE is ours to run: in a failed block it goes to the session,
+    /// which refuses it with 25P02 as PostgreSQL does.
+    fn deallocates(&self) -> bool {
+        self.session.is_some() && self.txn_state() != TxnState::Failed
+    }
+
+    /// DEALLOCATE as SQL (see `deallocate`). Unlike PostgreSQL, an unknown name inside a
+    /// transaction block does not fail the block.
+    fn deallocate(&mut self, d: Deallocate) {
+        let tag = match d {
+            Deallocate::All => {
+                self.statements.clear();
+                "DEALLOCATE ALL"
+            }
+            Deallocate::Name(name) => match self.statements.remove(&name) {
+                Some(_) => "DEALLOCATE",
+                None => return self.report(&PgError::UnknownStatement(name), &|p| p),
+            },
+        };
+        self.send(Msg::CommandComplete(CommandComplete::new(tag.into())));
     }
 
     /// Each statement's outcome, preceded by its notices and COPY TO output; notices of
@@ -486,12 +526,34 @@ impl<F: SessionFactory> Connection<F> {
     }
 
     pub(super) fn ready_for_query(&mut self) {
+        self.report_changed_settings();
         let status = match self.txn_state() {
             TxnState::Idle => TransactionStatus::Idle,
             TxnState::InTransaction => TransactionStatus::Transaction,
             TxnState::Failed => TransactionStatus::Error,
         };
         self.send(Msg::ReadyForQuery(ReadyForQuery::new(status)));
+    }
+
+    /// A ParameterStatus for each reported parameter whose value changed (SET, RESET,
+    /// `set_config`, a rollback undoing a SET), sent before ReadyForQuery as PostgreSQL
+    /// 14+ does: drivers read `TimeZone`, `DateStyle` and `application_name` from these.
+    fn report_changed_settings(&mut self) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let mut changed = Vec::new();
+        for (name, told) in &mut self.reported {
+            if let Some(now) = session.setting(name) {
+                if told.as_deref() != Some(now.as_str()) {
+                    changed.push((name.to_string(), now.clone()));
+                    *told = Some(now);
+                }
+            }
+        }
+        for (name, value) in changed {
+            self.send(Msg::ParameterStatus(ParameterStatus::new(name, value)));
+        }
     }
 
     /// Sends an ErrorResponse; `position` maps engine positions to the client's text.

@@ -56,6 +56,14 @@ impl SqlSession for Script {
     fn txn_state(&self) -> TxnState {
         self.state
     }
+
+    /// The value of the last `SET name TO value` run ("" before any).
+    fn setting(&self, name: &str) -> Option<String> {
+        let set = format!("SET {name} TO ");
+        let log = self.log.lock().unwrap();
+        let last = log.iter().rev().find_map(|s| s.strip_prefix(&set));
+        Some(last.unwrap_or("").to_string())
+    }
 }
 
 struct Factory(Arc<Mutex<Vec<String>>>);
@@ -404,4 +412,78 @@ fn command_results_in_extended_and_nodata_for_non_queries() {
     );
     assert!(matches!(out[2], Msg::NoData(_)));
     assert!(matches!(&out[4], Msg::CommandComplete(c) if c.tag == "INSERT 0 1"));
+}
+
+#[test]
+fn deallocate_as_sql_drops_prepared_statements() {
+    let (mut conn, log) = connection(None);
+    ready(&mut conn);
+    let tag = |m: &Msg| match m {
+        Msg::CommandComplete(c) => c.tag.clone(),
+        other => panic!("expected CommandComplete, got {other:?}"),
+    };
+    step(
+        &mut conn,
+        vec![
+            parse("_pg3_0", "SELECT 1", vec![]),
+            parse("_pg3_1", "SELECT 2", vec![]),
+            parse("keep", "SELECT 3", vec![]),
+            Frontend::Sync,
+        ],
+    );
+    let out = step(&mut conn, vec![Frontend::Query("DEALLOCATE _pg3_0".into())]);
+    assert_eq!(tag(&out[0]), "DEALLOCATE");
+    let out = step(
+        &mut conn,
+        vec![Frontend::Query("deallocate prepare _PG3_0;".into())],
+    );
+    assert_eq!(error_code(&out[0]), Some("26000"));
+    assert!(status(&out[1]).is_some());
+    let out = step(&mut conn, vec![Frontend::Query("DEALLOCATE ALL".into())]);
+    assert_eq!(tag(&out[0]), "DEALLOCATE ALL");
+    for name in ["_pg3_1", "keep"] {
+        let out = step(
+            &mut conn,
+            vec![bind("", name, vec![], vec![]), Frontend::Sync],
+        );
+        assert_eq!(error_code(&out[0]), Some("26000"), "{name}");
+    }
+    // None of it reached the engine (which does not know the connection's statements).
+    assert!(!log.lock().unwrap().iter().any(|s| s.contains("DEALLOCATE")));
+}
+
+#[test]
+fn a_changed_setting_is_reported_before_ready_for_query() {
+    let (mut conn, _) = connection(None);
+    ready(&mut conn);
+    let statuses = |out: &[Msg]| -> Vec<(String, String)> {
+        out.iter()
+            .filter_map(|m| match m {
+                Msg::ParameterStatus(p) => Some((p.name.clone(), p.value.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let out = step(&mut conn, vec![Frontend::Query("SELECT 1".into())]);
+    assert_eq!(statuses(&out), vec![]);
+    let out = step(&mut conn, vec![Frontend::Query("SET TimeZone TO x".into())]);
+    assert_eq!(statuses(&out), vec![("TimeZone".into(), "x".into())]);
+    assert!(matches!(out[out.len() - 2], Msg::ParameterStatus(_)));
+    assert!(status(&out[out.len() - 1]).is_some());
+    // Unchanged: not reported again; the extended protocol reports at Sync.
+    let out = step(&mut conn, vec![Frontend::Query("SET TimeZone TO x".into())]);
+    assert_eq!(statuses(&out), vec![]);
+    let out = step(
+        &mut conn,
+        vec![
+            parse("", "SET application_name TO app", vec![]),
+            bind("", "", vec![], vec![]),
+            execute("", 0),
+            Frontend::Sync,
+        ],
+    );
+    assert_eq!(
+        statuses(&out),
+        vec![("application_name".into(), "app".into())]
+    );
 }

@@ -91,6 +91,12 @@ pub trait SqlSession: Send + 'static {
 
     fn txn_state(&self) -> TxnState;
 
+    /// The value SHOW prints for parameter `name` (`None`: unknown, or a session without
+    /// settings), for the ParameterStatus messages that report a change (`protocol`).
+    fn setting(&self, _name: &str) -> Option<String> {
+        None
+    }
+
     /// The notices of the last `execute*` call, each with the position of its statement
     /// (the index into the outcomes; the error's position for a failing statement).
     fn take_notices(&mut self) -> Vec<(usize, Notice)> {

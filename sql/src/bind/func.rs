@@ -104,6 +104,15 @@ fn function_args(f: &ast::Function) -> &[FunctionArg] {
     }
 }
 
+/// What an aggregate call says besides its arguments.
+struct AggArgs<'a> {
+    /// `count(*)`.
+    star: bool,
+    distinct: bool,
+    /// `FILTER (WHERE cond)`: only rows where `cond` is true are aggregated.
+    filter: Option<&'a ast::Expr>,
+}
+
 impl Binder<'_> {
     /// In an aggregating level, an expression equal to a non-column GROUP BY expression
     /// is that group column (`GROUP BY a + b` lets `SELECT a + b` through).
@@ -203,6 +212,11 @@ impl Binder<'_> {
         if f.over.is_some() {
             return Err(SqlError::unsupported("window functions are not supported"));
         }
+        if f.filter.is_some() && !is_aggregate(&name) {
+            return Err(SqlError::WrongObjectType {
+                message: format!("FILTER specified, but {name} is not an aggregate function"),
+            });
+        }
         let distinct = matches!(&f.args, FunctionArguments::List(l) if l.duplicate_treatment == Some(DuplicateTreatment::Distinct));
         let mut star = false;
         let mut args = Vec::new();
@@ -214,7 +228,12 @@ impl Binder<'_> {
             }
         }
         if is_aggregate(&name) {
-            return self.bind_aggregate(&name, &args, star, distinct);
+            let call = AggArgs {
+                star,
+                distinct,
+                filter: f.filter.as_deref(),
+            };
+            return self.bind_aggregate(&name, &args, call);
         }
         match name.as_str() {
             "coalesce" | "greatest" | "least" => {
@@ -277,9 +296,13 @@ impl Binder<'_> {
         &mut self,
         name: &str,
         args: &[ast::Expr],
-        star: bool,
-        distinct: bool,
+        call: AggArgs<'_>,
     ) -> Result<Typed, SqlError> {
+        let AggArgs {
+            star,
+            distinct,
+            filter,
+        } = call;
         let in_arg = match &self.scope().agg {
             Some(a) => a.in_arg,
             None => {
@@ -299,8 +322,10 @@ impl Binder<'_> {
             .iter()
             .map(|a| self.bind_expr(a))
             .collect::<Result<Vec<_>, _>>();
+        let filter = filter.map(|e| self.bind_bool(e, "FILTER")).transpose();
         self.set_in_arg(false);
         let mut bound = bound?;
+        let filter = filter?;
         let undefined = |types: &[DataType]| SqlError::UndefinedFunction {
             name: name.to_string(),
             arg_types: types.iter().map(|t| t.to_string()).collect(),
@@ -376,6 +401,7 @@ impl Binder<'_> {
             arg_type,
             distinct,
             delimiter,
+            filter,
             result_type,
         };
         let agg = self.scope().agg.as_mut().expect("checked above");

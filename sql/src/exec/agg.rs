@@ -74,6 +74,11 @@ impl<'p> AggregateOp<'p> {
                 }
             };
             for (i, a) in self.aggs.iter().enumerate() {
+                if let Some(f) = &a.filter {
+                    if !matches!(eval(f, &row, cx)?, Datum::Bool(true)) {
+                        continue;
+                    }
+                }
                 let arg = match &a.arg {
                     Some(e) => eval(e, &row, cx)?,
                     None => Datum::Bool(true),

@@ -128,10 +128,14 @@ fn describe(plan: &Plan) -> String {
                 .iter()
                 .map(|a| {
                     format!(
-                        "{:?}({}{})",
+                        "{:?}({}{}){}",
                         a.func,
                         if a.distinct { "DISTINCT " } else { "" },
-                        a.arg.as_ref().map(|e| e.to_string()).unwrap_or_default()
+                        a.arg.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                        a.filter
+                            .as_ref()
+                            .map(|f| format!(" FILTER ({f})"))
+                            .unwrap_or_default()
                     )
                 })
                 .collect();

@@ -156,6 +156,8 @@ pub struct AggCall {
     pub distinct: bool,
     /// string_agg's delimiter.
     pub delimiter: Option<Expr>,
+    /// `FILTER (WHERE ...)`: rows where it is not true are skipped.
+    pub filter: Option<Expr>,
     pub result_type: DataType,
 }
 
