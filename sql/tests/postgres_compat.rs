@@ -505,3 +505,40 @@ fn vacuum_and_analyze_check_the_table_and_vacuum_refuses_a_transaction_block() {
         "ok\nCREATE TABLE t (a INT)\n\nok VACUUM\nVACUUM ANALYZE t\n\nok VACUUM\nVACUUM (VERBOSE, ANALYZE) t (a)\n\nok VACUUM\nVACUUM\n\nok ANALYZE\nANALYZE t\n\nerror 42P01\nVACUUM missing\n\nok\nBEGIN\n\nerror 25001\nVACUUM t\n\nok\nROLLBACK",
     );
 }
+
+/// psycopg's test run found `string_agg(v, ',' ORDER BY k DESC)` came out in input
+/// order: the ORDER BY inside the call was ignored. Expected values from PostgreSQL 15.
+#[test]
+fn string_agg_follows_the_order_by_inside_the_call() {
+    let (_dir, e) = engine();
+    let mut s = e.session();
+    run_script(
+        &mut s,
+        "ok
+CREATE TABLE kv (g INT, k INT, v TEXT)
+
+ok
+INSERT INTO kv VALUES (1, 2, 'b'), (1, 1, 'a'), (1, 3, 'c'), (2, NULL, 'n'), (2, 5, 'e'), (2, 4, 'd')
+
+query
+SELECT g, string_agg(v, ',' ORDER BY k DESC) FROM kv GROUP BY g ORDER BY g
+----
+1|c,b,a
+2|n,e,d
+
+query
+SELECT string_agg(v, '' ORDER BY k NULLS FIRST) FROM kv
+----
+nabcde
+
+query
+SELECT string_agg(v, '-' ORDER BY v DESC) FILTER (WHERE g = 1) FROM kv
+----
+c-b-a
+
+query
+SELECT count(*), sum(k ORDER BY k) FROM kv
+----
+6|15",
+    );
+}

@@ -24,7 +24,7 @@ use super::{coerce, object_name, Binder};
 use crate::cast::CastContext;
 use crate::error::SqlError;
 use crate::functions::resolve_function;
-use crate::plan::{AggCall, AggFunc, Expr};
+use crate::plan::{AggCall, AggFunc, Expr, SortKey};
 use crate::types::{common_supertype, DataType, TypeCategory};
 
 type Typed = (Expr, DataType);
@@ -97,6 +97,21 @@ pub fn contains_aggregate(e: &ast::Expr) -> bool {
     }
 }
 
+/// The ORDER BY inside an aggregate's parentheses, `string_agg(x, ',' ORDER BY y)`.
+fn agg_order_by(f: &ast::Function) -> &[ast::OrderByExpr] {
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .clauses
+            .iter()
+            .find_map(|c| match c {
+                ast::FunctionArgumentClause::OrderBy(o) => Some(o.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
 fn function_args(f: &ast::Function) -> &[FunctionArg] {
     match &f.args {
         FunctionArguments::List(l) => &l.args,
@@ -111,6 +126,8 @@ struct AggArgs<'a> {
     distinct: bool,
     /// `FILTER (WHERE cond)`: only rows where `cond` is true are aggregated.
     filter: Option<&'a ast::Expr>,
+    /// `agg(x ORDER BY ...)`.
+    order_by: &'a [ast::OrderByExpr],
 }
 
 impl Binder<'_> {
@@ -232,6 +249,7 @@ impl Binder<'_> {
                 star,
                 distinct,
                 filter: f.filter.as_deref(),
+                order_by: agg_order_by(f),
             };
             return self.bind_aggregate(&name, &args, call);
         }
@@ -302,6 +320,7 @@ impl Binder<'_> {
             star,
             distinct,
             filter,
+            order_by,
         } = call;
         let in_arg = match &self.scope().agg {
             Some(a) => a.in_arg,
@@ -323,9 +342,14 @@ impl Binder<'_> {
             .map(|a| self.bind_expr(a))
             .collect::<Result<Vec<_>, _>>();
         let filter = filter.map(|e| self.bind_bool(e, "FILTER")).transpose();
+        let order = order_by
+            .iter()
+            .map(|o| Ok(super::select::sort_key(self.bind_expr(&o.expr)?.0, o)))
+            .collect::<Result<Vec<SortKey>, SqlError>>();
         self.set_in_arg(false);
         let mut bound = bound?;
         let filter = filter?;
+        let order = order?;
         let undefined = |types: &[DataType]| SqlError::UndefinedFunction {
             name: name.to_string(),
             arg_types: types.iter().map(|t| t.to_string()).collect(),
@@ -402,6 +426,11 @@ impl Binder<'_> {
             distinct,
             delimiter,
             filter,
+            order_by: if func == AggFunc::StringAgg {
+                order
+            } else {
+                Vec::new()
+            },
             result_type,
         };
         let agg = self.scope().agg.as_mut().expect("checked above");

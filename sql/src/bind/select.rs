@@ -583,7 +583,7 @@ fn ordinal(e: &ast::Expr, n: usize) -> Result<Option<usize>, SqlError> {
     }
 }
 
-fn sort_key(expr: Expr, o: &ast::OrderByExpr) -> SortKey {
+pub(crate) fn sort_key(expr: Expr, o: &ast::OrderByExpr) -> SortKey {
     let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
     SortKey {
         expr,

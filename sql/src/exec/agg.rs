@@ -1,5 +1,6 @@
 //! Hash aggregation: GROUP BY with count, sum, avg, min, max, bool_and/bool_or and
-//! string_agg, each optionally DISTINCT.
+//! string_agg, each optionally DISTINCT and FILTERed; string_agg(... ORDER BY ...) keeps
+//! its rows and feeds them in that order when the group ends.
 //!
 //! Result types are decided by the binder as PostgreSQL decides them (sum(int4) is bigint,
 //! sum(int8) and avg(int) numeric, ...), and the binder casts each argument to the type
@@ -24,6 +25,9 @@ struct Acc {
     value: Datum,
     count: i64,
     seen: Option<HashSet<Vec<u8>>>,
+    /// With `ORDER BY` inside the call: (sort keys, argument, delimiter) of every row,
+    /// fed to the accumulator in order when the group is finished.
+    ordered: Vec<(Vec<Datum>, Datum, Datum)>,
 }
 
 pub struct AggregateOp<'p> {
@@ -50,6 +54,7 @@ impl<'p> AggregateOp<'p> {
                 value: Datum::Null,
                 count: 0,
                 seen: a.distinct.then(HashSet::new),
+                ordered: Vec::new(),
             })
             .collect()
     }
@@ -87,7 +92,22 @@ impl<'p> AggregateOp<'p> {
                     Some(e) => eval(e, &row, cx)?,
                     None => Datum::Null,
                 };
-                accumulate(a, &mut groups[g].1[i], arg, delim, cx)?;
+                if a.order_by.is_empty() {
+                    accumulate(a, &mut groups[g].1[i], arg, delim, cx)?;
+                } else {
+                    let keys = a
+                        .order_by
+                        .iter()
+                        .map(|k| eval(&k.expr, &row, cx))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    cx.charge(row_size(&keys) + row_size(std::slice::from_ref(&arg)) + 32)?;
+                    groups[g].1[i].ordered.push((keys, arg, delim));
+                }
+            }
+        }
+        for (_, accs) in &mut groups {
+            for (a, acc) in self.aggs.iter().zip(accs.iter_mut()) {
+                feed_in_order(a, acc, cx)?;
             }
         }
         if groups.is_empty() && self.group_by.is_empty() {
@@ -112,6 +132,29 @@ impl Operator for AggregateOp<'_> {
         }
         Ok(self.output.as_mut().and_then(|o| o.next()))
     }
+}
+
+/// Feeds an ordered aggregate's collected rows to its accumulator in `ORDER BY` order
+/// (a stable sort: ties keep their input order).
+fn feed_in_order(a: &AggCall, acc: &mut Acc, cx: &mut ExecCtx) -> Result<(), SqlError> {
+    if a.order_by.is_empty() {
+        return Ok(());
+    }
+    let mut rows = std::mem::take(&mut acc.ordered);
+    let mut failed = None;
+    rows.sort_by(|x, y| {
+        super::ops::compare_keys(&x.0, &y.0, &a.order_by).unwrap_or_else(|e| {
+            failed.get_or_insert(e);
+            Ordering::Equal
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    for (_, arg, delim) in rows {
+        accumulate(a, acc, arg, delim, cx)?;
+    }
+    Ok(())
 }
 
 fn add(a: &Datum, b: &Datum, t: DataType) -> Result<Datum, SqlError> {

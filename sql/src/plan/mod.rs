@@ -158,6 +158,9 @@ pub struct AggCall {
     pub delimiter: Option<Expr>,
     /// `FILTER (WHERE ...)`: rows where it is not true are skipped.
     pub filter: Option<Expr>,
+    /// `agg(x ORDER BY ...)`: the order the rows are fed in (only string_agg's result
+    /// depends on it; the binder keeps it for no other aggregate).
+    pub order_by: Vec<SortKey>,
     pub result_type: DataType,
 }
 
