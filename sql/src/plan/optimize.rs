@@ -16,7 +16,7 @@
 
 use ferrisdb_txn::Transaction;
 
-use super::{Access, Expr, JoinKind, KeyBound, Plan};
+use super::{Access, Expr, JoinKind, KeyBound, Plan, SortKey};
 use crate::catalog::TableDef;
 use crate::datum::Datum;
 use crate::exec::{eval, ExecCtx};
@@ -120,10 +120,16 @@ fn rewrite(plan: Plan, cx: &mut ExecCtx) -> Plan {
             group_by: fold_all(group_by, cx),
             aggs,
         },
-        Plan::Sort { input, keys } => Plan::Sort {
-            input: b(input, cx),
-            keys,
-        },
+        Plan::Sort { input, keys } => {
+            let input = rewrite(*input, cx);
+            if scan_order_satisfies(&input, &keys) {
+                return input;
+            }
+            Plan::Sort {
+                input: Box::new(input),
+                keys,
+            }
+        }
         Plan::Limit {
             input,
             limit,
@@ -162,6 +168,65 @@ fn rewrite(plan: Plan, cx: &mut ExecCtx) -> Plan {
         },
         other @ (Plan::Series { .. } | Plan::Virtual { .. } | Plan::Unnest { .. }) => other,
     }
+}
+
+/// Whether `input` already yields its rows in `keys`' order, so a Sort on top is
+/// redundant: a scan (under an optional projection of plain columns) returns rows in
+/// its index's key order, which is SQL's ascending order for every type (the key
+/// encoding is order-preserving, text bytewise like the C collation). Each sort key
+/// must be an ascending, NOT NULL column (NULL placement is then moot) and the keys,
+/// after any columns the scan binds by equality, must follow the index's columns (then
+/// the primary key's, for a secondary index).
+fn scan_order_satisfies(input: &Plan, keys: &[SortKey]) -> bool {
+    let (scan, columns) = match input {
+        Plan::Project { input, exprs } => (&**input, Some(exprs)),
+        other => (other, None),
+    };
+    let Plan::Scan { table, access, .. } = scan else {
+        return false;
+    };
+    if table.has_row_id() || keys.is_empty() {
+        return false;
+    }
+    let (index_cols, eq_len): (Vec<usize>, usize) = match access {
+        Access::Full => (table.primary().columns.clone(), 0),
+        Access::Index { index, eq, .. } => {
+            let mut cols = index.columns.clone();
+            if !index.primary {
+                cols.extend(table.primary().columns.iter().copied());
+            }
+            (cols, eq.len())
+        }
+    };
+    let mut order = index_cols.iter().skip(eq_len).copied().peekable();
+    let bound = &index_cols[..eq_len.min(index_cols.len())];
+    for k in keys {
+        let Expr::Column(out) = k.expr else {
+            return false;
+        };
+        let col = match columns {
+            Some(exprs) => match exprs.get(out) {
+                Some(Expr::Column(c)) => *c,
+                _ => return false,
+            },
+            None => out,
+        };
+        let Some(def) = table.columns.get(col) else {
+            return false;
+        };
+        if bound.contains(&col) {
+            // Bound by equality: one value (never NULL) in every row.
+            continue;
+        }
+        let not_null = def.not_null || table.primary().columns.contains(&col);
+        if k.desc || !not_null {
+            return false;
+        }
+        if order.next() != Some(col) {
+            return false;
+        }
+    }
+    true
 }
 
 fn split_and(e: Expr) -> Vec<Expr> {
