@@ -43,14 +43,22 @@ impl From<SqlError> for SltError {
     }
 }
 
-/// One session on a fresh database.
+/// One session on a database (a script's `connection` records get one session each,
+/// all on the script's one database, as separate PostgreSQL connections would).
 pub struct FerrisDb {
     session: Session,
     _dir: Arc<tempfile::TempDir>,
 }
 
-impl FerrisDb {
-    pub fn open() -> Result<FerrisDb, SltError> {
+/// A fresh database for one script: the engine and the directory that holds it.
+#[derive(Clone)]
+pub struct ScriptDb {
+    engine: Engine,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl ScriptDb {
+    pub fn open() -> Result<ScriptDb, SltError> {
         let setup = |message: String| SltError {
             message,
             code: "58000".into(),
@@ -58,11 +66,25 @@ impl FerrisDb {
         let dir = tempfile::tempdir().map_err(|e| setup(format!("cannot make a temp dir: {e}")))?;
         let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default())
             .map_err(|e| setup(e.to_string()))?;
-        let engine = Engine::new(Database::from_backend(Arc::new(cluster)));
-        Ok(FerrisDb {
-            session: engine.session(),
-            _dir: Arc::new(dir),
+        Ok(ScriptDb {
+            engine: Engine::new(Database::from_backend(Arc::new(cluster))),
+            dir: Arc::new(dir),
         })
+    }
+
+    /// A new session (connection) on this database.
+    pub fn connect(&self) -> FerrisDb {
+        FerrisDb {
+            session: self.engine.session(),
+            _dir: self.dir.clone(),
+        }
+    }
+}
+
+impl FerrisDb {
+    /// One session on a fresh database of its own.
+    pub fn open() -> Result<FerrisDb, SltError> {
+        Ok(ScriptDb::open()?.connect())
     }
 }
 
@@ -188,7 +210,11 @@ fn skipped(conditions: &[sqllogictest::Condition]) -> bool {
 pub fn run_script(name: &str, script: &str, keep_failures: usize) -> Result<FileReport, String> {
     let records = sqllogictest::parse_with_name::<DefaultColumnType>(script, name)
         .map_err(|e| format!("{name}: {e}"))?;
-    let mut runner = sqllogictest::Runner::new(|| async { FerrisDb::open() });
+    let db = ScriptDb::open().map_err(|e| format!("{name}: {}", e.message))?;
+    let mut runner = sqllogictest::Runner::new(move || {
+        let db = db.clone();
+        async move { Ok::<_, SltError>(db.connect()) }
+    });
     for l in LABELS {
         runner.add_label(l);
     }
