@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   server    listener, connection limit (53300), shutdown
-//!   socket    per-connection I/O: frames in, spawn_blocking, bytes out
+//!   socket    per-connection thread: blocking reads, the state machine, writes
 //!   frontend  bounds-checked framing and decoding of client messages
 //!   protocol  Connection: the state machine (startup, simple query, Sync, errors)
 //!   auth      who needs a password; SCRAM-SHA-256 and MD5 exchanges as startup steps
@@ -26,9 +26,11 @@
 //!   handler traits): its ReadyForQuery status is tracked from response kinds rather than
 //!   asked of the session, and its loop has no hook for a message-size limit or a
 //!   connection limit. No TLS, so pgwire is built without features and without crypto.
-//! - **A synchronous state machine in an async shell.** [`protocol::Connection`] handles
-//!   one message at a time and only appends bytes to an output buffer; `socket` does the
-//!   I/O and runs it on a blocking thread, because SQL execution blocks on the KV layer.
+//! - **A synchronous state machine on a thread per connection.** [`protocol::Connection`]
+//!   handles one message at a time and only appends bytes to an output buffer; `socket`
+//!   runs it on the connection's own thread with blocking socket I/O, because SQL
+//!   execution blocks on the KV layer (the listener is a tokio task; see `socket` for why
+//!   connections are not).
 //! - **Password authentication as PostgreSQL does it** (`auth`): SCRAM-SHA-256 or MD5
 //!   for roles with a password, trust for password-less roles on loopback only, and one
 //!   28P01 for every wrong password; `--auth trust` accepts everyone.
