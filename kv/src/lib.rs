@@ -21,6 +21,7 @@ pub mod types;
 pub use error::KvError;
 pub use storage_server::{
     OwnedShard, ShardStats, StorageServer, StorageServerOptions, KEY_SPACE_END,
+    METADATA_VERSION_KEY,
 };
 pub use types::{
     decode_mutations, encode_mutations, key_after, strinc, KeyRange, Mutation, Version,

@@ -55,6 +55,12 @@ pub use shards::OwnedShard;
 pub const KEY_SPACE_END: &[u8] = b"\xff\xff";
 const LOCAL_SPACE: &[u8] = KEY_SPACE_END;
 
+/// FoundationDB's `\xff/metadataVersion`: a transaction that changes cached metadata (the
+/// SQL catalog) also writes this key, and the commit pipeline remembers the newest version
+/// that wrote it. Clients key their metadata caches by that version (see the txn crate's
+/// `Transaction::get_cached`). Its value means nothing; only the versions that write it do.
+pub const METADATA_VERSION_KEY: &[u8] = b"\xff/metadataVersion";
+
 /// A key and its value, as range reads return them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 

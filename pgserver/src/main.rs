@@ -69,6 +69,11 @@ enum Command {
         /// beyond it the statement fails with SQLSTATE 53200.
         #[arg(long, default_value_t = 256)]
         work_mem_mb: usize,
+        /// Memory of the storage engine's block cache, in MiB. The default is a quarter of
+        /// the machine's physical memory (at least 64 MiB), as CockroachDB sizes its cache:
+        /// a cache smaller than the working set turns every read into a system call.
+        #[arg(long)]
+        cache_mb: Option<usize>,
         /// The largest message a PostgreSQL client may send, in MiB.
         #[arg(long, default_value_t = 64)]
         pg_max_message_mb: usize,
@@ -167,6 +172,7 @@ fn main() -> ExitCode {
             statement_timeout,
             work_mem_mb,
             pg_max_message_mb,
+            cache_mb,
             roles,
             join,
         } => {
@@ -179,7 +185,10 @@ fn main() -> ExitCode {
                     .then(|| std::time::Duration::from_millis(statement_timeout)),
                 ..pg::PgConfig::default()
             };
-            start::run(data_dir, addr, (pg_addr, pg), roles, join)
+            let cache_bytes = cache_mb
+                .map(|mb| mb.saturating_mul(1 << 20))
+                .unwrap_or_else(start::default_cache_bytes);
+            start::run(data_dir, addr, (pg_addr, pg), roles, join, cache_bytes)
         }
         Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
         Command::Bench {

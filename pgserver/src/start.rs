@@ -56,6 +56,7 @@ pub fn run(
     (pg_addr, pg_config): (SocketAddr, pg::PgConfig),
     roles: Roles,
     join: Option<SocketAddr>,
+    cache_bytes: usize,
 ) -> Result<(), String> {
     if roles == Roles::Storage && join.is_none() {
         return Err("--roles storage needs --join COORDINATOR_ADDRESS".into());
@@ -72,7 +73,12 @@ pub fn run(
     match roles {
         Roles::All => {
             let cluster = Arc::new(
-                EmbeddedCluster::open(&data_dir, EmbeddedOptions::default()).map_err(err)?,
+                EmbeddedCluster::open(&data_dir, {
+                    let mut opts = EmbeddedOptions::default();
+                    opts.storage.engine.block_cache_size = cache_bytes;
+                    opts
+                })
+                .map_err(err)?,
             );
             let c = cluster.clone();
             let status = Arc::new(move || c.status());
@@ -114,8 +120,9 @@ pub fn run(
                 .block_on(tokio::net::TcpListener::bind(addr))
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
-            let node = StorageNode::start(&data_dir, local, join, StorageServerOptions::default())
-                .map_err(err)?;
+            let mut opts = StorageServerOptions::default();
+            opts.engine.block_cache_size = cache_bytes;
+            let node = StorageNode::start(&data_dir, local, join, opts).map_err(err)?;
             let handle = rt
                 .block_on(serve(
                     listener,
@@ -134,6 +141,21 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// The block cache when `--cache-mb` is not given: a quarter of physical memory (from
+/// /proc/meminfo), at least 64 MiB; 256 MiB where memory cannot be read.
+pub fn default_cache_bytes() -> usize {
+    const FLOOR: usize = 64 << 20;
+    let total_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+    });
+    match total_kib {
+        Some(kib) => (kib.saturating_mul(1024) / 4).max(FLOOR),
+        None => 256 << 20,
+    }
 }
 
 fn serve_until_signal<H>(

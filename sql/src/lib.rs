@@ -134,6 +134,7 @@ pub mod ops;
 pub mod parse;
 pub mod pg_catalog;
 pub mod plan;
+pub mod plan_cache;
 pub mod query;
 pub mod regex;
 pub mod roles;

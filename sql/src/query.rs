@@ -22,12 +22,21 @@ pub fn plan_query(
     q: &ast::Query,
     env: StatementEnv,
 ) -> Result<BoundQuery, SqlError> {
-    let bound = Binder::new(txn).bind_query(q)?;
-    let plan = optimize(bound.plan, txn, env.eval);
-    Ok(BoundQuery {
-        plan,
+    let bound = bind_query(txn, q)?;
+    Ok(optimize_query(bound, txn, env))
+}
+
+/// Binds a query (names resolved, types checked), unoptimized.
+pub fn bind_query(txn: &mut Transaction, q: &ast::Query) -> Result<BoundQuery, SqlError> {
+    Binder::new(txn).bind_query(q)
+}
+
+/// Applies the optimizer's rules to a bound query.
+pub fn optimize_query(bound: BoundQuery, txn: &mut Transaction, env: StatementEnv) -> BoundQuery {
+    BoundQuery {
+        plan: optimize(bound.plan, txn, env.eval),
         columns: bound.columns,
-    })
+    }
 }
 
 /// Runs a SELECT (or VALUES, set operation...) to completion.
@@ -36,12 +45,12 @@ pub fn run_query(
     q: &ast::Query,
     env: StatementEnv,
 ) -> Result<StatementResult, SqlError> {
-    let b = plan_query(txn, q, env)?;
+    let b = crate::plan_cache::plan(txn, q, env)?;
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
     let mut rows = exec::collect(&b.plan, None, &mut cx)?;
     crate::pg_catalog::reg::name_results(&b.columns, &mut rows, txn)?;
     Ok(StatementResult::Query {
-        columns: b.columns,
+        columns: b.columns.clone(),
         rows,
         tag: None,
     })

@@ -166,6 +166,7 @@ impl Engine {
             savepoints: Vec::new(),
             journal: Vec::new(),
             parsed: ParseCache::default(),
+            plans: Default::default(),
             settings: Default::default(),
             fresh: Default::default(),
             cancel: CancelHandle::new(),
@@ -202,6 +203,8 @@ pub struct Session {
     /// Statements parsed before, by text: a client repeats the same few statements
     /// (prepared ones especially), and parsing was a tenth of a point query's CPU.
     parsed: ParseCache,
+    /// Generic plans of prepared queries ([`crate::plan_cache`]).
+    plans: crate::plan_cache::PlanCache,
     /// SET values ([`crate::settings`]); installed for the statement while one runs.
     pub(crate) settings: crate::settings::Settings,
     /// Tables created or truncated in the block, for COPY's side writes ([`crate::fresh`]).
@@ -309,6 +312,7 @@ impl Session {
         };
         let mut out = Vec::with_capacity(stmts.len());
         for (i, s) in stmts.iter().enumerate() {
+            crate::plan_cache::set_statement(i);
             // The settings are installed for the script (Session::with_settings), so
             // read them there: a SET earlier in the script counts.
             let timeout = crate::settings::with_current(|s| s.statement_timeout());
@@ -335,6 +339,12 @@ impl Session {
         (out, None)
     }
 
+    /// How many generic plans of prepared queries this session keeps
+    /// ([`crate::plan_cache`]).
+    pub fn generic_plans(&self) -> usize {
+        self.plans.generic_plans()
+    }
+
     /// Runs `sql` with `$1 .. $n` bound to `params` as typed values (a value of type
     /// `unknown` is an untyped literal its context types, like `'42'`).
     pub fn execute_params(
@@ -343,13 +353,17 @@ impl Session {
         params: &[(Datum, DataType)],
     ) -> Result<Vec<StatementResult>, SqlError> {
         let db = self.database.clone();
+        let mut plans = std::mem::take(&mut self.plans);
         let (out, err) = on_statement_stack(sql, || {
             self.with_settings(|me| {
                 crate::catalog::with_database(&db, || {
-                    crate::bind::params::with_values(params, || me.run_script(sql))
+                    crate::plan_cache::with_cache(&mut plans, &db, sql, || {
+                        crate::bind::params::with_values(params, || me.run_script(sql))
+                    })
                 })
             })
         });
+        self.plans = plans;
         match err {
             Some(e) => Err(e),
             None => Ok(out),

@@ -21,12 +21,18 @@
 //! and [`clear_range`]; the journal is installed for the duration of a statement with
 //! [`with_journal`] (a scoped thread-local, as statement parameters are: writes happen
 //! deep inside the store and catalog, on the thread running the statement).
+//!
+//! Being the one door for writes, this is also where a write to the catalog space marks
+//! the transaction as changing metadata (`Transaction::touch_metadata_version`): the
+//! catalog's reads are served from a cache that a committed catalog change invalidates for
+//! every session (see `ferrisdb_txn::MetadataCache`).
 
 use std::cell::RefCell;
 
 use ferrisdb_kv::{key_after, KeyRange};
 use ferrisdb_txn::Transaction;
 
+use crate::catalog::CATALOG_SPACE;
 use crate::error::SqlError;
 use crate::store::kv_err;
 
@@ -71,20 +77,34 @@ fn record(txn: &mut Transaction, key: &[u8]) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// Marks `txn` as changing the catalog when `key` is a catalog key.
+fn touch_if_catalog(txn: &mut Transaction, key: &[u8]) -> Result<(), SqlError> {
+    if key.first() == Some(&CATALOG_SPACE) {
+        txn.touch_metadata_version().map_err(kv_err)?;
+    }
+    Ok(())
+}
+
 /// `txn.set`, journaled.
 pub fn set(txn: &mut Transaction, key: &[u8], value: &[u8]) -> Result<(), SqlError> {
     record(txn, key)?;
+    touch_if_catalog(txn, key)?;
     txn.set(key, value).map_err(kv_err)
 }
 
 /// `txn.clear`, journaled.
 pub fn clear(txn: &mut Transaction, key: &[u8]) -> Result<(), SqlError> {
     record(txn, key)?;
+    touch_if_catalog(txn, key)?;
     txn.clear(key).map_err(kv_err)
 }
 
 /// `txn.clear_range`, journaling every key present in the range.
 pub fn clear_range(txn: &mut Transaction, range: &KeyRange) -> Result<(), SqlError> {
+    let catalog = KeyRange::new(vec![CATALOG_SPACE], vec![CATALOG_SPACE + 1]);
+    if range.intersects(&catalog) {
+        txn.touch_metadata_version().map_err(kv_err)?;
+    }
     if journaling() {
         let mut rest = range.clone();
         loop {
@@ -115,6 +135,7 @@ pub fn rollback_to(
 ) -> Result<(), SqlError> {
     while journal.len() > mark {
         let Some(u) = journal.pop() else { break };
+        touch_if_catalog(txn, &u.key)?;
         match &u.prior {
             Some(v) => txn.set(&u.key, v).map_err(kv_err)?,
             None => txn.clear(&u.key).map_err(kv_err)?,

@@ -104,6 +104,10 @@ impl TxnBackend for EmbeddedCluster {
         self.pipeline.commit(req)
     }
 
+    fn read_version_and_metadata(&self) -> Result<Option<(Version, Version)>, TxnError> {
+        self.pipeline.read_version_and_metadata().map(Some)
+    }
+
     fn readable_now(&self, version: Version) -> bool {
         version <= self.storage().applied_version() && !self.pipeline.read_version_is_stale()
     }

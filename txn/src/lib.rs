@@ -20,7 +20,9 @@ pub mod remote;
 pub mod resolver;
 pub mod sequencer;
 
-pub use client::{CommitRequest, Database, Transaction, TxnBackend, TxnError};
+pub use client::{
+    CommitRequest, Database, KeyValue, MetadataCache, Transaction, TxnBackend, TxnError,
+};
 pub use commit_log::{CommitLog, CommitLogOptions};
 pub use embedded::{EmbeddedCluster, EmbeddedOptions};
 pub use error::{Error, Result};

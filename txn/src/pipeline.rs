@@ -37,7 +37,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use ferrisdb_kv::{KeyRange, Mutation, StorageServer, Version};
+use ferrisdb_kv::{KeyRange, Mutation, StorageServer, Version, METADATA_VERSION_KEY};
 
 use crate::client::{CommitRequest, TxnError};
 use crate::commit_log::CommitLog;
@@ -83,6 +83,10 @@ pub struct CommitPipeline {
     local: Option<StorageServer>,
     /// The read version: the newest commit that is durable (and, embedded, applied).
     committed: AtomicU64,
+    /// The newest commit that wrote [`METADATA_VERSION_KEY`] (or the version the pipeline
+    /// opened at). Stored before `committed` moves past it, so a reader that loads
+    /// `committed` first never sees an older value than the one its read version implies.
+    metadata_version: AtomicU64,
     /// Wall-clock microseconds when `committed` last moved.
     committed_at: AtomicU64,
     /// Watched by pullers waiting for new versions.
@@ -141,6 +145,7 @@ impl CommitPipeline {
             }),
             local,
             committed: AtomicU64::new(committed),
+            metadata_version: AtomicU64::new(0),
             committed_at: AtomicU64::new(0),
             watch: tokio::sync::watch::channel(committed).0,
             truncate_below: AtomicU64::new(0),
@@ -149,6 +154,8 @@ impl CommitPipeline {
         // Versions follow the clock: start from a current one. No conflict history survives a
         // restart, so nothing read below it can be checked any more.
         let v = pipeline.advance(true)?;
+        // No client has cached anything from before this process: start a new epoch.
+        pipeline.metadata_version.store(v, Ordering::Release);
         pipeline.lock_core()?.resolver.set_oldest(v);
         Ok(pipeline)
     }
@@ -206,6 +213,14 @@ impl CommitPipeline {
         }
         self.publish(version);
         Ok(version)
+    }
+
+    /// A read version and the metadata version as of it (the newest commit at or below it
+    /// that wrote [`METADATA_VERSION_KEY`]). When a commit is being published concurrently
+    /// the second may exceed the first; callers then treat the metadata as unknown.
+    pub fn read_version_and_metadata(&self) -> Result<(Version, Version), TxnError> {
+        let rv = self.read_version()?;
+        Ok((rv, self.metadata_version.load(Ordering::Acquire)))
     }
 
     /// Whether the next `read_version` call commits an empty batch (and so may block).
@@ -270,6 +285,15 @@ impl CommitPipeline {
             first,
             last
         )
+    }
+}
+
+fn writes_metadata_version(m: &Mutation) -> bool {
+    match m {
+        Mutation::Set { key, .. } | Mutation::Clear { key } | Mutation::AtomicAdd { key, .. } => {
+            key == METADATA_VERSION_KEY
+        }
+        Mutation::ClearRange { range } => range.contains(METADATA_VERSION_KEY),
     }
 }
 
@@ -387,9 +411,11 @@ impl CommitPipeline {
         let outcomes = core.resolver.resolve(version, &requests)?;
         let mut mutations: Vec<Mutation> = Vec::new();
         let mut results = Vec::with_capacity(batch.len());
+        let mut touches_metadata = false;
         for (b, o) in batch.iter().zip(outcomes) {
             results.push(match o {
                 Outcome::Committed => {
+                    touches_metadata |= b.req.mutations.iter().any(writes_metadata_version);
                     mutations.extend(b.req.mutations.iter().cloned());
                     BatchResult::Committed(version)
                 }
@@ -407,6 +433,9 @@ impl CommitPipeline {
                 storage.apply(&[(version, mutations)])?;
             } else {
                 self.push_tail(version, mutations);
+            }
+            if touches_metadata {
+                self.metadata_version.store(version, Ordering::Release);
             }
             // Embedded, only applied versions become read versions: a reader at an empty
             // batch's version would wait for a version storage never sees.

@@ -34,6 +34,9 @@ enum Slot {
     /// Describing: the declared types, widened to the parameters seen; each inferred type
     /// fills in an undeclared one.
     Describe(Vec<Option<DataType>>),
+    /// Binding a generic plan ([`crate::plan_cache`]): `$i` is [`Expr::Param`] of the
+    /// bound value's type, evaluated when the plan runs.
+    Generic(Vec<DataType>),
 }
 
 thread_local! {
@@ -46,6 +49,33 @@ pub fn with_values<R>(values: &[(Datum, DataType)], f: impl FnOnce() -> R) -> R 
     let r = f();
     SLOT.with(|s| *s.borrow_mut() = saved);
     r
+}
+
+/// Runs `f` binding `$i` as a parameter of type `types[i - 1]`, for a generic plan.
+/// Whatever `f` binds never reads the values: they stay out of the plan.
+pub fn generic<R>(types: &[DataType], f: impl FnOnce() -> R) -> R {
+    let saved = SLOT.with(|s| s.replace(Some(Slot::Generic(types.to_vec()))));
+    let r = f();
+    SLOT.with(|s| *s.borrow_mut() = saved);
+    r
+}
+
+/// The value of `$i+1` while a statement runs with values ([`with_values`]): a generic
+/// plan's [`Expr::Param`] evaluated.
+pub fn value(i: usize) -> Result<Datum, SqlError> {
+    SLOT.with(|s| match &*s.borrow() {
+        Some(Slot::Values(values)) => values.get(i).map(|(d, _)| d.clone()),
+        _ => None,
+    })
+    .ok_or(SqlError::UndefinedParameter { index: i + 1 })
+}
+
+/// The types of the values bound now (`None` outside [`with_values`]).
+pub fn value_types() -> Option<Vec<DataType>> {
+    SLOT.with(|s| match &*s.borrow() {
+        Some(Slot::Values(values)) => Some(values.iter().map(|(_, t)| *t).collect()),
+        _ => None,
+    })
 }
 
 /// Runs `f` in describe mode and returns, with its result, every parameter's type:
@@ -88,6 +118,10 @@ pub fn bind_placeholder(text: &str) -> Result<(Expr, DataType), SqlError> {
                 types.resize(index, None);
             }
             let t = types[index - 1].unwrap_or(DataType::Unknown);
+            Ok((Expr::Param(index - 1), t))
+        }
+        Some(Slot::Generic(types)) => {
+            let t = *types.get(index - 1).ok_or_else(missing)?;
             Ok((Expr::Param(index - 1), t))
         }
         None => Err(missing()),

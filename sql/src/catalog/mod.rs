@@ -42,10 +42,13 @@
 //! thread-local, like statement parameters: every catalog read and write below needs it,
 //! and they happen on the thread running the statement).
 //!
-//! Nothing is cached across transactions: each statement reads the descriptors it names
-//! (one point read each), which also puts them in the transaction's read set, so a
-//! concurrent DDL change makes a stale statement conflict (40001) instead of running on an
-//! old schema.
+//! Each statement reads the descriptors it names with `Transaction::get_cached`: one point
+//! read each, answered from the database handle's metadata cache while no catalog change
+//! has committed (every catalog write goes through [`crate::undo`], which marks the
+//! transaction as changing metadata, and its commit starts a new cache epoch). A cached
+//! read still puts the key in the transaction's read set, so a concurrent DDL change
+//! committed before this transaction does makes a stale statement conflict (40001) instead
+//! of running on an old schema.
 
 mod codec;
 
@@ -262,7 +265,7 @@ pub fn role_of_key(key: &[u8]) -> Result<String, SqlError> {
 
 /// Whether database `db` exists.
 pub fn database_exists(txn: &mut Transaction, db: &str) -> Result<bool, SqlError> {
-    Ok(db == DEFAULT_DATABASE || txn.get(&database_key(db)).map_err(kv_err)?.is_some())
+    Ok(db == DEFAULT_DATABASE || txn.get_cached(&database_key(db)).map_err(kv_err)?.is_some())
 }
 
 /// Every database name, `postgres` included, in name order.
@@ -344,7 +347,7 @@ pub fn allocate_table_id(txn: &mut Transaction) -> Result<u64, SqlError> {
 
 /// The relation called `name`, if any.
 pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>, SqlError> {
-    match txn.get(&named_key(0x02, name)).map_err(kv_err)? {
+    match txn.get_cached(&named_key(0x02, name)).map_err(kv_err)? {
         Some(bytes) => Ok(Some(decode_relation(&bytes)?)),
         None => Ok(None),
     }
@@ -459,7 +462,7 @@ pub fn delete_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError
 /// The table owning index `name`, if the index exists.
 pub fn index_owner(txn: &mut Transaction, name: &str) -> Result<Option<String>, SqlError> {
     Ok(txn
-        .get(&named_key(0x03, name))
+        .get_cached(&named_key(0x03, name))
         .map_err(kv_err)?
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }

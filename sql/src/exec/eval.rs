@@ -24,7 +24,7 @@ pub fn eval(e: &Expr, row: &[Datum], cx: &mut ExecCtx) -> Result<Datum, SqlError
         })?,
         Expr::Outer { depth, index } => cx.outer_value(*depth, *index)?,
         Expr::Literal(d) => d.clone(),
-        Expr::Param(i) => return Err(SqlError::UndefinedParameter { index: i + 1 }),
+        Expr::Param(i) => crate::bind::params::value(*i)?,
         Expr::Cast {
             expr,
             from,

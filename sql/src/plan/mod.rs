@@ -39,7 +39,8 @@ pub enum Expr {
         index: usize,
     },
     Literal(Datum),
-    /// Parameter `$n` (0-based here) while a statement is only described, never run.
+    /// Parameter `$n` (0-based here): in a described statement, or a generic plan that
+    /// reads the value when it runs ([`crate::plan_cache`]).
     Param(usize),
     Cast {
         expr: Box<Expr>,

@@ -14,6 +14,7 @@
 //! process; a network client implements it over the transport.
 
 mod error;
+mod metadata;
 #[cfg(test)]
 pub(crate) mod tests;
 mod transaction;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::TxnError;
+pub use metadata::MetadataCache;
 pub use transaction::{Transaction, MAX_KEY_SIZE, MAX_TRANSACTION_SIZE, MAX_VALUE_SIZE};
 
 use ferrisdb_kv::{KeyRange, Mutation, Version};
@@ -58,6 +60,11 @@ pub trait TxnBackend: Send + Sync {
         let v = self.read_version()?;
         Ok((v, self.get(key, v)?))
     }
+    /// A fresh read version and the metadata version as of it (see [`MetadataCache`]), or
+    /// `None` where the backend does not track metadata versions.
+    fn read_version_and_metadata(&self) -> Result<Option<(Version, Version)>, TxnError> {
+        Ok(None)
+    }
     /// Whether a read at `version` would be answered without waiting (a server uses this to
     /// run it inline rather than as blocking work). Conservative by default.
     fn readable_now(&self, _version: Version) -> bool {
@@ -70,6 +77,7 @@ pub trait TxnBackend: Send + Sync {
 pub struct Database {
     backend: Arc<dyn TxnBackend>,
     max_attempts: u32,
+    metadata: Arc<MetadataCache>,
 }
 
 impl Database {
@@ -77,6 +85,7 @@ impl Database {
         Database {
             backend,
             max_attempts: 100,
+            metadata: Arc::new(MetadataCache::default()),
         }
     }
 
@@ -87,7 +96,12 @@ impl Database {
 
     /// A new transaction; its read version is fetched by its first read.
     pub fn begin(&self) -> Transaction {
-        Transaction::new(self.backend.clone())
+        Transaction::new(self.backend.clone(), self.metadata.clone())
+    }
+
+    /// The cache behind [`Transaction::get_cached`].
+    pub fn metadata_cache(&self) -> &MetadataCache {
+        &self.metadata
     }
 
     /// Run `body` in a transaction and commit it, retrying retryable failures with

@@ -21,9 +21,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrisdb_kv::{key_after, KeyRange, Mutation, Version};
+use ferrisdb_kv::{key_after, KeyRange, Mutation, Version, METADATA_VERSION_KEY};
 
-use super::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use super::{CommitRequest, KeyValue, MetadataCache, TxnBackend, TxnError};
 
 pub const MAX_KEY_SIZE: usize = 10_000;
 pub const MAX_VALUE_SIZE: usize = 100_000;
@@ -52,12 +52,23 @@ pub struct Transaction {
     write_ranges: Vec<KeyRange>,
     size: usize,
     done: bool,
+    cache: Arc<MetadataCache>,
+    /// The metadata version as of `read_version`, when the backend reported it with it.
+    metadata_version: Option<Version>,
+    /// This transaction wrote the metadata version: it reads metadata from storage.
+    metadata_written: bool,
+    /// Keys read with `get_cached` at a known metadata version, in order.
+    metadata_reads: Vec<Vec<u8>>,
 }
 
 impl Transaction {
-    pub(crate) fn new(backend: Arc<dyn TxnBackend>) -> Transaction {
+    pub(crate) fn new(backend: Arc<dyn TxnBackend>, cache: Arc<MetadataCache>) -> Transaction {
         Transaction {
             backend,
+            cache,
+            metadata_version: None,
+            metadata_written: false,
+            metadata_reads: Vec::new(),
             read_version: None,
             started: Instant::now(),
             local: BTreeMap::new(),
@@ -135,6 +146,70 @@ impl Transaction {
         }
         let rv = self.read_version()?;
         self.backend.get(key, rv)
+    }
+
+    /// `get` of a metadata key, answered from the database handle's [`MetadataCache`] when
+    /// it can be. Correct only for keys that every changing transaction changes together
+    /// with [`Self::touch_metadata_version`]. Conflicts on `key` like `get`.
+    pub fn get_cached(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
+        check_key(key, true)?;
+        self.live()?;
+        let local = self.local.contains_key(key) || self.cleared.iter().any(|r| r.contains(key));
+        let mv = match self.metadata_version()? {
+            Some(mv) if !local => mv,
+            _ => return self.get(key),
+        };
+        self.metadata_reads.push(key.to_vec());
+        if let Some(value) = self.cache.get(mv, key) {
+            self.add_read_range(KeyRange::single(key))?;
+            return Ok(value);
+        }
+        let value = self.get(key)?;
+        self.cache.put(mv, key, value.as_deref());
+        Ok(value)
+    }
+
+    /// The keys read so far with [`Self::get_cached`] while the metadata version was known:
+    /// what a client caching something derived from them (a query plan) must conflict on
+    /// when it reuses that, instead of reading them again.
+    pub fn metadata_reads(&self) -> &[Vec<u8>] {
+        &self.metadata_reads
+    }
+
+    /// The metadata version as of this transaction's read version (fetching both if this is
+    /// its first read), or `None` when it is unknown or this transaction changed metadata.
+    pub fn metadata_version(&mut self) -> Result<Option<Version>, TxnError> {
+        self.live()?;
+        if self.metadata_written {
+            return Ok(None);
+        }
+        if self.read_version.is_none() {
+            if let Some((rv, mv)) = self.backend.read_version_and_metadata()? {
+                self.read_version = Some(rv);
+                self.started = Instant::now();
+                // A newer commit being published meanwhile: the epoch of `rv` is unknown.
+                self.metadata_version = (mv <= rv).then_some(mv);
+            }
+        }
+        Ok(self.metadata_version)
+    }
+
+    /// Record that this transaction changes cached metadata: at commit it writes
+    /// [`METADATA_VERSION_KEY`], which starts a new cache epoch for everyone. A blind write,
+    /// so concurrent metadata changes do not conflict over it.
+    pub fn touch_metadata_version(&mut self) -> Result<(), TxnError> {
+        if self.metadata_written {
+            return Ok(());
+        }
+        self.write(
+            Mutation::Set {
+                key: METADATA_VERSION_KEY.to_vec(),
+                value: Vec::new(),
+            },
+            KeyRange::single(METADATA_VERSION_KEY),
+        )?;
+        self.metadata_written = true;
+        Ok(())
     }
 
     /// Up to `limit` pairs of `range` (0 = no limit), ascending or `reverse`, seeing this
