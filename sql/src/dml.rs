@@ -533,6 +533,7 @@ fn matching_rows(
     };
     let scan = optimize(scan, txn, env.eval);
     let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
+    cx.lock_points = true;
     collect(&scan, None, &mut cx)?
         .into_iter()
         .map(|mut r| match r.pop() {

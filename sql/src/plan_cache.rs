@@ -37,7 +37,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ferrisdb_kv::{KeyRange, Version};
+use ferrisdb_kv::Version;
 use ferrisdb_txn::Transaction;
 use sqlparser::ast;
 
@@ -176,8 +176,7 @@ impl Active {
                     query,
                 } if *e == epoch => {
                     for k in keys {
-                        txn.add_read_conflict_range(KeyRange::single(k))
-                            .map_err(kv_err)?;
+                        txn.add_metadata_read_conflict(k).map_err(kv_err)?;
                     }
                     return Ok(query.clone());
                 }

@@ -55,6 +55,9 @@ pub struct ExecCtx<'t> {
     pub catalog: Option<Rc<crate::pg_catalog::Snapshot>>,
     /// Rows of the virtual relations scanned so far, by relation.
     virtual_rows: HashMap<usize, Rc<Vec<Row>>>,
+    /// Point reads take the row's advisory write lock first (UPDATE and DELETE: the row
+    /// is about to be rewritten; see `ferrisdb_txn::Transaction::lock_for_update`).
+    pub lock_points: bool,
 }
 
 impl<'t> ExecCtx<'t> {
@@ -68,6 +71,7 @@ impl<'t> ExecCtx<'t> {
             memory_used: 0,
             catalog: None,
             virtual_rows: HashMap::new(),
+            lock_points: false,
         }
     }
 

@@ -135,6 +135,9 @@ impl<'p> ScanOp<'p> {
         };
         if self.point {
             self.exhausted = true;
+            if cx.lock_points {
+                cx.txn.lock_for_update(&range.begin).map_err(kv_err)?;
+            }
             if let Some(v) = cx.txn.get(&range.begin).map_err(kv_err)? {
                 self.buf.push_back((range.begin.clone(), v));
             }

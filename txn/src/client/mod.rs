@@ -14,6 +14,7 @@
 //! process; a network client implements it over the transport.
 
 mod error;
+pub mod locks;
 mod metadata;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -78,6 +79,8 @@ pub struct Database {
     backend: Arc<dyn TxnBackend>,
     max_attempts: u32,
     metadata: Arc<MetadataCache>,
+    locks: Arc<locks::LockTable>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Database {
@@ -86,6 +89,8 @@ impl Database {
             backend,
             max_attempts: 100,
             metadata: Arc::new(MetadataCache::default()),
+            locks: Arc::new(locks::LockTable::default()),
+            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         }
     }
 
@@ -96,7 +101,19 @@ impl Database {
 
     /// A new transaction; its read version is fetched by its first read.
     pub fn begin(&self) -> Transaction {
-        Transaction::new(self.backend.clone(), self.metadata.clone())
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Transaction::new(
+            self.backend.clone(),
+            self.metadata.clone(),
+            (self.locks.clone(), id),
+        )
+    }
+
+    /// The advisory write locks behind [`Transaction::lock_for_update`].
+    pub fn lock_table(&self) -> &locks::LockTable {
+        &self.locks
     }
 
     /// The cache behind [`Transaction::get_cached`].

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use ferrisdb_kv::{key_after, KeyRange, Mutation, Version, METADATA_VERSION_KEY};
 
+use super::locks::{Acquired, LockTable, MAX_LOCKS_PER_TRANSACTION, WAIT_LIMIT};
 use super::{CommitRequest, KeyValue, MetadataCache, TxnBackend, TxnError};
 
 pub const MAX_KEY_SIZE: usize = 10_000;
@@ -59,13 +60,29 @@ pub struct Transaction {
     metadata_written: bool,
     /// Keys read with `get_cached` at a known metadata version, in order.
     metadata_reads: Vec<Vec<u8>>,
+    /// The advisory lock table and this transaction's id in it ([`super::locks`]).
+    locks: (Arc<LockTable>, u64),
+    /// Keys this transaction holds locked.
+    held: Vec<Vec<u8>>,
+    /// Every conflicting point read from storage and what it returned, for a refresh.
+    point_reads: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// False once a read cannot be re-checked by value (a range, a hand-added conflict).
+    refreshable: bool,
 }
 
 impl Transaction {
-    pub(crate) fn new(backend: Arc<dyn TxnBackend>, cache: Arc<MetadataCache>) -> Transaction {
+    pub(crate) fn new(
+        backend: Arc<dyn TxnBackend>,
+        cache: Arc<MetadataCache>,
+        locks: (Arc<LockTable>, u64),
+    ) -> Transaction {
         Transaction {
             backend,
             cache,
+            locks,
+            held: Vec::new(),
+            point_reads: Vec::new(),
+            refreshable: true,
             metadata_version: None,
             metadata_written: false,
             metadata_reads: Vec::new(),
@@ -137,15 +154,79 @@ impl Transaction {
         if !snapshot {
             self.add_read_range(KeyRange::single(key))?;
         }
-        if self.read_version.is_none() {
+        let value = if self.read_version.is_none() {
             // The first read: one round trip fetches the read version and the value.
             let (v, value) = self.backend.get_with_read_version(key)?;
             self.read_version = Some(v);
             self.started = Instant::now();
-            return Ok(value);
+            value
+        } else {
+            let rv = self.read_version()?;
+            self.backend.get(key, rv)?
+        };
+        if !snapshot && self.refreshable {
+            self.point_reads.push((key.to_vec(), value.clone()));
         }
-        let rv = self.read_version()?;
-        self.backend.get(key, rv)
+        Ok(value)
+    }
+
+    /// Take the advisory write lock on `key` ([`super::locks`]): wait (bounded) while
+    /// another transaction of this database holds it, then move this transaction's read
+    /// version past that holder's commit if everything read so far is unchanged. Call it
+    /// before reading a key about to be rewritten. Returns whether the lock is held (it is
+    /// not after the wait limit, or beyond the per-transaction lock count); either way the
+    /// commit is validated as usual.
+    pub fn lock_for_update(&mut self, key: &[u8]) -> Result<bool, TxnError> {
+        self.live()?;
+        if self.held.len() >= MAX_LOCKS_PER_TRANSACTION {
+            return Ok(false);
+        }
+        match self.locks.0.acquire(key, self.locks.1, WAIT_LIMIT) {
+            Acquired::Already => return Ok(true),
+            Acquired::TimedOut => return Ok(false),
+            Acquired::Now { .. } => self.held.push(key.to_vec()),
+        }
+        self.refresh()?;
+        Ok(true)
+    }
+
+    /// Move to a fresh read version if every read so far returns the same at it (see
+    /// [`super::locks`]); returns whether the read version is now fresh.
+    fn refresh(&mut self) -> Result<bool, TxnError> {
+        let Some(rv) = self.read_version else {
+            return Ok(true);
+        };
+        if !self.refreshable {
+            return Ok(false);
+        }
+        let Some((fresh, mv)) = self.backend.read_version_and_metadata()? else {
+            return Ok(false);
+        };
+        if fresh <= rv {
+            return Ok(true);
+        }
+        if self.metadata_version.is_some() && (mv > fresh || Some(mv) != self.metadata_version) {
+            return Ok(false);
+        }
+        for (key, value) in &self.point_reads {
+            if self.backend.get(key, fresh)? != *value {
+                return Ok(false);
+            }
+        }
+        self.read_version = Some(fresh);
+        Ok(true)
+    }
+
+    fn release_locks(&mut self) {
+        if !self.held.is_empty() {
+            self.locks.0.release(&self.held, self.locks.1);
+            self.held.clear();
+        }
+    }
+
+    /// Keys this transaction holds locked (tests).
+    pub fn locked_keys(&self) -> &[Vec<u8>] {
+        &self.held
     }
 
     /// `get` of a metadata key, answered from the database handle's [`MetadataCache`] when
@@ -244,6 +325,10 @@ impl Transaction {
         let limit = if limit == 0 { usize::MAX } else { limit };
         if range.is_empty() {
             return Ok(Vec::new());
+        }
+        if !snapshot {
+            // A range's observed part is not kept, so it cannot be re-checked.
+            self.refreshable = false;
         }
         let rv = self.read_version()?;
         let mut stored = StoredCursor::new(range.clone(), reverse);
@@ -384,7 +469,17 @@ impl Transaction {
 
     /// Conflict as if `range` had been read.
     pub fn add_read_conflict_range(&mut self, range: KeyRange) -> Result<(), TxnError> {
+        self.refreshable = false;
         self.add_read_range(range)
+    }
+
+    /// Conflict as if metadata `key` had been read through [`Self::get_cached`] at this
+    /// transaction's metadata version (for a client reusing something derived from it).
+    pub fn add_metadata_read_conflict(&mut self, key: &[u8]) -> Result<(), TxnError> {
+        if self.metadata_version.is_none() {
+            self.refreshable = false;
+        }
+        self.add_read_range(KeyRange::single(key))
     }
 
     /// Conflict as if `range` had been written (other readers of it will conflict).
@@ -426,6 +521,7 @@ impl Transaction {
         if self.mutations.is_empty() && self.write_ranges.is_empty() {
             let v = self.read_version()?;
             self.done = true;
+            self.release_locks();
             return Ok(v);
         }
         // A blind write (nothing read) needs no read version: the resolver checks nothing
@@ -435,12 +531,21 @@ impl Transaction {
             _ => self.read_version()?,
         };
         self.done = true;
-        self.backend.commit(CommitRequest {
+        let r = self.backend.commit(CommitRequest {
             read_version,
             read_ranges: std::mem::take(&mut self.read_ranges),
             write_ranges: std::mem::take(&mut self.write_ranges),
             mutations: std::mem::take(&mut self.mutations),
-        })
+        });
+        // Only now: a waiter's fresh read version must include this commit.
+        self.release_locks();
+        r
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.release_locks();
     }
 }
 
