@@ -17,6 +17,12 @@ pub fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 /// ends early or the varint is longer than 10 bytes / overflows a u64.
 #[inline]
 pub fn get_varint(buf: &[u8]) -> Option<(u64, usize)> {
+    // Entry headers are nearly always single bytes (lengths under 128).
+    if let Some(&b) = buf.first() {
+        if b < 0x80 {
+            return Some((u64::from(b), 1));
+        }
+    }
     let mut result: u64 = 0;
     for (i, &b) in buf.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7f);

@@ -1,13 +1,17 @@
 //! Cache of open table handles (file descriptor, index, bloom filter), bounded in count.
 //!
 //! Opening a table reads and verifies its footer, index, filter and properties, so handles are
-//! kept. The map is small (hundreds of entries), guarded by one mutex; tables are opened
+//! kept. The map is small (hundreds of entries), behind a read-write lock: every point
+//! read looks a table up, from many threads at once, so a hit takes only the read lock
+//! and touches no shared counter unless the entry's use mark is stale. The use clock ticks
+//! only when a table is opened, which is the only time anything is evicted: "least
+//! recently used" means "least recently used as of the last open". Tables are opened
 //! *outside* the lock so a slow open never blocks readers of other tables.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::cache::BlockCache;
 use crate::fs::table_file_name;
@@ -20,7 +24,7 @@ pub struct TableCache {
     capacity: usize,
     tick: AtomicU64,
     /// table number -> (handle, last use tick)
-    map: Mutex<HashMap<u64, (Arc<Table>, u64)>>,
+    map: RwLock<HashMap<u64, (Arc<Table>, AtomicU64)>>,
 }
 
 impl TableCache {
@@ -30,7 +34,7 @@ impl TableCache {
             block_cache,
             capacity: capacity.max(1),
             tick: AtomicU64::new(0),
-            map: Mutex::new(HashMap::new()),
+            map: RwLock::new(HashMap::new()),
         }
     }
 
@@ -40,17 +44,20 @@ impl TableCache {
 
     /// The handle of table `number`, opening it if needed.
     pub fn get(&self, number: u64) -> Result<Arc<Table>> {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
         {
-            let mut map = self
+            let map = self
                 .map
-                .lock()
+                .read()
                 .expect("table cache lock poisoned: a holder panicked");
-            if let Some((t, used)) = map.get_mut(&number) {
-                *used = tick;
+            if let Some((t, used)) = map.get(&number) {
+                let now = self.tick.load(Ordering::Relaxed);
+                if used.load(Ordering::Relaxed) != now {
+                    used.store(now, Ordering::Relaxed);
+                }
                 return Ok(t.clone());
             }
         }
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
         let table = Table::open(
             &table_file_name(&self.dir, number),
             number,
@@ -58,13 +65,17 @@ impl TableCache {
         )?;
         let mut map = self
             .map
-            .lock()
+            .write()
             .expect("table cache lock poisoned: a holder panicked");
-        let t = map.entry(number).or_insert((table, tick)).0.clone();
+        let t = map
+            .entry(number)
+            .or_insert((table, AtomicU64::new(tick)))
+            .0
+            .clone();
         if map.len() > self.capacity {
             let victim = map
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, used))| used.load(Ordering::Relaxed))
                 .map(|(n, _)| *n);
             if let Some(v) = victim.filter(|v| *v != number) {
                 map.remove(&v);
@@ -76,14 +87,14 @@ impl TableCache {
     /// Forget table `number` (it is being deleted).
     pub fn evict(&self, number: u64) {
         self.map
-            .lock()
+            .write()
             .expect("table cache lock poisoned: a holder panicked")
             .remove(&number);
         self.block_cache.erase_file(number);
     }
 
     pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
+        self.map.read().map(|m| m.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

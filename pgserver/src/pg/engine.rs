@@ -94,6 +94,10 @@ impl SqlSession for Session {
         Session::setting(self, name).ok()
     }
 
+    fn settings_fingerprint(&self) -> Option<u64> {
+        Some(Session::settings_fingerprint(self))
+    }
+
     fn txn_state(&self) -> TxnState {
         match self.transaction_status() {
             TxnStatus::Idle => TxnState::Idle,

@@ -3,13 +3,14 @@
 //!
 //! ```text
 //!   Parse(name, sql, oids)   -> Prepared { scanned sql, one type per parameter }
-//!   Bind(portal, stmt, ...)  -> Portal { sql with values substituted, result formats }
+//!   Bind(portal, stmt, ...)  -> Portal { the statement, its typed values, result formats }
 //!   Describe S               -> ParameterDescription, RowDescription | NoData
 //!   Describe P               -> RowDescription (in the portal's formats) | NoData
 //!   Execute(portal, max)     -> DataRow* then CommandComplete, or PortalSuspended
 //! ```
 //!
-//! Values are bound by substitution (see `params`): the engine's API takes SQL text.
+//! The engine binds the typed values itself ([`SqlSession::execute_params`]); a session
+//! that cannot gets the text with the values substituted as literals (see `params`).
 //!
 //! Describing needs a statement's result columns before it runs. When the session can
 //! describe ([`SqlSession::describe`]) we ask it. When it cannot, a query (`SELECT`,
@@ -20,6 +21,7 @@
 //! at Describe, and its Execute sends the rows kept from that run.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ferrisdb_sql::{DataType, Datum};
 use pgwire::messages::data::{NoData, ParameterDescription};
@@ -39,7 +41,7 @@ use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession};
 
 /// A prepared statement.
 pub struct Prepared {
-    sql: ScannedSql,
+    sql: Arc<ScannedSql>,
     /// One per parameter; `None`: unknown (described as text, bound as an untyped literal).
     param_types: Vec<Option<DataType>>,
     /// The result columns, once described.
@@ -48,13 +50,10 @@ pub struct Prepared {
 
 /// A bound portal.
 pub struct Portal {
-    /// The statement text with parameters substituted as literals: run only when the
-    /// session cannot bind parameters itself.
-    sql: String,
-    /// The client's statement text and its bound values, for `execute_params`.
-    original: String,
+    /// The client's statement (its text goes to `execute_params`).
+    statement: Arc<ScannedSql>,
+    /// The bound values, typed (`unknown`: an untyped literal the engine types).
     params: Vec<(Datum, DataType)>,
-    positions: PositionMap,
     result_formats: Vec<i16>,
     /// The statement's columns if it was described before binding.
     columns: Option<Option<Vec<OutputColumn>>>,
@@ -94,7 +93,7 @@ impl<F: SessionFactory> Connection<F> {
         self.statements.insert(
             name,
             Prepared {
-                sql: scanned,
+                sql: Arc::new(scanned),
                 param_types,
                 columns: None,
             },
@@ -136,8 +135,7 @@ impl<F: SessionFactory> Connection<F> {
             let format = rows::format_of(formats, i);
             bound.push(bind_value(raw, *ty, format, i + 1)?);
         }
-        let (sql, positions) = params::substitute(&prepared.sql, &bound)?;
-        let original = prepared.sql.text.clone();
+        let statement = prepared.sql.clone();
         let typed = bound
             .into_iter()
             .map(|b| (b.datum, b.ty.unwrap_or(DataType::Unknown)))
@@ -149,10 +147,8 @@ impl<F: SessionFactory> Connection<F> {
         self.portals.insert(
             portal,
             Portal {
-                sql,
-                original,
+                statement,
                 params: typed,
-                positions,
                 result_formats,
                 columns,
                 state: PortalState::NotRun,
@@ -315,20 +311,27 @@ impl<F: SessionFactory> Connection<F> {
         if !matches!(portal.state, PortalState::NotRun) {
             return Ok(());
         }
-        let sql = portal.sql.clone();
-        let (original, params) = (portal.original.clone(), portal.params.clone());
-        let mut positions = portal.positions.clone();
         let session = self
             .session
             .as_mut()
             .ok_or(PgError::Unsupported("a query before startup"))?;
-        let result = match session.execute_params(&original, &params) {
-            Some(r) => {
-                // The engine saw the client's own text: positions need no mapping.
-                positions = PositionMap::default();
-                r.map_err(PgError::from)
+        // The engine sees the client's own text: positions need no mapping.
+        let mut positions = PositionMap::default();
+        let result = match session.execute_params(&portal.statement.text, &portal.params) {
+            Some(r) => r.map_err(PgError::from),
+            None => {
+                let bound: Vec<BoundValue> = portal
+                    .params
+                    .iter()
+                    .map(|(datum, ty)| BoundValue {
+                        datum: datum.clone(),
+                        ty: (*ty != DataType::Unknown).then_some(*ty),
+                    })
+                    .collect();
+                let (sql, map) = params::substitute(&portal.statement, &bound)?;
+                positions = map;
+                self.run(&sql)
             }
-            None => self.run(&sql),
         };
         // Notices go out now, ahead of whatever Execute sends for the portal.
         self.send_all_notices();
@@ -337,15 +340,16 @@ impl<F: SessionFactory> Connection<F> {
             .as_mut()
             .and_then(|s| s.take_copy_out().pop())
             .map(|(_, c)| c);
-        let outcome = match result {
+        let mut outcome = match result {
             Ok(outcomes) => outcomes.into_iter().next(),
             Err(e) => {
                 self.report(&e, &|p| positions.map(p));
                 return Err(PgError::Reported);
             }
         };
-        let pending = match &outcome {
-            Some(Outcome::Rows { rows, .. }) => rows.iter().cloned().collect(),
+        // The rows move to `pending`; the outcome keeps the columns and the tag.
+        let pending = match &mut outcome {
+            Some(Outcome::Rows { rows, .. }) => std::mem::take(rows).into(),
             _ => VecDeque::new(),
         };
         if let Some(portal) = self.portals.get_mut(name) {

@@ -27,7 +27,7 @@
 //! guess; after an extended-protocol error nothing but Sync is processed; once Closed,
 //! nothing more is written; no session exists before authentication has succeeded.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -105,10 +105,12 @@ pub struct Connection<F: SessionFactory> {
     /// Where this connection's session is registered for CancelRequests.
     cancels: Option<Arc<CancelRegistry>>,
     pub(super) session: Option<F::Session>,
-    pub(super) statements: HashMap<String, Prepared>,
-    pub(super) portals: HashMap<String, Portal>,
+    pub(super) statements: BTreeMap<String, Prepared>,
+    pub(super) portals: BTreeMap<String, Portal>,
     /// The reported parameters' values as the client last heard them (ParameterStatus).
     reported: Vec<(&'static str, Option<String>)>,
+    /// The session's settings fingerprint when `reported` was last brought up to date.
+    reported_fingerprint: Option<u64>,
     out: BytesMut,
 }
 
@@ -124,9 +126,10 @@ impl<F: SessionFactory> Connection<F> {
             pending: None,
             login: None,
             session: None,
-            statements: HashMap::new(),
-            portals: HashMap::new(),
+            statements: BTreeMap::new(),
+            portals: BTreeMap::new(),
             reported: Vec::new(),
+            reported_fingerprint: None,
             out: BytesMut::new(),
         }
     }
@@ -394,6 +397,7 @@ impl<F: SessionFactory> Connection<F> {
             r.register(self.key, h);
         }
         self.reported = REPORTED.iter().map(|&n| (n, session.setting(n))).collect();
+        self.reported_fingerprint = session.settings_fingerprint();
         self.session = Some(session);
         self.phase = Phase::Ready;
         self.ready_for_query();
@@ -542,6 +546,11 @@ impl<F: SessionFactory> Connection<F> {
         let Some(session) = self.session.as_ref() else {
             return;
         };
+        let fingerprint = session.settings_fingerprint();
+        if fingerprint.is_some() && fingerprint == self.reported_fingerprint {
+            return;
+        }
+        self.reported_fingerprint = fingerprint;
         let mut changed = Vec::new();
         for (name, told) in &mut self.reported {
             if let Some(now) = session.setting(name) {

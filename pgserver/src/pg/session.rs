@@ -97,6 +97,12 @@ pub trait SqlSession: Send + 'static {
         None
     }
 
+    /// A value that changes whenever any setting's value does (`None`: unknown, so every
+    /// ReadyForQuery re-reads the reported parameters).
+    fn settings_fingerprint(&self) -> Option<u64> {
+        None
+    }
+
     /// The notices of the last `execute*` call, each with the position of its statement
     /// (the index into the outcomes; the error's position for a failing statement).
     fn take_notices(&mut self) -> Vec<(usize, Notice)> {

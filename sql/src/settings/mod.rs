@@ -175,10 +175,30 @@ impl Settings {
         self.at_savepoint.truncate(depth + 1);
     }
 
-    /// The statement time limit (`statement_timeout`), `None` when 0 (no limit).
+    /// The statement time limit (`statement_timeout`), `None` when 0 (no limit). Read
+    /// for every statement, so it skips the general lookup when nothing set it.
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let ms = values::millis_of(&self.get("statement_timeout").unwrap_or_default());
+        const NAME: &str = "statement_timeout";
+        let ms = match self.local.get(NAME).or_else(|| self.session.get(NAME)) {
+            Some(v) => values::millis_of(v),
+            None => {
+                static DEFAULT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+                *DEFAULT.get_or_init(|| {
+                    values::millis_of(&Settings::default().get(NAME).unwrap_or_default())
+                })
+            }
+        };
         (ms > 0).then(|| Duration::from_millis(ms as u64))
+    }
+
+    /// A hash of every value in effect: equal fingerprints mean no setting changed (the
+    /// wire server checks it before re-reading the parameters it reports).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.session.hash(&mut h);
+        self.local.hash(&mut h);
+        h.finish()
     }
 
     /// `(name, value, description)` for SHOW ALL: the known parameters, then custom ones.
@@ -333,6 +353,11 @@ impl Session {
     /// The value SHOW prints for parameter `name` (42704 if unknown).
     pub fn setting(&self, name: &str) -> Result<String, SqlError> {
         self.settings.get(name)
+    }
+
+    /// See [`Settings::fingerprint`].
+    pub fn settings_fingerprint(&self) -> u64 {
+        self.settings.fingerprint()
     }
 
     /// Sets parameter `name` for the session as SET does (a startup parameter such as
