@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # pgbench against FerrisDB and a throwaway PostgreSQL 15 on the same machine, in the same run.
 #
-#   bench/pgbench-compare.sh                       # scale 10, 30 s per run, 1/4/16 clients
+#   bench/pgbench-compare.sh                       # scale 10, 3 rounds of 20 s, 1/4/16 clients
 #   SCALE=1 DURATION=5 CLIENTS="1 4" bench/pgbench-compare.sh   # quick pipeline check
 #
 # Both servers run with fsync on and their default durability (PostgreSQL: fsync=on,
 # synchronous_commit=on; FerrisDB: every commit is fsynced before it is acknowledged).
 # Each is initialised with `pgbench -i -s $SCALE`, then runs tpcb-like and select-only
-# (`-S`) for $DURATION seconds at each client count, with `-M $PGMODE` (default prepared)
+# (`-S`) at each client count, $ROUNDS times for $DURATION seconds, alternating between the
+# servers (the table shows each one's median), with `-M $PGMODE` (default prepared)
 # and `--max-tries=$MAX_TRIES` (serialization failures are retried, as pgbench allows).
 # Prints one table: TPS per server, the ratio FerrisDB / PostgreSQL, and failures.
 #
@@ -16,7 +17,8 @@
 set -euo pipefail
 
 SCALE=${SCALE:-10}
-DURATION=${DURATION:-30}
+DURATION=${DURATION:-20}
+ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-"1 4 16"}
 PGMODE=${PGMODE:-prepared}
 MAX_TRIES=${MAX_TRIES:-100}
@@ -96,17 +98,27 @@ run() {
     echo "${tps:-0} ${failed:-?}"
 }
 
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+sum() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) print a + b; else print "?" }'; }
+
 printf '\nmachine: %s, %s cores, %s\n' "$(uname -m)" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf 'scale %s, %ss per run, -M %s, --max-tries=%s; init: FerrisDB %ss, PostgreSQL %ss\n\n' \
-    "$SCALE" "$DURATION" "$PGMODE" "$MAX_TRIES" "$FDB_INIT" "$PG_INIT"
+printf 'scale %s, median of %s alternating %ss runs, -M %s, --max-tries=%s; init: FerrisDB %ss, PostgreSQL %ss\n\n' \
+    "$SCALE" "$ROUNDS" "$DURATION" "$PGMODE" "$MAX_TRIES" "$FDB_INIT" "$PG_INIT"
 printf '| workload | clients | FerrisDB TPS | PostgreSQL TPS | ratio | FerrisDB failed | PostgreSQL failed |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
 for workload in tpcb-like select-only; do
     script=""
     [ "$workload" = select-only ] && script="-S"
     for c in $CLIENTS; do
-        read -r ftps ffail < <(run "$FDB_PORT" "$c" "$script")
-        read -r ptps pfail < <(run "$PG_PORT" "$c" "$script")
+        # ROUNDS alternating runs per server; the median TPS of each counts (this VM's
+        # throughput drifts by tens of percent between back-to-back runs).
+        fall=() pall=() ffail=0 pfail=0
+        for _ in $(seq 1 "$ROUNDS"); do
+            read -r t f < <(run "$FDB_PORT" "$c" "$script"); fall+=("$t"); ffail=$(sum "$ffail" "$f")
+            read -r t f < <(run "$PG_PORT" "$c" "$script"); pall+=("$t"); pfail=$(sum "$pfail" "$f")
+        done
+        ftps=$(median "${fall[@]}")
+        ptps=$(median "${pall[@]}")
         ratio=$(awk -v a="$ftps" -v b="$ptps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
         printf '| %s | %s | %.0f | %.0f | %s | %s | %s |\n' "$workload" "$c" "$ftps" "$ptps" "$ratio" "$ffail" "$pfail"
     done

@@ -212,7 +212,7 @@ fn get_in(
     };
     for mem in std::iter::once(&st.mem).chain(st.imm.iter().map(|i| &i.mem)) {
         if let Some((min, max)) = mem.version_range() {
-            if worth(&best, min, max) {
+            if worth(&best, min, max) && mem.may_contain(key) {
                 if let Some(hit) = get_visible(mem, key, at, max_seq) {
                     consider(&mut best, hit);
                 }

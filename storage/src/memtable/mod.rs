@@ -19,6 +19,14 @@
 //! equal `(key, version)`, by the engine-assigned `seq` descending, so the newest write of a
 //! `(key, version)` comes first. The engine never inserts the same `(key, version, seq)` twice.
 //!
+//! A small key filter rides along: one 64-bit word per key hash with four bits set, over a
+//! fixed 512 KiB table (4 Mi bits). A point read asks it first and skips the skiplist walk
+//! (some forty dependent node visits at a full memtable) for a key the memtable does not
+//! hold, which is most point reads of a large table. Bits are set before the entry is
+//! inserted, hence before the engine publishes the entry's sequence number (`Release`); a
+//! reader loads that number (`Acquire`) before asking, so it never misses an entry it may
+//! see. False positives only cost the walk: about 1% at 300,000 entries.
+//!
 //! ## Invariants
 //!
 //! - Insert-only: an entry, once visible, stays visible and unchanged until the memtable drops.
@@ -52,9 +60,22 @@ use crate::types::{compare_internal, ValueKind, Version};
 use crate::Result;
 use skiplist::{NodeRef, RawNode, SkipList};
 
+/// Words of the key filter (a power of two).
+const FILTER_WORDS: usize = 1 << 16;
+
+/// The filter word of `key` and the four bits it sets there.
+fn filter_bits(key: &[u8]) -> (usize, u64) {
+    let h = crate::sstable::bloom::hash64(key);
+    let word = (h as usize) & (FILTER_WORDS - 1);
+    let mask = (0..4).fold(0u64, |m, i| m | 1 << ((h >> (16 + 6 * i)) & 63));
+    (word, mask)
+}
+
 /// A concurrent, insert-only sorted map of versioned entries. `Send + Sync`.
 pub struct Memtable {
     list: SkipList,
+    /// The key filter (see the module doc).
+    filter: Box<[AtomicU64]>,
     size: AtomicUsize,
     len: AtomicUsize,
     min_version: AtomicU64,
@@ -82,6 +103,7 @@ impl Memtable {
         let list = SkipList::new();
         Memtable {
             list,
+            filter: (0..FILTER_WORDS).map(|_| AtomicU64::new(0)).collect(),
             size: AtomicUsize::new(0),
             len: AtomicUsize::new(0),
             min_version: AtomicU64::new(u64::MAX),
@@ -94,6 +116,8 @@ impl Memtable {
     /// The caller guarantees `(key, version, seq)` is new and that the lengths are within the
     /// engine limits (`types::MAX_KEY_LEN`, `types::MAX_VALUE_LEN`).
     pub fn insert(&self, key: &[u8], version: Version, seq: u64, kind: ValueKind, value: &[u8]) {
+        let (word, mask) = filter_bits(key);
+        self.filter[word].fetch_or(mask, Ordering::Relaxed);
         self.min_version.fetch_min(version, Ordering::Relaxed);
         self.max_version.fetch_max(version, Ordering::Relaxed);
         let bytes = self.list.insert(key, version, seq, kind, value);
@@ -108,6 +132,13 @@ impl Memtable {
         // lower bound is the newest entry of `key` at or below `version`, if `key` has one.
         let node = self.list.lower_bound(key, version, u64::MAX)?;
         (node.key() == key).then(|| (node.version(), node.kind(), node.value().to_vec()))
+    }
+
+    /// False when no entry of `key` was inserted before the caller's view of the memtable
+    /// (see the module doc on ordering); true may be a false positive.
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        let (word, mask) = filter_bits(key);
+        self.filter[word].load(Ordering::Relaxed) & mask == mask
     }
 
     /// Approximate heap bytes used (keys + values + node overhead); used to decide when to flush.

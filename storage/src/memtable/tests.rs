@@ -358,3 +358,23 @@ fn get_sees_newest_seq_among_equal_versions_and_ignores_other_keys() {
     assert_eq!(mem.version_range(), Some((1, 5)));
     assert_eq!(mem.len(), 4);
 }
+
+#[test]
+fn key_filter_never_misses_an_inserted_key_and_rejects_most_others() {
+    let m = Memtable::new();
+    for i in 0..100_000u32 {
+        m.insert(
+            format!("key{i}").as_bytes(),
+            1,
+            u64::from(i),
+            ValueKind::Value,
+            b"v",
+        );
+    }
+    assert!((0..100_000u32).all(|i| m.may_contain(format!("key{i}").as_bytes())));
+    let false_positives = (0..100_000u32)
+        .filter(|i| m.may_contain(format!("other{i}").as_bytes()))
+        .count();
+    // About 0.05% expected at this load; a broken filter says yes to nearly everything.
+    assert!(false_positives < 2_000, "{false_positives} false positives");
+}

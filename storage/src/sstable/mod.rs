@@ -107,7 +107,7 @@
 
 mod block;
 mod block_iter;
-mod bloom;
+pub(crate) mod bloom;
 mod builder;
 mod format;
 mod iter;
