@@ -79,3 +79,36 @@ fn concurrent_autocommit_updates_of_one_row_all_apply() {
     }
     assert_eq!(balance(&e, 2), Datum::Int(0));
 }
+
+/// Two blocks locking the same two rows in opposite orders: each waits for the other at
+/// most the lock wait limit, then goes on optimistically; one commits and the other gets a
+/// serialization failure (PostgreSQL reports a deadlock, 40P01, instead). Nothing hangs.
+#[test]
+fn crossing_updates_end_with_one_commit_and_one_serialization_failure() {
+    let (_d, e) = engine();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let run = |first: i32, second: i32| {
+        let (e, barrier) = (e.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            let mut s = e.session();
+            s.execute("BEGIN").unwrap();
+            s.execute(&format!(
+                "UPDATE acct SET balance = balance + 1 WHERE id = {first}"
+            ))
+            .unwrap();
+            barrier.wait();
+            let r = s
+                .execute(&format!(
+                    "UPDATE acct SET balance = balance + 1 WHERE id = {second}"
+                ))
+                .and_then(|_| s.execute("COMMIT"));
+            r.map(|_| ()).map_err(|e| e.sqlstate().to_string())
+        })
+    };
+    let (a, b) = (run(1, 2), run(2, 1));
+    let mut outcomes = vec![a.join().unwrap(), b.join().unwrap()];
+    outcomes.sort();
+    assert_eq!(outcomes, vec![Ok(()), Err("40001".to_string())]);
+    assert_eq!(balance(&e, 1), Datum::Int(101));
+    assert_eq!(balance(&e, 2), Datum::Int(101));
+}

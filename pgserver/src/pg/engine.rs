@@ -94,6 +94,10 @@ impl SqlSession for Session {
         Session::setting(self, name).ok()
     }
 
+    fn set_startup_parameter(&mut self, name: &str, value: &str) -> Result<String, SqlError> {
+        self.set_parameter(name, value)
+    }
+
     fn settings_fingerprint(&self) -> Option<u64> {
         Some(Session::settings_fingerprint(self))
     }

@@ -48,6 +48,32 @@ use super::frontend::Frontend;
 use super::rows;
 use super::session::{Outcome, SessionFactory, SqlSession, TxnState};
 
+/// The run-time parameters of a startup packet: every pair but the connection's own
+/// (`user`, `database`, `replication`, `options`, protocol extensions `_pq_.*`), then the
+/// `-c name=value` / `--name=value` switches of `options` (libpq's PGOPTIONS).
+fn startup_settings(params: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(k.as_str(), "user" | "database" | "replication" | "options")
+                && !k.starts_with("_pq_.")
+        })
+        .cloned()
+        .collect();
+    let options = params.iter().find(|(k, _)| k == "options").map(|(_, v)| v);
+    let mut words = options.map(|o| o.split_whitespace()).into_iter().flatten();
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next(),
+            w => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
+        };
+        if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+            out.push((name.replace('-', "_"), value.to_string()));
+        }
+    }
+    out
+}
+
 /// The parameters a SET can change that PostgreSQL reports by ParameterStatus
 /// (`GUC_REPORT`); the others it reports are fixed for the session.
 const REPORTED: &[&str] = &[
@@ -87,7 +113,9 @@ pub(super) enum Phase {
 struct Login {
     user: String,
     database: String,
-    application_name: String,
+    /// Run-time parameters of the startup packet (and of its `options`' `-c name=value`),
+    /// applied to the session once it opens.
+    settings: Vec<(String, String)>,
 }
 
 /// One client's protocol state; see the module doc.
@@ -304,7 +332,7 @@ impl<F: SessionFactory> Connection<F> {
                 .filter(|d| !d.is_empty())
                 .unwrap_or(&user)
                 .to_string(),
-            application_name: param("application_name").unwrap_or("").to_string(),
+            settings: startup_settings(&params),
             user,
         };
         let role = match self.auth.mode {
@@ -362,26 +390,44 @@ impl<F: SessionFactory> Connection<F> {
                 login.user
             )));
         }
-        let session = match self.factory.open_as(&login.database, &login.user) {
+        let mut session = match self.factory.open_as(&login.database, &login.user) {
             Ok(s) => s,
             Err(e) => return self.fail(PgError::Startup(e)),
+        };
+        for (name, value) in &login.settings {
+            match session.set_startup_parameter(name, value) {
+                Ok(_) => {}
+                // A bad value of a parameter we know fails the connection, as in PostgreSQL.
+                Err(e) if e.sqlstate() == "22023" => return self.fail(PgError::Startup(e)),
+                // One we do not know or cannot honour (a time zone other than UTC, say)
+                // stays at its default; the ParameterStatus below tells the client.
+                Err(e) => {
+                    tracing::debug!(parameter = %name, error = %e, "startup parameter ignored")
+                }
+            }
+        }
+        let shown = |name: &str, default: &str| {
+            session
+                .setting(name)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_string())
         };
         self.send(Msg::Authentication(Authentication::Ok));
         let superuser = role.is_none_or(|r| r.superuser);
         let statuses = [
             ("server_version", SERVER_VERSION.to_string()),
             ("server_encoding", "UTF8".into()),
-            ("client_encoding", "UTF8".into()),
-            ("DateStyle", "ISO, MDY".into()),
-            ("IntervalStyle", "postgres".into()),
-            ("TimeZone", "UTC".into()),
+            ("client_encoding", shown("client_encoding", "UTF8")),
+            ("DateStyle", shown("DateStyle", "ISO, MDY")),
+            ("IntervalStyle", shown("IntervalStyle", "postgres")),
+            ("TimeZone", shown("TimeZone", "UTC")),
             ("integer_datetimes", "on".into()),
             ("standard_conforming_strings", "on".into()),
             ("is_superuser", if superuser { "on" } else { "off" }.into()),
             ("session_authorization", login.user),
             ("default_transaction_read_only", "off".into()),
             ("in_hot_standby", "off".into()),
-            ("application_name", login.application_name),
+            ("application_name", shown("application_name", "")),
         ];
         for (name, value) in statuses {
             self.send(Msg::ParameterStatus(ParameterStatus::new(
