@@ -62,7 +62,9 @@
 //! ```
 //!
 //! Only the user key is prefix-compressed; the version is stored whole. Data blocks restart
-//! every `restart_interval` (default 16) entries. The index block restarts at every entry, so
+//! every `restart_interval` (default 4: a point read parses at most four entries after its
+//! binary search; 16, LevelDB's, cost 3% more CPU per pgbench -S query for 4% less space)
+//! entries. The index block restarts at every entry, so
 //! an index seek is a pure binary search. An index entry has the key and version of the last
 //! entry of its data block, kind 1, and the value `offset: varint, size: varint` (the data
 //! block's handle; nothing may follow it).
@@ -150,7 +152,7 @@ impl Default for TableOptions {
     fn default() -> Self {
         TableOptions {
             block_size: 4096,
-            restart_interval: 16,
+            restart_interval: 4,
             bloom_bits_per_key: 10,
             compression: Compression::None,
         }
