@@ -27,7 +27,8 @@
 //! guess; after an extended-protocol error nothing but Sync is processed; once Closed,
 //! nothing more is written; no session exists before authentication has succeeded.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -72,6 +73,35 @@ fn startup_settings(params: &[(String, String)]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Prepared statements and portals by name. Looked up several times per query (the
+/// unnamed portal, `""`, most of all), and cleared at every Sync outside a block: a hash
+/// map keeps its table across clears, and FNV-1a hashes a short name in a few cycles.
+type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, for [`NameMap`]: names come from the connection's own client, so a hash the
+/// client can predict costs it nothing but its own time.
+pub(super) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// The parameters a SET can change that PostgreSQL reports by ParameterStatus
@@ -133,8 +163,8 @@ pub struct Connection<F: SessionFactory> {
     /// Where this connection's session is registered for CancelRequests.
     cancels: Option<Arc<CancelRegistry>>,
     pub(super) session: Option<F::Session>,
-    pub(super) statements: BTreeMap<String, Prepared>,
-    pub(super) portals: BTreeMap<String, Portal>,
+    pub(super) statements: NameMap<Prepared>,
+    pub(super) portals: NameMap<Portal>,
     /// The reported parameters' values as the client last heard them (ParameterStatus).
     reported: Vec<(&'static str, Option<String>)>,
     /// The session's settings fingerprint when `reported` was last brought up to date.
@@ -154,8 +184,8 @@ impl<F: SessionFactory> Connection<F> {
             pending: None,
             login: None,
             session: None,
-            statements: BTreeMap::new(),
-            portals: BTreeMap::new(),
+            statements: NameMap::default(),
+            portals: NameMap::default(),
             reported: Vec::new(),
             reported_fingerprint: None,
             out: BytesMut::new(),

@@ -76,21 +76,29 @@ pub trait TxnBackend: Send + Sync {
 /// A handle on a FerrisDB database; cheap to clone.
 #[derive(Clone)]
 pub struct Database {
-    backend: Arc<dyn TxnBackend>,
+    shared: Arc<Shared>,
     max_attempts: u32,
-    metadata: Arc<MetadataCache>,
-    locks: Arc<locks::LockTable>,
-    next_id: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What every transaction of one [`Database`] handle uses.
+pub(crate) struct Shared {
+    backend: Arc<dyn TxnBackend>,
+    metadata: MetadataCache,
+    locks: locks::LockTable,
+    /// Lock-table ids, handed out at a transaction's first lock.
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Database {
     pub fn from_backend(backend: Arc<dyn TxnBackend>) -> Database {
         Database {
-            backend,
+            shared: Arc::new(Shared {
+                backend,
+                metadata: MetadataCache::default(),
+                locks: locks::LockTable::default(),
+                next_id: std::sync::atomic::AtomicU64::new(1),
+            }),
             max_attempts: 100,
-            metadata: Arc::new(MetadataCache::default()),
-            locks: Arc::new(locks::LockTable::default()),
-            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
         }
     }
 
@@ -101,24 +109,17 @@ impl Database {
 
     /// A new transaction; its read version is fetched by its first read.
     pub fn begin(&self) -> Transaction {
-        let id = self
-            .next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Transaction::new(
-            self.backend.clone(),
-            self.metadata.clone(),
-            (self.locks.clone(), id),
-        )
+        Transaction::new(self.shared.clone())
     }
 
     /// The advisory write locks behind [`Transaction::lock_for_update`].
     pub fn lock_table(&self) -> &locks::LockTable {
-        &self.locks
+        &self.shared.locks
     }
 
     /// The cache behind [`Transaction::get_cached`].
     pub fn metadata_cache(&self) -> &MetadataCache {
-        &self.metadata
+        &self.shared.metadata
     }
 
     /// Run `body` in a transaction and commit it, retrying retryable failures with

@@ -18,13 +18,14 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrisdb_kv::{key_after, KeyRange, Mutation, Version, METADATA_VERSION_KEY};
 
-use super::locks::{Acquired, LockTable, MAX_LOCKS_PER_TRANSACTION, WAIT_LIMIT};
-use super::{CommitRequest, KeyValue, MetadataCache, TxnBackend, TxnError};
+use super::locks::{Acquired, MAX_LOCKS_PER_TRANSACTION, WAIT_LIMIT};
+use super::{CommitRequest, KeyValue, Shared, TxnError};
 
 pub const MAX_KEY_SIZE: usize = 10_000;
 pub const MAX_VALUE_SIZE: usize = 100_000;
@@ -43,7 +44,11 @@ enum Local {
 
 /// A transaction; see the module doc. Created by [`super::Database::begin`].
 pub struct Transaction {
-    backend: Arc<dyn TxnBackend>,
+    /// The database handle's backend, metadata cache and lock table (one `Arc` to clone
+    /// per transaction: every session shares it, so each clone is a contended atomic).
+    shared: Arc<Shared>,
+    /// This transaction's id in the lock table, taken at its first lock.
+    lock_id: Option<u64>,
     read_version: Option<Version>,
     started: Instant,
     local: BTreeMap<Vec<u8>, Local>,
@@ -53,15 +58,12 @@ pub struct Transaction {
     write_ranges: Vec<KeyRange>,
     size: usize,
     done: bool,
-    cache: Arc<MetadataCache>,
     /// The metadata version as of `read_version`, when the backend reported it with it.
     metadata_version: Option<Version>,
     /// This transaction wrote the metadata version: it reads metadata from storage.
     metadata_written: bool,
     /// Keys read with `get_cached` at a known metadata version, in order.
     metadata_reads: Vec<Vec<u8>>,
-    /// The advisory lock table and this transaction's id in it ([`super::locks`]).
-    locks: (Arc<LockTable>, u64),
     /// Keys this transaction holds locked.
     held: Vec<Vec<u8>>,
     /// Every conflicting point read from storage and what it returned, for a refresh.
@@ -71,15 +73,10 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(
-        backend: Arc<dyn TxnBackend>,
-        cache: Arc<MetadataCache>,
-        locks: (Arc<LockTable>, u64),
-    ) -> Transaction {
+    pub(crate) fn new(shared: Arc<Shared>) -> Transaction {
         Transaction {
-            backend,
-            cache,
-            locks,
+            shared,
+            lock_id: None,
             held: Vec::new(),
             point_reads: Vec::new(),
             refreshable: true,
@@ -104,7 +101,7 @@ impl Transaction {
         if let Some(v) = self.read_version {
             return Ok(v);
         }
-        let v = self.backend.read_version()?;
+        let v = self.shared.backend.read_version()?;
         self.read_version = Some(v);
         self.started = Instant::now();
         Ok(v)
@@ -156,13 +153,13 @@ impl Transaction {
         }
         let value = if self.read_version.is_none() {
             // The first read: one round trip fetches the read version and the value.
-            let (v, value) = self.backend.get_with_read_version(key)?;
+            let (v, value) = self.shared.backend.get_with_read_version(key)?;
             self.read_version = Some(v);
             self.started = Instant::now();
             value
         } else {
             let rv = self.read_version()?;
-            self.backend.get(key, rv)?
+            self.shared.backend.get(key, rv)?
         };
         if !snapshot && self.refreshable {
             self.point_reads.push((key.to_vec(), value.clone()));
@@ -181,7 +178,10 @@ impl Transaction {
         if self.held.len() >= MAX_LOCKS_PER_TRANSACTION {
             return Ok(false);
         }
-        match self.locks.0.acquire(key, self.locks.1, WAIT_LIMIT) {
+        let id = *self
+            .lock_id
+            .get_or_insert_with(|| self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        match self.shared.locks.acquire(key, id, WAIT_LIMIT) {
             Acquired::Already => return Ok(true),
             Acquired::TimedOut => return Ok(false),
             Acquired::Now { .. } => self.held.push(key.to_vec()),
@@ -199,7 +199,7 @@ impl Transaction {
         if !self.refreshable {
             return Ok(false);
         }
-        let Some((fresh, mv)) = self.backend.read_version_and_metadata()? else {
+        let Some((fresh, mv)) = self.shared.backend.read_version_and_metadata()? else {
             return Ok(false);
         };
         if fresh <= rv {
@@ -209,7 +209,7 @@ impl Transaction {
             return Ok(false);
         }
         for (key, value) in &self.point_reads {
-            if self.backend.get(key, fresh)? != *value {
+            if self.shared.backend.get(key, fresh)? != *value {
                 return Ok(false);
             }
         }
@@ -219,7 +219,9 @@ impl Transaction {
 
     fn release_locks(&mut self) {
         if !self.held.is_empty() {
-            self.locks.0.release(&self.held, self.locks.1);
+            if let Some(id) = self.lock_id {
+                self.shared.locks.release(&self.held, id);
+            }
             self.held.clear();
         }
     }
@@ -241,12 +243,12 @@ impl Transaction {
             _ => return self.get(key),
         };
         self.metadata_reads.push(key.to_vec());
-        if let Some(value) = self.cache.get(mv, key) {
+        if let Some(value) = self.shared.metadata.get(mv, key) {
             self.add_read_range(KeyRange::single(key))?;
             return Ok(value);
         }
         let value = self.get(key)?;
-        self.cache.put(mv, key, value.as_deref());
+        self.shared.metadata.put(mv, key, value.as_deref());
         Ok(value)
     }
 
@@ -265,7 +267,7 @@ impl Transaction {
             return Ok(None);
         }
         if self.read_version.is_none() {
-            if let Some((rv, mv)) = self.backend.read_version_and_metadata()? {
+            if let Some((rv, mv)) = self.shared.backend.read_version_and_metadata()? {
                 self.read_version = Some(rv);
                 self.started = Instant::now();
                 // A newer commit being published meanwhile: the epoch of `rv` is unknown.
@@ -370,7 +372,7 @@ impl Transaction {
                     let base = match base {
                         Some(v) => Some(v),
                         None if self.cleared.iter().any(|r| r.contains(&k)) => None,
-                        None => self.backend.get(&k, rv)?,
+                        None => self.shared.backend.get(&k, rv)?,
                     };
                     out.push((k, Mutation::add_le(base.as_deref(), delta).to_vec()));
                 }
@@ -531,7 +533,7 @@ impl Transaction {
             _ => self.read_version()?,
         };
         self.done = true;
-        let r = self.backend.commit(CommitRequest {
+        let r = self.shared.backend.commit(CommitRequest {
             read_version,
             read_ranges: std::mem::take(&mut self.read_ranges),
             write_ranges: std::mem::take(&mut self.write_ranges),
@@ -597,9 +599,10 @@ impl StoredCursor {
             if !self.buf.is_empty() || self.exhausted {
                 return Ok(self.buf.front().map(|kv| kv.0.as_slice()));
             }
-            let page = tx
-                .backend
-                .get_range(&self.remaining, rv, RANGE_PAGE, self.reverse)?;
+            let page =
+                tx.shared
+                    .backend
+                    .get_range(&self.remaining, rv, RANGE_PAGE, self.reverse)?;
             self.exhausted = page.len() < RANGE_PAGE;
             if let Some((last, _)) = page.last() {
                 if self.reverse {
