@@ -20,13 +20,14 @@
 //! is committed before the next writer reads the key, and the refresh lets that reader see
 //! it (its read version moves past the holder's commit), so neither conflicts.
 //!
-//! **Refresh** (CockroachDB's read refresh, by value): the transaction remembers the value
-//! of every point read it made from storage. It takes a fresh read version, reads each of
-//! those keys again at it and compares; if all are equal, reading everything at the new
-//! version would have returned what it did, so the transaction continues at the new
-//! version. Metadata read through the cache is checked by its metadata version instead. A
-//! transaction that read a range, or added read conflicts by hand, cannot be refreshed and
-//! keeps its read version (the lock still orders it behind the holder; it may conflict).
+//! **Refresh** (CockroachDB's read refresh, by value): the transaction takes a fresh read
+//! version and reads every key of its read set at both the old and the new one (storage
+//! keeps the old versions for the MVCC window, so nothing is remembered per read); if all
+//! are equal, reading everything at the new version would have returned what it did, so
+//! the transaction continues at the new version. The metadata version must be unchanged
+//! too. A transaction that read a range, or added read conflicts by hand, cannot be
+//! refreshed and keeps its read version (the lock still orders it behind the holder; it
+//! may conflict).
 //!
 //! Deadlocks are broken by the wait limit: two transactions waiting for each other's keys
 //! both go on unlocked after it, and the resolver lets at most one of them commit.

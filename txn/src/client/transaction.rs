@@ -66,8 +66,6 @@ pub struct Transaction {
     metadata_reads: Vec<Vec<u8>>,
     /// Keys this transaction holds locked.
     held: Vec<Vec<u8>>,
-    /// Every conflicting point read from storage and what it returned, for a refresh.
-    point_reads: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// False once a read cannot be re-checked by value (a range, a hand-added conflict).
     refreshable: bool,
 }
@@ -78,7 +76,6 @@ impl Transaction {
             shared,
             lock_id: None,
             held: Vec::new(),
-            point_reads: Vec::new(),
             refreshable: true,
             metadata_version: None,
             metadata_written: false,
@@ -161,9 +158,6 @@ impl Transaction {
             let rv = self.read_version()?;
             self.shared.backend.get(key, rv)?
         };
-        if !snapshot && self.refreshable {
-            self.point_reads.push((key.to_vec(), value.clone()));
-        }
         Ok(value)
     }
 
@@ -208,8 +202,22 @@ impl Transaction {
         if self.metadata_version.is_some() && (mv > fresh || Some(mv) != self.metadata_version) {
             return Ok(false);
         }
-        for (key, value) in &self.point_reads {
-            if self.shared.backend.get(key, fresh)? != *value {
+        // Every read so far is a single key (else not refreshable): what it returned is
+        // what storage still holds at the old read version, so nothing was kept per read.
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(self.read_ranges.len());
+        for r in &self.read_ranges {
+            let single = r.end.len() == r.begin.len() + 1
+                && r.end.last() == Some(&0)
+                && r.end.starts_with(&r.begin);
+            if !single {
+                return Ok(false);
+            }
+            keys.push(&r.begin);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            if self.shared.backend.get(key, rv)? != self.shared.backend.get(key, fresh)? {
                 return Ok(false);
             }
         }
