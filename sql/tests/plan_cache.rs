@@ -2,15 +2,12 @@
 //! replanned after a schema change, never kept when binding needed a value, and
 //! still conflicting with a DDL change committed while their transaction ran.
 
-use std::sync::Arc;
+mod common;
 
 use ferrisdb_sql::{DataType, Datum, Engine, StatementResult};
-use ferrisdb_txn::{Database, EmbeddedCluster, EmbeddedOptions};
 
 fn engine() -> (tempfile::TempDir, Engine) {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
-    let engine = Engine::new(Database::from_backend(Arc::new(cluster)));
+    let (dir, engine) = common::engine();
     let mut s = engine.session();
     s.execute("CREATE TABLE t (id int PRIMARY KEY, name text)")
         .unwrap();

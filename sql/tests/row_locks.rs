@@ -5,13 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
 use ferrisdb_sql::{Datum, Engine, StatementResult};
-use ferrisdb_txn::{Database, EmbeddedCluster, EmbeddedOptions};
 
 fn engine() -> (tempfile::TempDir, Engine) {
-    let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
-    let engine = Engine::new(Database::from_backend(Arc::new(cluster)));
+    let (dir, engine) = common::engine();
     let mut s = engine.session();
     s.execute("CREATE TABLE acct (id int PRIMARY KEY, balance int)")
         .unwrap();
