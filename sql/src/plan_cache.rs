@@ -184,27 +184,32 @@ impl Active {
             }
         }
         let mark = txn.metadata_reads().len();
-        let state = match params::generic(types, || generic(txn, q, env)) {
-            Ok(Some(query)) => State::Generic {
-                epoch,
-                keys: txn.metadata_reads()[mark..].to_vec(),
-                query: Arc::new(query),
-            },
+        match params::generic(types, || generic(txn, q, env)) {
+            Ok(Some(query)) => {
+                let query = Arc::new(query);
+                let keys = txn.metadata_reads()[mark..].to_vec();
+                self.store(
+                    types,
+                    State::Generic {
+                        epoch,
+                        keys,
+                        query: query.clone(),
+                    },
+                );
+                Ok(query)
+            }
+            Ok(None) => {
+                self.store(types, State::NotGeneric);
+                custom(txn)
+            }
             // Binding without values failed: if it also fails with them, that is the
             // statement's own error (the table may appear later), so nothing is noted.
             Err(_) => {
                 let query = custom(txn)?;
                 self.store(types, State::NotGeneric);
-                return Ok(query);
+                Ok(query)
             }
-            Ok(None) => State::NotGeneric,
-        };
-        let r = match &state {
-            State::Generic { query, .. } => Ok(query.clone()),
-            State::NotGeneric => custom(txn),
-        };
-        self.store(types, state);
-        r
+        }
     }
 
     fn entry(&self, types: &[DataType]) -> Option<&Entry> {

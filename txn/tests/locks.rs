@@ -8,10 +8,11 @@ use std::time::Duration;
 use ferrisdb_kv::KeyRange;
 use ferrisdb_txn::{Database, EmbeddedCluster, EmbeddedOptions, TxnError};
 
-fn open(dir: &std::path::Path) -> Database {
-    Database::from_backend(Arc::new(
-        EmbeddedCluster::open(dir, EmbeddedOptions::default()).unwrap(),
-    ))
+/// A database in a fresh directory (kept alive by the returned guard).
+fn open() -> (tempfile::TempDir, Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    (dir, Database::from_backend(Arc::new(cluster)))
 }
 
 fn num(v: Option<Vec<u8>>) -> u64 {
@@ -24,8 +25,7 @@ fn put(db: &Database, key: &[u8], n: u64) {
 
 #[test]
 fn a_lock_after_reads_moves_the_read_version_past_a_newer_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     put(&db, b"a", 1);
     put(&db, b"k", 10);
     let mut t = db.begin();
@@ -47,8 +47,7 @@ fn a_lock_after_reads_moves_the_read_version_past_a_newer_commit() {
 
 #[test]
 fn a_changed_read_refuses_the_refresh_and_the_commit_conflicts() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     put(&db, b"a", 1);
     put(&db, b"k", 10);
     let mut t = db.begin();
@@ -70,8 +69,7 @@ fn a_changed_read_refuses_the_refresh_and_the_commit_conflicts() {
 
 #[test]
 fn a_range_read_is_never_refreshed() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     put(&db, b"k", 10);
     let mut t = db.begin();
     t.get_range(&KeyRange::new(b"a".to_vec(), b"b".to_vec()), 0, false)
@@ -84,8 +82,7 @@ fn a_range_read_is_never_refreshed() {
 
 #[test]
 fn a_second_writer_waits_for_the_holder_and_then_commits_on_its_first_attempt() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     put(&db, b"k", 0);
     let mut first = db.begin();
     assert!(first.lock_for_update(b"k").unwrap());
@@ -114,8 +111,7 @@ fn a_second_writer_waits_for_the_holder_and_then_commits_on_its_first_attempt() 
 
 #[test]
 fn an_abandoned_transaction_releases_its_locks() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     let mut t = db.begin();
     assert!(t.lock_for_update(b"k").unwrap());
     assert!(t.lock_for_update(b"k").unwrap(), "taking it twice is fine");
@@ -128,8 +124,7 @@ fn an_abandoned_transaction_releases_its_locks() {
 /// Many writers on one counter: every increment lands exactly once.
 #[test]
 fn concurrent_locked_increments_of_one_key_all_land() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let (_dir, db) = open();
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let db = db.clone();

@@ -94,8 +94,8 @@ impl SqlSession for Session {
         Session::setting(self, name).ok()
     }
 
-    fn set_startup_parameter(&mut self, name: &str, value: &str) -> Result<String, SqlError> {
-        self.set_parameter(name, value)
+    fn set_startup_parameter(&mut self, name: &str, value: &str) -> Result<(), SqlError> {
+        self.set_parameter(name, value).map(|_| ())
     }
 
     fn settings_fingerprint(&self) -> Option<u64> {

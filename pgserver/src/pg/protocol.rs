@@ -426,7 +426,7 @@ impl<F: SessionFactory> Connection<F> {
         };
         for (name, value) in &login.settings {
             match session.set_startup_parameter(name, value) {
-                Ok(_) => {}
+                Ok(()) => {}
                 // A bad value of a parameter we know fails the connection, as in PostgreSQL.
                 Err(e) if e.sqlstate() == "22023" => return self.fail(PgError::Startup(e)),
                 // One we do not know or cannot honour (a time zone other than UTC, say)

@@ -98,10 +98,10 @@ pub trait SqlSession: Send + 'static {
     }
 
     /// Applies a run-time parameter the client sent in its startup packet (as PostgreSQL
-    /// does with `application_name`, `DateStyle`, ... there), returning the value now in
-    /// effect. A session without settings ignores it.
-    fn set_startup_parameter(&mut self, _name: &str, value: &str) -> Result<String, SqlError> {
-        Ok(value.to_string())
+    /// does with `application_name`, `DateStyle`, ... there). A session without settings
+    /// ignores it.
+    fn set_startup_parameter(&mut self, _name: &str, _value: &str) -> Result<(), SqlError> {
+        Ok(())
     }
 
     /// A value that changes whenever any setting's value does (`None`: unknown, so every

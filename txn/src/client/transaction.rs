@@ -148,17 +148,15 @@ impl Transaction {
         if !snapshot {
             self.add_read_range(KeyRange::single(key))?;
         }
-        let value = if self.read_version.is_none() {
+        if self.read_version.is_none() {
             // The first read: one round trip fetches the read version and the value.
             let (v, value) = self.shared.backend.get_with_read_version(key)?;
             self.read_version = Some(v);
             self.started = Instant::now();
-            value
-        } else {
-            let rv = self.read_version()?;
-            self.shared.backend.get(key, rv)?
-        };
-        Ok(value)
+            return Ok(value);
+        }
+        let rv = self.read_version()?;
+        self.shared.backend.get(key, rv)
     }
 
     /// Take the advisory write lock on `key` ([`super::locks`]): wait (bounded) while
