@@ -40,6 +40,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::IoResultExt;
@@ -83,7 +84,16 @@ pub struct RecordWriter {
     written: u64,
     /// Set after a failed write or sync; every later call fails.
     failed: bool,
+    /// Preallocated files only: bytes `..zeroed` hold written zeros (or records), and the
+    /// preallocation ends at `prealloc_end`. See `zero_ahead`.
+    zeroed: u64,
+    prealloc_end: u64,
 }
+
+/// Zeros written ahead of the records at a time, and how far ahead (see `zero_ahead`).
+const ZERO_CHUNK: usize = 256 << 10;
+const ZERO_HEADROOM: u64 = 128 << 10;
+static ZEROS: [u8; ZERO_CHUNK] = [0; ZERO_CHUNK];
 
 impl RecordWriter {
     /// Creates the file (create_new), fsyncs its parent directory.
@@ -108,9 +118,12 @@ impl RecordWriter {
             .open(path)
             .with_path(path)?;
         preallocate(&file, bytes).with_path(path)?;
-        file.sync_all().with_path(path)?;
+        let mut w = RecordWriter::from_file(file, path, 0);
+        w.prealloc_end = bytes;
+        w.zero_ahead(0)?;
+        w.file.sync_all().with_path(path)?;
         sync_dir(parent_dir(path))?;
-        Ok(RecordWriter::from_file(file, path, 0))
+        Ok(w)
     }
 
     /// Reopen an existing file for appending after recovery; `valid_len` is where good records
@@ -139,7 +152,27 @@ impl RecordWriter {
             buf: Vec::with_capacity(BUFFER_LIMIT),
             written,
             failed: false,
+            zeroed: 0,
+            prealloc_end: 0,
         }
+    }
+
+    /// Keep real zeros written at least `ZERO_HEADROOM` beyond `end` inside the preallocated
+    /// size. `fallocate` leaves *unwritten* extents: the first write into each block changes
+    /// the extent map, so an `fdatasync` covering it must also commit the file-system journal
+    /// (on ext4 a 2 KiB group sync took 112 us instead of 88 us, every other group). Writing
+    /// zeros a chunk ahead moves that conversion to one earlier sync per chunk.
+    fn zero_ahead(&mut self, end: u64) -> Result<()> {
+        while self.zeroed < self.prealloc_end && end + ZERO_HEADROOM > self.zeroed {
+            let n = (self.prealloc_end - self.zeroed).min(ZERO_CHUNK as u64);
+            let r = self.file.write_all_at(&ZEROS[..n as usize], self.zeroed);
+            if let Err(e) = r {
+                self.failed = true;
+                return Err(Error::io(&self.path, e));
+            }
+            self.zeroed += n;
+        }
+        Ok(())
     }
 
     /// Buffered in user space; payloads up to 1 GiB.
@@ -158,6 +191,7 @@ impl RecordWriter {
         if payload.len() >= BUFFER_LIMIT {
             // Big payloads go straight to the OS rather than being copied into the buffer.
             self.flush()?;
+            self.zero_ahead(self.written + (HEADER_LEN + payload.len()) as u64)?;
             let r = write_all_vectored(&mut self.file, &header, payload);
             return self.record_write(r, HEADER_LEN + payload.len());
         }
@@ -175,6 +209,7 @@ impl RecordWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
+        self.zero_ahead(self.written + self.buf.len() as u64)?;
         let r = self.file.write_all(&self.buf);
         let n = self.buf.len();
         self.buf.clear();
@@ -189,6 +224,12 @@ impl RecordWriter {
             return Err(Error::io(&self.path, e));
         }
         Ok(())
+    }
+
+    /// Bytes of the file known to hold written zeros or records (tests).
+    #[cfg(test)]
+    pub(crate) fn zeroed_until(&self) -> u64 {
+        self.zeroed
     }
 
     /// Logical bytes including buffered.

@@ -227,6 +227,38 @@ fn preallocated_log_roundtrips_and_keeps_its_size() {
 }
 
 #[test]
+fn preallocated_log_writes_zeros_ahead_of_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ahead.log");
+    let size = 1_500_000u64;
+    let mut w = RecordWriter::create_preallocated(&path, size).unwrap();
+    let first = w.zeroed_until();
+    assert!(first > 0, "the first chunk is zeroed at creation");
+    // Small records across several chunks, then one payload big enough to bypass the buffer.
+    let mut ps: Vec<Vec<u8>> = (0..700u32)
+        .map(|i| vec![(i % 251) as u8 + 1; 1000 + (i as usize % 7)])
+        .collect();
+    ps.push(vec![9u8; 300_000]);
+    for p in &ps {
+        w.append(p).unwrap();
+        w.flush().unwrap();
+        assert!(
+            w.zeroed_until() >= (w.len() + (128 << 10)).min(size),
+            "zeros end at {}, records at {}",
+            w.zeroed_until(),
+            w.len()
+        );
+        assert!(w.zeroed_until() <= size, "never past the preallocation");
+    }
+    assert!(w.zeroed_until() > first);
+    w.sync().unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len(), size);
+    let log = read_log(&path).unwrap();
+    assert_eq!(payloads_of(&log), ps);
+    assert_eq!(log.torn_tail_at, None);
+}
+
+#[test]
 fn open_append_after_recovery_continues_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let path = wal_file_name(dir.path(), 3);
