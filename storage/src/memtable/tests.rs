@@ -1,7 +1,7 @@
 //! Tests of the memtable against a sorted-vector oracle, under concurrency, and at drop.
 
 use std::cmp::Ordering as CmpOrdering;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -261,14 +261,18 @@ fn concurrent_writers_and_readers_stay_sorted_and_complete() {
     const PER: u64 = 10_000;
     let mem = Arc::new(Memtable::new());
     let done = Arc::new(AtomicBool::new(false));
+    // Readers count their passes; writers hold back their second half until every reader has
+    // finished one, so reads and inserts always overlap however the threads are scheduled.
+    let passes_done = Arc::new(AtomicUsize::new(0));
     let start = Arc::new(Barrier::new(WRITERS as usize + 2));
     let readers: Vec<_> = (0..2)
         .map(|_| {
             let (mem, done, start) = (Arc::clone(&mem), Arc::clone(&done), Arc::clone(&start));
+            let passes_done = Arc::clone(&passes_done);
             thread::spawn(move || {
                 start.wait();
                 let mut passes = 0;
-                while !done.load(Ordering::Acquire) {
+                loop {
                     let seen = forward_pass(&mem).len();
                     assert!(
                         seen <= mem.len() + WRITERS as usize,
@@ -276,6 +280,12 @@ fn concurrent_writers_and_readers_stay_sorted_and_complete() {
                     );
                     backward_walk(&mem, 200);
                     passes += 1;
+                    if passes == 1 {
+                        passes_done.fetch_add(1, Ordering::AcqRel);
+                    }
+                    if done.load(Ordering::Acquire) {
+                        break;
+                    }
                 }
                 passes
             })
@@ -284,9 +294,15 @@ fn concurrent_writers_and_readers_stay_sorted_and_complete() {
     let writers: Vec<_> = (0..WRITERS)
         .map(|t| {
             let (mem, start) = (Arc::clone(&mem), Arc::clone(&start));
+            let passes_done = Arc::clone(&passes_done);
             thread::spawn(move || {
                 start.wait();
-                for (key, version, seq) in writer_entries(t, PER) {
+                for (i, (key, version, seq)) in writer_entries(t, PER).enumerate() {
+                    if i as u64 == PER / 2 {
+                        while passes_done.load(Ordering::Acquire) < 2 {
+                            thread::yield_now();
+                        }
+                    }
                     mem.insert(&key, version, seq, ValueKind::Value, &seq.to_le_bytes());
                 }
             })
