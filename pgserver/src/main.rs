@@ -69,9 +69,10 @@ enum Command {
         /// beyond it the statement fails with SQLSTATE 53200.
         #[arg(long, default_value_t = 256)]
         work_mem_mb: usize,
-        /// Memory of the storage engine's block cache, in MiB. The default is a quarter of
-        /// the machine's physical memory (at least 64 MiB), as CockroachDB sizes its cache:
-        /// a cache smaller than the working set turns every read into a system call.
+        /// Memory of the storage engine's caches, in MiB: three quarters for data blocks, one
+        /// for rows. The default is a quarter of the machine's physical memory (at least
+        /// 64 MiB), as CockroachDB sizes its cache: a cache smaller than the working set turns
+        /// every read into a system call.
         #[arg(long)]
         cache_mb: Option<usize>,
         /// The largest message a PostgreSQL client may send, in MiB.

@@ -1,4 +1,4 @@
-//! The shared, memory-bounded block cache.
+//! The shared, memory-bounded block cache, and the optional row cache beside it.
 //!
 //! Every open table reads its data blocks through one `BlockCache`, keyed by
 //! `(file number, block offset)`, holding decoded and decompressed [`Block`]s behind `Arc`s:
@@ -6,89 +6,75 @@
 //! for any iterator still reading it. Index and filter blocks are not cached here; each
 //! `Table` holds its own for as long as it is open.
 //!
-//! Design: the key space is split over 16 shards by a hash of the key, each an LRU list under
-//! its own `Mutex`, so concurrent readers rarely contend. The capacity is split evenly (each
+//! Design: the key space is split over 16 shards by a hash of the key, each a second-chance
+//! queue under its own `Mutex`, so concurrent readers rarely contend. The capacity is split evenly (each
 //! shard gets `capacity / 16`), which keeps the total at or below the bound without a global
 //! counter. A block is charged its buffer size plus a fixed per-entry overhead; a block larger
 //! than a whole shard is not cached at all rather than flushing the shard for it. Hit and miss
 //! counters live inside the shards (updated under the lock already held), so counting costs no
 //! extra atomic traffic.
 //!
-//! Each shard's LRU is an intrusive doubly linked list over a slab (`Vec<Node>`) with a free
-//! list: no allocation per insert once the slab has grown. Slot 0 is the list's sentinel;
-//! `sentinel.next` is the least recently used entry, `sentinel.prev` the most recent.
+//! Replacement is second chance (CLOCK): entries queue in insertion order; a hit only sets
+//! the entry's `referenced` bit, and eviction takes the oldest entry, giving a referenced one
+//! another round instead. A hit therefore touches nothing but its own hash-map entry (an LRU
+//! list would relink three neighbours: four more cache misses per lookup in a large cache).
 //!
-//! `erase_file` scans the slabs (files are deleted rarely, after compactions, and a scan of a
-//! slab is a linear pass over contiguous memory), which keeps the hot paths free of a second
-//! per-file index.
+//! `erase_file` scans the shards' maps (files are deleted rarely, after compactions), which
+//! keeps the hot paths free of a second per-file index.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use crate::sstable::Block;
+use crate::types::{ValueKind, Version};
 
 const NUM_SHARDS: usize = 16;
-const SENTINEL: usize = 0;
 /// Bookkeeping charged per cached block on top of its bytes: slab node plus map entry.
 const ENTRY_OVERHEAD: usize = 96;
 
 type Key = (u64, u64);
 
 /// A memory-bounded LRU cache of decoded blocks, shared by all tables.
-pub struct BlockCache {
-    shards: Box<[Mutex<Shard>]>,
+/// A sharded, memory-bounded LRU map from `(u64, u64)` keys to shared values.
+pub struct Lru<V> {
+    shards: Box<[Mutex<Shard<V>>]>,
     capacity: usize,
 }
 
-impl std::fmt::Debug for BlockCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockCache")
-            .field("capacity", &self.capacity)
-            .field("usage", &self.usage())
-            .finish()
-    }
-}
-
-impl BlockCache {
-    /// A cache holding at most `capacity_bytes` of blocks (0 disables caching).
-    pub fn new(capacity_bytes: usize) -> BlockCache {
+impl<V> Lru<V> {
+    pub fn new(capacity_bytes: usize) -> Lru<V> {
         let per_shard = capacity_bytes / NUM_SHARDS;
         let shards = (0..NUM_SHARDS)
             .map(|_| Mutex::new(Shard::new(per_shard)))
             .collect();
-        BlockCache {
+        Lru {
             shards,
             capacity: capacity_bytes,
         }
     }
 
-    fn shard(&self, key: Key) -> MutexGuard<'_, Shard> {
+    fn shard(&self, key: Key) -> MutexGuard<'_, Shard<V>> {
         let h = mix(key.0 ^ key.1.rotate_left(32));
         let m = &self.shards[(h >> 60) as usize % NUM_SHARDS];
-        // A panic while holding a shard lock can only come from a bug in this module, and
-        // the shard stays structurally sound between statements; keep serving.
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached block at `offset` of table `file_number`, marked most recently used.
-    pub fn get(&self, file_number: u64, offset: u64) -> Option<Arc<Block>> {
-        self.shard((file_number, offset)).get((file_number, offset))
+    pub fn get(&self, a: u64, b: u64) -> Option<Arc<V>> {
+        self.shard((a, b)).get((a, b))
     }
 
-    /// Cache `block`, evicting least recently used blocks to stay within capacity.
-    pub fn insert(&self, file_number: u64, offset: u64, block: Arc<Block>) {
-        let charge = block.charge() + ENTRY_OVERHEAD;
-        self.shard((file_number, offset))
-            .insert((file_number, offset), block, charge);
+    /// Insert, charged `charge` bytes plus the per-entry overhead; a value larger than a
+    /// shard is not cached.
+    pub fn insert(&self, a: u64, b: u64, value: Arc<V>, charge: usize) {
+        self.shard((a, b))
+            .insert((a, b), value, charge + ENTRY_OVERHEAD);
     }
 
-    /// Drop every block of `file_number` (its table file is being deleted).
-    pub fn erase_file(&self, file_number: u64) {
+    /// Drop every entry whose key's first half is `a`.
+    pub fn erase_first(&self, a: u64) {
         for s in self.shards.iter() {
-            s.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .erase_file(file_number);
+            s.lock().unwrap_or_else(|e| e.into_inner()).erase_file(a);
         }
     }
 
@@ -109,11 +95,108 @@ impl BlockCache {
         self.sum(|s| s.misses)
     }
 
-    fn sum(&self, f: impl Fn(&Shard) -> u64) -> u64 {
+    fn sum(&self, f: impl Fn(&Shard<V>) -> u64) -> u64 {
         self.shards
             .iter()
             .map(|s| f(&s.lock().unwrap_or_else(|e| e.into_inner())))
             .sum()
+    }
+}
+
+/// One version of a cached row: its version, kind and value.
+pub type RowVersion = (Version, ValueKind, Box<[u8]>);
+
+/// Every version of one user key held by one table, newest first: what the row cache keeps.
+#[derive(Debug)]
+pub struct CachedRow {
+    pub key: Box<[u8]>,
+    pub versions: Box<[RowVersion]>,
+}
+
+impl CachedRow {
+    /// Bytes the row cache charges for this row (before the per-entry overhead).
+    pub fn charge(&self) -> usize {
+        self.key.len()
+            + self
+                .versions
+                .iter()
+                .map(|(_, _, v)| v.len() + 40)
+                .sum::<usize>()
+    }
+
+    /// The newest version at or below `version`.
+    pub fn at(&self, version: Version) -> Option<&RowVersion> {
+        self.versions.iter().find(|(v, _, _)| *v <= version)
+    }
+}
+
+/// The engine's shared caches: decoded data blocks, and (when given a capacity) whole rows
+/// for point reads.
+pub struct BlockCache {
+    blocks: Lru<Block>,
+    rows: Option<Lru<CachedRow>>,
+}
+
+impl std::fmt::Debug for BlockCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockCache")
+            .field("capacity", &self.capacity())
+            .field("usage", &self.usage())
+            .field("row_capacity", &self.rows.as_ref().map(|r| r.capacity()))
+            .finish()
+    }
+}
+
+impl BlockCache {
+    pub fn new(capacity_bytes: usize) -> BlockCache {
+        BlockCache {
+            blocks: Lru::new(capacity_bytes),
+            rows: None,
+        }
+    }
+
+    /// Also keep a row cache of `row_bytes` (none when 0). Its entries are keyed by table
+    /// file number and key hash, so they never go stale (tables are immutable and their
+    /// numbers never reused); a deleted table's rows simply age out of the LRU.
+    pub fn with_row_cache(mut self, row_bytes: usize) -> BlockCache {
+        self.rows = (row_bytes > 0).then(|| Lru::new(row_bytes));
+        self
+    }
+
+    /// The row cache, if there is one.
+    pub fn rows(&self) -> Option<&Lru<CachedRow>> {
+        self.rows.as_ref()
+    }
+
+    pub fn get(&self, file_number: u64, offset: u64) -> Option<Arc<Block>> {
+        self.blocks.get(file_number, offset)
+    }
+
+    pub fn insert(&self, file_number: u64, offset: u64, block: Arc<Block>) {
+        let charge = block.charge();
+        self.blocks.insert(file_number, offset, block, charge);
+    }
+
+    /// Drop every block of `file_number` (its table file is being deleted).
+    pub fn erase_file(&self, file_number: u64) {
+        self.blocks.erase_first(file_number);
+    }
+
+    /// Bytes currently charged (blocks).
+    pub fn usage(&self) -> usize {
+        self.blocks.usage()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.blocks.capacity()
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.blocks.hits()
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.blocks.misses()
     }
 }
 
@@ -145,38 +228,34 @@ impl Hasher for KeyHasher {
     }
 }
 
-struct Node {
-    key: Key,
-    /// `None` for the sentinel and free slots.
-    block: Option<Arc<Block>>,
+/// One cached value and its replacement state.
+struct Slot<V> {
+    value: Arc<V>,
     charge: usize,
-    prev: usize,
-    next: usize,
+    /// Set by a hit; the eviction sweep clears it once instead of evicting (second chance).
+    referenced: bool,
+    /// Matches the queue entry that is this slot's place in line (older entries are stale).
+    stamp: u64,
 }
 
-struct Shard {
-    map: HashMap<Key, usize, BuildHasherDefault<KeyHasher>>,
-    nodes: Vec<Node>,
-    free: Vec<usize>,
+struct Shard<V> {
+    map: HashMap<Key, Slot<V>, BuildHasherDefault<KeyHasher>>,
+    /// Keys in insertion order, each with the stamp of the insert that queued it; entries
+    /// whose key was since removed or re-inserted are stale and skipped.
+    queue: VecDeque<(Key, u64)>,
+    next_stamp: u64,
     usage: usize,
     capacity: usize,
     hits: u64,
     misses: u64,
 }
 
-impl Shard {
-    fn new(capacity: usize) -> Shard {
-        let sentinel = Node {
-            key: (0, 0),
-            block: None,
-            charge: 0,
-            prev: SENTINEL,
-            next: SENTINEL,
-        };
+impl<V> Shard<V> {
+    fn new(capacity: usize) -> Shard<V> {
         Shard {
             map: HashMap::default(),
-            nodes: vec![sentinel],
-            free: Vec::new(),
+            queue: VecDeque::new(),
+            next_stamp: 0,
             usage: 0,
             capacity,
             hits: 0,
@@ -184,85 +263,85 @@ impl Shard {
         }
     }
 
-    fn unlink(&mut self, i: usize) {
-        let (p, n) = (self.nodes[i].prev, self.nodes[i].next);
-        self.nodes[p].next = n;
-        self.nodes[n].prev = p;
-    }
-
-    /// Link `i` as the most recently used entry.
-    fn push_back(&mut self, i: usize) {
-        let last = self.nodes[SENTINEL].prev;
-        self.nodes[i].prev = last;
-        self.nodes[i].next = SENTINEL;
-        self.nodes[last].next = i;
-        self.nodes[SENTINEL].prev = i;
-    }
-
-    fn get(&mut self, key: Key) -> Option<Arc<Block>> {
-        let Some(&i) = self.map.get(&key) else {
+    /// A hit touches only its own map entry: no list to relink, so a lookup in a large cache
+    /// costs one or two cache misses instead of five.
+    fn get(&mut self, key: Key) -> Option<Arc<V>> {
+        let Some(slot) = self.map.get_mut(&key) else {
             self.misses += 1;
             return None;
         };
         self.hits += 1;
-        self.unlink(i);
-        self.push_back(i);
-        self.nodes[i].block.clone()
+        slot.referenced = true;
+        Some(Arc::clone(&slot.value))
     }
 
-    fn insert(&mut self, key: Key, block: Arc<Block>, charge: usize) {
-        if let Some(&i) = self.map.get(&key) {
-            self.remove(i);
+    fn insert(&mut self, key: Key, value: Arc<V>, charge: usize) {
+        if let Some(old) = self.map.remove(&key) {
+            self.usage -= old.charge;
         }
         if charge > self.capacity {
             return;
         }
-        while self.usage + charge > self.capacity {
-            let lru = self.nodes[SENTINEL].next;
-            if lru == SENTINEL {
-                break;
-            }
-            self.remove(lru);
-        }
-        let node = Node {
+        while self.usage + charge > self.capacity && self.evict_one() {}
+        let stamp = self.next_stamp;
+        self.next_stamp += 1;
+        self.map.insert(
             key,
-            block: Some(block),
-            charge,
-            prev: SENTINEL,
-            next: SENTINEL,
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i] = node;
-                i
-            }
-            None => {
-                self.nodes.push(node);
-                self.nodes.len() - 1
-            }
-        };
-        self.push_back(i);
-        self.map.insert(key, i);
+            Slot {
+                value,
+                charge,
+                referenced: false,
+                stamp,
+            },
+        );
+        self.queue.push_back((key, stamp));
         self.usage += charge;
+        self.compact_queue();
     }
 
-    fn remove(&mut self, i: usize) {
-        self.unlink(i);
-        let node = &mut self.nodes[i];
-        node.block = None;
-        self.usage -= node.charge;
-        let key = node.key;
-        self.map.remove(&key);
-        self.free.push(i);
+    /// Evict the oldest entry not referenced since its last pass; false when empty.
+    fn evict_one(&mut self) -> bool {
+        while let Some((key, stamp)) = self.queue.pop_front() {
+            let Some(slot) = self.map.get_mut(&key) else {
+                continue;
+            };
+            if slot.stamp != stamp {
+                continue;
+            }
+            if slot.referenced {
+                slot.referenced = false;
+                self.queue.push_back((key, stamp));
+                continue;
+            }
+            let charge = slot.charge;
+            self.map.remove(&key);
+            self.usage -= charge;
+            return true;
+        }
+        false
+    }
+
+    /// Drop stale queue entries once they outnumber the live ones (removals and re-inserts
+    /// leave them behind; without evictions nothing else would).
+    fn compact_queue(&mut self) {
+        if self.queue.len() > 2 * self.map.len() + 64 {
+            let map = &self.map;
+            self.queue
+                .retain(|(k, stamp)| map.get(k).is_some_and(|s| s.stamp == *stamp));
+        }
     }
 
     fn erase_file(&mut self, file_number: u64) {
-        let doomed: Vec<usize> = (1..self.nodes.len())
-            .filter(|&i| self.nodes[i].block.is_some() && self.nodes[i].key.0 == file_number)
-            .collect();
-        for i in doomed {
-            self.remove(i);
-        }
+        let mut freed = 0;
+        self.map.retain(|k, slot| {
+            let keep = k.0 != file_number;
+            if !keep {
+                freed += slot.charge;
+            }
+            keep
+        });
+        self.usage -= freed;
+        self.compact_queue();
     }
 }
 
@@ -316,6 +395,36 @@ mod tests {
             assert!(s.get((1, k)).is_some(), "key {k} evicted");
         }
         assert_eq!(s.usage, 3 * one);
+    }
+
+    #[test]
+    fn referenced_entries_get_a_second_chance_and_stale_queue_entries_are_dropped() {
+        let one = block(100).charge() + ENTRY_OVERHEAD;
+        let mut s = Shard::new(4 * one);
+        for k in 0..4u64 {
+            s.insert((1, k), block(100), one);
+        }
+        // Touch 0 and 1: the next two inserts evict 2 and 3, the oldest untouched.
+        assert!(s.get((1, 0)).is_some());
+        assert!(s.get((1, 1)).is_some());
+        s.insert((1, 4), block(100), one);
+        s.insert((1, 5), block(100), one);
+        assert!(s.get((1, 2)).is_none() && s.get((1, 3)).is_none());
+        for k in [0, 1, 4, 5] {
+            assert!(s.get((1, k)).is_some(), "key {k} evicted");
+        }
+        assert_eq!(s.usage, 4 * one);
+        // Re-inserting the same keys over and over leaves stale queue entries behind; the
+        // queue stays bounded by the live entries.
+        for round in 0..1000u64 {
+            s.insert((1, round % 4), block(100), one);
+        }
+        assert!(
+            s.queue.len() <= 2 * s.map.len() + 64,
+            "queue {}",
+            s.queue.len()
+        );
+        assert!(s.usage <= 4 * one);
     }
 
     #[test]

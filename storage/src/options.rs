@@ -1,7 +1,7 @@
 //! Engine options, with defaults sized for a 2-core, many-GiB machine.
 //!
-//! Memory is bounded by `memtable_size * (1 + max_immutable_memtables) + block_cache_size`
-//! plus table indexes and blooms (about 1.3 bytes per key at 10 bits per key).
+//! Memory is bounded by `memtable_size * (1 + max_immutable_memtables) + block_cache_size +
+//! row_cache_size` plus table indexes and blooms (about 1.3 bytes per key at 10 bits per key).
 
 use crate::sstable::{Compression, TableOptions};
 use crate::wal::SyncMode;
@@ -23,6 +23,9 @@ pub struct Options {
     pub compression: Compression,
     /// Memory bound of the shared block cache.
     pub block_cache_size: usize,
+    /// Memory bound of the row cache (every version of a key in a table, for point reads,
+    /// so a repeated read skips the index and block search); 0 turns it off. Default: off.
+    pub row_cache_size: usize,
     /// How many table handles (open file, index, bloom) stay cached.
     pub max_open_tables: usize,
     /// L0 is compacted into L1 once it holds this many files.
@@ -50,6 +53,7 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             compression: Compression::None,
             block_cache_size: 64 << 20,
+            row_cache_size: 0,
             max_open_tables: 1000,
             l0_compaction_trigger: 2,
             l0_slowdown_trigger: 12,

@@ -59,6 +59,10 @@ pub struct Stats {
     pub block_cache_misses: u64,
     pub block_cache_usage: usize,
     pub block_cache_capacity: usize,
+    /// Row cache lookups (zero when it is off; see `Options::row_cache_size`).
+    pub row_cache_hits: u64,
+    pub row_cache_misses: u64,
+    pub row_cache_usage: usize,
     pub open_tables: usize,
     /// Total time writers spent delayed or waiting for flush/compaction.
     pub stall_micros: u64,
@@ -126,10 +130,13 @@ impl std::fmt::Display for Stats {
         )?;
         write!(
             f,
-            "block cache {:.1}% hits, {}/{} B; stalled {} us",
+            "block cache {:.1}% hits, {}/{} B; row cache {} hits, {} misses, {} B; stalled {} us",
             self.cache_hit_rate() * 100.0,
             self.block_cache_usage,
             self.block_cache_capacity,
+            self.row_cache_hits,
+            self.row_cache_misses,
+            self.row_cache_usage,
             self.stall_micros
         )
     }

@@ -9,7 +9,7 @@ mod common;
 use std::ops::Bound;
 
 use common::{tiny_options, Oracle};
-use ferrisdb_storage::{Direction, Engine, Error, Snapshot};
+use ferrisdb_storage::{Direction, Engine, Error, Options, Snapshot};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -100,6 +100,7 @@ fn check_scan(
 }
 
 struct Harness {
+    opts: Options,
     dir: tempfile::TempDir,
     engine: Option<Engine>,
     oracle: Oracle,
@@ -215,7 +216,7 @@ impl Harness {
             Op::Reopen => {
                 self.snapshots.clear();
                 self.engine.take().expect("engine is open").close().unwrap();
-                let e = Engine::open(self.dir.path(), tiny_options()).unwrap();
+                let e = Engine::open(self.dir.path(), self.opts.clone()).unwrap();
                 // The watermark persists only with a flush or compaction; like a storage server
                 // after restart, set it again.
                 e.set_gc_watermark(self.watermark);
@@ -240,10 +241,11 @@ impl Harness {
     }
 }
 
-fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(ops: Vec<Op>, opts: Options) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), tiny_options()).unwrap();
+    let engine = Engine::open(dir.path(), opts.clone()).unwrap();
     let mut h = Harness {
+        opts,
         dir,
         engine: Some(engine),
         oracle: Oracle::default(),
@@ -266,6 +268,12 @@ proptest! {
 
     #[test]
     fn engine_matches_oracle(ops in prop::collection::vec(op(), 1..400)) {
-        run(ops)?;
+        run(ops, tiny_options())?;
+    }
+
+    /// The same, with point reads served through a (small, so also evicting) row cache.
+    #[test]
+    fn engine_with_row_cache_matches_oracle(ops in prop::collection::vec(op(), 1..400)) {
+        run(ops, Options { row_cache_size: 8 << 10, ..tiny_options() })?;
     }
 }

@@ -444,6 +444,11 @@ impl Engine {
         s.block_cache_misses = bc.misses();
         s.block_cache_usage = bc.usage();
         s.block_cache_capacity = bc.capacity();
+        if let Some(rows) = bc.rows() {
+            s.row_cache_hits = rows.hits();
+            s.row_cache_misses = rows.misses();
+            s.row_cache_usage = rows.usage();
+        }
         s.open_tables = self.inner.tables.len();
         s
     }

@@ -83,7 +83,7 @@ pub(super) fn open_inner(dir: PathBuf, opts: Options) -> Result<Inner> {
 
     let tables = Arc::new(TableCache::new(
         dir.clone(),
-        Arc::new(BlockCache::new(opts.block_cache_size)),
+        Arc::new(BlockCache::new(opts.block_cache_size).with_row_cache(opts.row_cache_size)),
         opts.max_open_tables,
     ));
     let state = State {

@@ -15,11 +15,12 @@ use std::sync::Arc;
 
 use super::block::{Block, Malformed};
 use super::block_iter::BlockIter;
+use super::bloom::hash64;
 use super::bloom::BloomFilter;
 use super::format::{decode_properties, read_block, BlockHandle, Footer, FOOTER_SIZE};
 use super::iter::TableIterator;
 use super::TableProperties;
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, CachedRow, Lru};
 use crate::error::IoResultExt;
 use crate::types::{Entry, Version};
 use crate::{Error, Result};
@@ -117,6 +118,13 @@ impl Table {
         {
             return Ok(None);
         }
+        if let Some(rows) = self.cache.rows() {
+            return self.get_through_rows(rows, key, version);
+        }
+        self.get_uncached(key, version)
+    }
+
+    fn get_uncached(&self, key: &[u8], version: Version) -> Result<Option<Entry>> {
         let mut index = self.index_iter();
         index
             .seek(key, version)
@@ -136,6 +144,69 @@ impl Table {
             version: it.version(),
             kind: it.kind(),
             value: it.value().to_vec(),
+        }))
+    }
+
+    /// A point read through the row cache: a hit answers from the key's cached versions in
+    /// this table; a miss reads every version of the key and caches them (unless they run
+    /// past the end of their block, which is rare and then read the ordinary way).
+    fn get_through_rows(
+        &self,
+        rows: &Lru<CachedRow>,
+        key: &[u8],
+        version: Version,
+    ) -> Result<Option<Entry>> {
+        let h = hash64(key);
+        let row = match rows.get(self.file_number, h) {
+            Some(row) if *row.key == *key => row,
+            _ => match self.read_row(key)? {
+                Some(row) => {
+                    let row = Arc::new(row);
+                    let charge = row.charge();
+                    rows.insert(self.file_number, h, Arc::clone(&row), charge);
+                    row
+                }
+                None => return self.get_uncached(key, version),
+            },
+        };
+        Ok(row.at(version).map(|(v, kind, value)| Entry {
+            key: key.to_vec(),
+            version: *v,
+            kind: *kind,
+            value: value.to_vec(),
+        }))
+    }
+
+    /// Every version of `key` in this table, if they all sit in one data block. A key the
+    /// table does not hold gives an empty row (worth caching too: its bloom filter said maybe).
+    fn read_row(&self, key: &[u8]) -> Result<Option<CachedRow>> {
+        let empty = || CachedRow {
+            key: key.into(),
+            versions: Box::new([]),
+        };
+        let mut index = self.index_iter();
+        index
+            .seek(key, Version::MAX)
+            .map_err(|m| self.corruption(self.index_offset, m))?;
+        if !index.valid() {
+            return Ok(Some(empty()));
+        }
+        let handle = self.decode_handle(index.value())?;
+        let mut it = BlockIter::new(self.data_block(handle, true)?);
+        it.seek(key, Version::MAX)
+            .map_err(|m| self.corruption(handle.offset, m))?;
+        let mut versions = Vec::new();
+        while it.valid() && it.key() == key {
+            versions.push((it.version(), it.kind(), Box::<[u8]>::from(it.value())));
+            it.next().map_err(|m| self.corruption(handle.offset, m))?;
+        }
+        if !it.valid() && !versions.is_empty() {
+            // The block ended inside the key's versions; older ones may be in the next block.
+            return Ok(None);
+        }
+        Ok(Some(CachedRow {
+            key: key.into(),
+            versions: versions.into_boxed_slice(),
         }))
     }
 
