@@ -212,7 +212,7 @@ fn mix(mut h: u64) -> u64 {
 /// A cheap hasher for `(u64, u64)` keys (SipHash's DoS resistance is not needed: keys are
 /// file numbers and offsets the engine chose).
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {

@@ -9,22 +9,26 @@
 //! *outside* the lock so a slow open never blocks readers of other tables.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, KeyHasher};
 use crate::fs::table_file_name;
 use crate::sstable::Table;
 use crate::Result;
+
+/// Table number -> (handle, last use tick).
+type Handles = HashMap<u64, (Arc<Table>, AtomicU64), BuildHasherDefault<KeyHasher>>;
 
 pub struct TableCache {
     dir: PathBuf,
     block_cache: Arc<BlockCache>,
     capacity: usize,
     tick: AtomicU64,
-    /// table number -> (handle, last use tick)
-    map: RwLock<HashMap<u64, (Arc<Table>, AtomicU64)>>,
+    /// table number -> (handle, last use tick); hashed cheaply (numbers the engine chose).
+    map: RwLock<Handles>,
 }
 
 impl TableCache {
@@ -34,7 +38,7 @@ impl TableCache {
             block_cache,
             capacity: capacity.max(1),
             tick: AtomicU64::new(0),
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
         }
     }
 
