@@ -7,9 +7,9 @@
 //! `Table` holds its own for as long as it is open.
 //!
 //! Design: the key space is split over 16 shards by a hash of the key, each a second-chance
-//! queue under its own `Mutex`, so concurrent readers rarely contend. The capacity is split evenly (each
-//! shard gets `capacity / 16`), which keeps the total at or below the bound without a global
-//! counter. A block is charged its buffer size plus a fixed per-entry overhead; a block larger
+//! queue under its own `Mutex`, so concurrent readers rarely contend. The capacity is split
+//! evenly (each shard gets `capacity / 16`), which keeps the total at or below the bound
+//! without a global counter. A block is charged its buffer size plus a fixed per-entry overhead; a block larger
 //! than a whole shard is not cached at all rather than flushing the shard for it. Hit and miss
 //! counters live inside the shards (updated under the lock already held), so counting costs no
 //! extra atomic traffic.
@@ -30,25 +30,25 @@ pub use crate::sstable::Block;
 use crate::types::{ValueKind, Version};
 
 const NUM_SHARDS: usize = 16;
-/// Bookkeeping charged per cached block on top of its bytes: slab node plus map entry.
+/// Bookkeeping charged per cached value on top of its bytes: map entry plus queue entry.
 const ENTRY_OVERHEAD: usize = 96;
 
 type Key = (u64, u64);
 
-/// A memory-bounded LRU cache of decoded blocks, shared by all tables.
-/// A sharded, memory-bounded LRU map from `(u64, u64)` keys to shared values.
-pub struct Lru<V> {
+/// A sharded, memory-bounded map from `(u64, u64)` keys to shared values, with
+/// second-chance replacement.
+pub struct ShardedCache<V> {
     shards: Box<[Mutex<Shard<V>>]>,
     capacity: usize,
 }
 
-impl<V> Lru<V> {
-    pub fn new(capacity_bytes: usize) -> Lru<V> {
+impl<V> ShardedCache<V> {
+    pub fn new(capacity_bytes: usize) -> ShardedCache<V> {
         let per_shard = capacity_bytes / NUM_SHARDS;
         let shards = (0..NUM_SHARDS)
             .map(|_| Mutex::new(Shard::new(per_shard)))
             .collect();
-        Lru {
+        ShardedCache {
             shards,
             capacity: capacity_bytes,
         }
@@ -57,9 +57,12 @@ impl<V> Lru<V> {
     fn shard(&self, key: Key) -> MutexGuard<'_, Shard<V>> {
         let h = mix(key.0 ^ key.1.rotate_left(32));
         let m = &self.shards[(h >> 60) as usize % NUM_SHARDS];
+        // A panic while holding a shard lock can only come from a bug in this module, and
+        // the shard stays structurally sound between statements; keep serving.
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The value cached under `(a, b)`, marked as referenced.
     pub fn get(&self, a: u64, b: u64) -> Option<Arc<V>> {
         self.shard((a, b)).get((a, b))
     }
@@ -133,8 +136,8 @@ impl CachedRow {
 /// The engine's shared caches: decoded data blocks, and (when given a capacity) whole rows
 /// for point reads.
 pub struct BlockCache {
-    blocks: Lru<Block>,
-    rows: Option<Lru<CachedRow>>,
+    blocks: ShardedCache<Block>,
+    rows: Option<ShardedCache<CachedRow>>,
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -148,30 +151,33 @@ impl std::fmt::Debug for BlockCache {
 }
 
 impl BlockCache {
+    /// A cache holding at most `capacity_bytes` of blocks (0 disables caching), no row cache.
     pub fn new(capacity_bytes: usize) -> BlockCache {
         BlockCache {
-            blocks: Lru::new(capacity_bytes),
+            blocks: ShardedCache::new(capacity_bytes),
             rows: None,
         }
     }
 
     /// Also keep a row cache of `row_bytes` (none when 0). Its entries are keyed by table
     /// file number and key hash, so they never go stale (tables are immutable and their
-    /// numbers never reused); a deleted table's rows simply age out of the LRU.
+    /// numbers never reused); a deleted table's rows simply age out.
     pub fn with_row_cache(mut self, row_bytes: usize) -> BlockCache {
-        self.rows = (row_bytes > 0).then(|| Lru::new(row_bytes));
+        self.rows = (row_bytes > 0).then(|| ShardedCache::new(row_bytes));
         self
     }
 
     /// The row cache, if there is one.
-    pub fn rows(&self) -> Option<&Lru<CachedRow>> {
+    pub fn rows(&self) -> Option<&ShardedCache<CachedRow>> {
         self.rows.as_ref()
     }
 
+    /// The cached block at `offset` of table `file_number`.
     pub fn get(&self, file_number: u64, offset: u64) -> Option<Arc<Block>> {
         self.blocks.get(file_number, offset)
     }
 
+    /// Cache `block`, evicting others to stay within capacity.
     pub fn insert(&self, file_number: u64, offset: u64, block: Arc<Block>) {
         let charge = block.charge();
         self.blocks.insert(file_number, offset, block, charge);
@@ -209,8 +215,8 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// A cheap hasher for `(u64, u64)` keys (SipHash's DoS resistance is not needed: keys are
-/// file numbers and offsets the engine chose).
+/// A cheap hasher for `u64` and `(u64, u64)` keys (SipHash's DoS resistance is not needed:
+/// keys are file numbers, offsets and hashes the engine chose).
 #[derive(Default)]
 pub(crate) struct KeyHasher(u64);
 
@@ -388,7 +394,7 @@ mod tests {
         for k in 0..3u64 {
             s.insert((1, k), block(100), one);
         }
-        assert!(s.get((1, 0)).is_some()); // 0 becomes most recent; 1 is now the LRU.
+        assert!(s.get((1, 0)).is_some()); // 0 is referenced; 1 is now the oldest untouched.
         s.insert((1, 3), block(100), one);
         assert!(s.get((1, 1)).is_none());
         for k in [0, 2, 3] {

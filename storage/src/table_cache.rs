@@ -19,7 +19,7 @@ use crate::fs::table_file_name;
 use crate::sstable::Table;
 use crate::Result;
 
-/// Table number -> (handle, last use tick).
+/// Table number -> (handle, last use tick), hashed cheaply (numbers the engine chose).
 type Handles = HashMap<u64, (Arc<Table>, AtomicU64), BuildHasherDefault<KeyHasher>>;
 
 pub struct TableCache {
@@ -27,7 +27,6 @@ pub struct TableCache {
     block_cache: Arc<BlockCache>,
     capacity: usize,
     tick: AtomicU64,
-    /// table number -> (handle, last use tick); hashed cheaply (numbers the engine chose).
     map: RwLock<Handles>,
 }
 

@@ -15,12 +15,11 @@ use std::sync::Arc;
 
 use super::block::{Block, Malformed};
 use super::block_iter::BlockIter;
-use super::bloom::hash64;
-use super::bloom::BloomFilter;
+use super::bloom::{hash64, BloomFilter};
 use super::format::{decode_properties, read_block, BlockHandle, Footer, FOOTER_SIZE};
 use super::iter::TableIterator;
 use super::TableProperties;
-use crate::cache::{BlockCache, CachedRow, Lru};
+use crate::cache::{BlockCache, CachedRow, ShardedCache};
 use crate::error::IoResultExt;
 use crate::types::{Entry, Version};
 use crate::{Error, Result};
@@ -125,17 +124,9 @@ impl Table {
     }
 
     fn get_uncached(&self, key: &[u8], version: Version) -> Result<Option<Entry>> {
-        let mut index = self.index_iter();
-        index
-            .seek(key, version)
-            .map_err(|m| self.corruption(self.index_offset, m))?;
-        if !index.valid() {
+        let Some((it, _)) = self.seek_data(key, version)? else {
             return Ok(None);
-        }
-        let handle = self.decode_handle(index.value())?;
-        let mut it = BlockIter::new(self.data_block(handle, true)?);
-        it.seek(key, version)
-            .map_err(|m| self.corruption(handle.offset, m))?;
+        };
         if !it.valid() || it.key() != key {
             return Ok(None);
         }
@@ -147,12 +138,29 @@ impl Table {
         }))
     }
 
+    /// A cursor at the first entry at or after `(key, version)` in the data block that may
+    /// hold it, and that block's offset; `None` when every entry of the table is smaller.
+    fn seek_data(&self, key: &[u8], version: Version) -> Result<Option<(BlockIter, u64)>> {
+        let mut index = self.index_iter();
+        index
+            .seek(key, version)
+            .map_err(|m| self.corruption(self.index_offset, m))?;
+        if !index.valid() {
+            return Ok(None);
+        }
+        let handle = self.decode_handle(index.value())?;
+        let mut it = BlockIter::new(self.data_block(handle, true)?);
+        it.seek(key, version)
+            .map_err(|m| self.corruption(handle.offset, m))?;
+        Ok(Some((it, handle.offset)))
+    }
+
     /// A point read through the row cache: a hit answers from the key's cached versions in
     /// this table; a miss reads every version of the key and caches them (unless they run
     /// past the end of their block, which is rare and then read the ordinary way).
     fn get_through_rows(
         &self,
-        rows: &Lru<CachedRow>,
+        rows: &ShardedCache<CachedRow>,
         key: &[u8],
         version: Version,
     ) -> Result<Option<Entry>> {
@@ -180,29 +188,16 @@ impl Table {
     /// Every version of `key` in this table, if they all sit in one data block. A key the
     /// table does not hold gives an empty row (worth caching too: its bloom filter said maybe).
     fn read_row(&self, key: &[u8]) -> Result<Option<CachedRow>> {
-        let empty = || CachedRow {
-            key: key.into(),
-            versions: Box::new([]),
-        };
-        let mut index = self.index_iter();
-        index
-            .seek(key, Version::MAX)
-            .map_err(|m| self.corruption(self.index_offset, m))?;
-        if !index.valid() {
-            return Ok(Some(empty()));
-        }
-        let handle = self.decode_handle(index.value())?;
-        let mut it = BlockIter::new(self.data_block(handle, true)?);
-        it.seek(key, Version::MAX)
-            .map_err(|m| self.corruption(handle.offset, m))?;
         let mut versions = Vec::new();
-        while it.valid() && it.key() == key {
-            versions.push((it.version(), it.kind(), Box::<[u8]>::from(it.value())));
-            it.next().map_err(|m| self.corruption(handle.offset, m))?;
-        }
-        if !it.valid() && !versions.is_empty() {
-            // The block ended inside the key's versions; older ones may be in the next block.
-            return Ok(None);
+        if let Some((mut it, offset)) = self.seek_data(key, Version::MAX)? {
+            while it.valid() && it.key() == key {
+                versions.push((it.version(), it.kind(), Box::<[u8]>::from(it.value())));
+                it.next().map_err(|m| self.corruption(offset, m))?;
+            }
+            if !it.valid() && !versions.is_empty() {
+                // The block ended inside the key's versions; older ones may be in the next.
+                return Ok(None);
+            }
         }
         Ok(Some(CachedRow {
             key: key.into(),
