@@ -165,6 +165,11 @@ impl StorageServer {
         })
     }
 
+    /// The options this server was opened with.
+    pub fn options(&self) -> &StorageServerOptions {
+        &self.opts
+    }
+
     pub fn applied_version(&self) -> Version {
         self.applied.load(Ordering::Acquire)
     }

@@ -11,7 +11,9 @@
 //!           baseline an embedded transactional read is compared with
 //! ```
 //!
-//! Modes: `embedded` (the cluster in this process), `tcp` (the same cluster served on
+//! Modes: `embedded` (the cluster in this process, one thread per client), `async` (the
+//! same cluster, every client a task on a tokio runtime using `Database::transact_async`:
+//! a commit suspends the task rather than parking a thread), `tcp` (the same cluster served on
 //! loopback; every client has its own connection) and `cluster` (separate processes started
 //! from this binary: `ferrisdb start --roles coordinator` and `--storage-servers` storage
 //! servers; clients commit through the coordinator and read from the storage servers). Keys are `key/{n:08}` over `--keys`
@@ -33,6 +35,7 @@ pub struct BenchArgs {
     pub keys: u64,
     pub seconds: f64,
     pub modes: Vec<String>,
+    pub workloads: Vec<String>,
     pub storage_servers: usize,
 }
 
@@ -80,11 +83,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let cluster = Arc::new(
         EmbeddedCluster::open(&dir, EmbeddedOptions::default()).map_err(|e| e.to_string())?,
     );
-    let db = Database::from_backend(cluster.clone());
+    let db = cluster.database();
     preload(&db, args.keys)?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let backend: Arc<dyn TxnBackend> = cluster.clone();
-    let service = Arc::new(KvService::new(backend, Arc::new(String::new)));
+    let service =
+        Arc::new(KvService::new(backend, Arc::new(String::new)).with_async(cluster.clone()));
     let (handle, addr) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -106,20 +110,35 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     } else {
         addr
     };
+    let mut works = Vec::new();
+    for w in &args.workloads {
+        works.push(match w.as_str() {
+            "read" => Work::Read,
+            "write" => Work::Write,
+            "mix" => Work::Mix,
+            other => return Err(format!("unknown workload {other:?} (read, write, mix)")),
+        });
+    }
     let mut rows = Vec::new();
-    for &clients in &args.clients {
-        rows.push(measure("embedded", Work::Raw, clients, &args, || {
-            Ok(Client::Raw(cluster.clone()))
-        })?);
+    if works.contains(&Work::Read) {
+        for &clients in &args.clients {
+            rows.push(measure("embedded", Work::Raw, clients, &args, || {
+                Ok(Client::Raw(cluster.clone()))
+            })?);
+        }
     }
     for mode in &args.modes {
-        for work in [Work::Read, Work::Write, Work::Mix] {
+        for &work in &works {
             for &clients in &args.clients {
                 let target = if mode == "cluster" {
                     cluster_addr
                 } else {
                     addr
                 };
+                if mode == "async" {
+                    rows.push(measure_async(&rt, mode, work, clients, &args, db.clone())?);
+                    continue;
+                }
                 let make = || client(mode, &db, target);
                 rows.push(measure(mode, work, clients, &args, make)?);
             }
@@ -270,6 +289,57 @@ fn one_op(c: &Client, work: Work, rng: &mut u64, keys: u64) -> Result<(), String
     }
 }
 
+/// `measure` with every client a task on `rt` (async API) instead of a thread.
+fn measure_async(
+    rt: &tokio::runtime::Runtime,
+    mode: &str,
+    work: Work,
+    clients: usize,
+    args: &BenchArgs,
+    db: Database,
+) -> Result<Row, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..clients)
+        .map(|t| {
+            let (stop, keys, db) = (stop.clone(), args.keys, db.clone());
+            rt.spawn(async move {
+                let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t as u64 + 1);
+                let mut lat: Vec<u32> = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    let k = key(next(&mut rng) % keys);
+                    let write = match work {
+                        Work::Write => true,
+                        Work::Mix => next(&mut rng).is_multiple_of(10),
+                        _ => false,
+                    };
+                    let r = if write {
+                        db.transact_async(|tx| Box::pin(async { tx.set(&k, &[b'w'; 100]) }))
+                            .await
+                    } else {
+                        db.transact_async(|tx| Box::pin(async { tx.get(&k).await.map(|_| ()) }))
+                            .await
+                    };
+                    r.map_err(|e| e.to_string())?;
+                    lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+                Ok::<_, String>(lat)
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(args.seconds));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(
+            rt.block_on(t)
+                .map_err(|_| "a client task panicked".to_string())??,
+        );
+    }
+    Ok(row(mode, work, clients, start.elapsed().as_secs_f64(), all))
+}
+
 fn measure(
     mode: &str,
     work: Work,
@@ -304,7 +374,11 @@ fn measure(
                 .map_err(|_| "a client thread panicked".to_string())??,
         );
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    Ok(row(mode, work, clients, start.elapsed().as_secs_f64(), all))
+}
+
+/// A result row from every operation's latency in microseconds.
+fn row(mode: &str, work: Work, clients: usize, elapsed: f64, mut all: Vec<u32>) -> Row {
     all.sort_unstable();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -316,14 +390,14 @@ fn measure(
         work.name(),
         all.len() as f64 / elapsed
     );
-    Ok(Row {
+    Row {
         mode: mode.to_string(),
         work,
         clients,
         ops_per_sec: all.len() as f64 / elapsed,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
-    })
+    }
 }
 
 fn report(rows: &[Row]) {

@@ -10,7 +10,8 @@
 //!   ferrisdb start --roles storage --data-dir DIR --addr HOST:PORT --join COORDINATOR
 //!   ferrisdb kv [--cluster 127.0.0.1:4500] [--hex] get KEY | set KEY VALUE | clear KEY
 //!                                                 | scan BEGIN END [--limit N] | status
-//!   ferrisdb bench kv [--clients 1,16,64] [--keys N] [--seconds S] [--modes embedded,tcp]
+//!   ferrisdb bench kv [--clients 1,16,64] [--keys N] [--seconds S] [--modes embedded,async,tcp]
+//!                     [--workloads read,write,mix]
 //! ```
 //!
 //! The PostgreSQL wire server (`pg`) serves the SQL layer from `start`.
@@ -114,9 +115,17 @@ enum BenchWhat {
         keys: u64,
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
-        /// `embedded`, `tcp` (one process, over loopback) and `cluster` (separate processes).
-        #[arg(long, value_delimiter = ',', default_value = "embedded,tcp,cluster")]
+        /// `embedded` (client threads), `async` (embedded, client tasks on the async API),
+        /// `tcp` (one process, over loopback) and `cluster` (separate processes).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "embedded,async,tcp,cluster"
+        )]
         modes: Vec<String>,
+        /// Any of `read`, `write`, `mix` (the raw-read baseline runs with `read`).
+        #[arg(long, value_delimiter = ',', default_value = "read,write,mix")]
+        workloads: Vec<String>,
         /// Storage-server processes in `cluster` mode.
         #[arg(long, default_value_t = 1)]
         storage_servers: usize,
@@ -199,6 +208,7 @@ fn main() -> ExitCode {
                     keys,
                     seconds,
                     modes,
+                    workloads,
                     storage_servers,
                 },
         } => bench_kv::run(bench_kv::BenchArgs {
@@ -206,6 +216,7 @@ fn main() -> ExitCode {
             keys,
             seconds,
             modes,
+            workloads,
             storage_servers,
         }),
         Command::Bench {

@@ -88,7 +88,7 @@ pub fn run(
                     .with_statement_timeout(pg_config.statement_timeout)
                     .with_memory_limit(pg_config.work_mem_bytes),
             );
-            let service = Arc::new(KvService::new(backend, status));
+            let service = Arc::new(KvService::new(backend, status).with_async(cluster.clone()));
             let pg = rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(pg_addr)
                     .await

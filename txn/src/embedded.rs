@@ -13,10 +13,11 @@
 //! restores from the log. (Syncing both doubled a lone client's commit latency.)
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ferrisdb_kv::{KeyRange, StorageServer, StorageServerOptions, Version};
 
-use crate::client::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use crate::client::{AsyncTxnBackend, CommitRequest, Database, KeyValue, TxnBackend, TxnError};
 use crate::pipeline::CommitPipeline;
 
 /// Tuning of the embedded cluster.
@@ -44,7 +45,7 @@ impl Default for EmbeddedOptions {
 
 /// Every role in one process.
 pub struct EmbeddedCluster {
-    pipeline: CommitPipeline,
+    pipeline: std::sync::Arc<CommitPipeline>,
 }
 
 impl EmbeddedCluster {
@@ -57,9 +58,20 @@ impl EmbeddedCluster {
             ferrisdb_kv::KEY_SPACE_END.to_vec(),
         )];
         let storage = StorageServer::open(&dir.join("storage"), all, opts.storage.clone())?;
-        let pipeline = CommitPipeline::open(dir, Some(storage), opts.mvcc_window, opts.pull_bytes)?;
+        let pipeline = Arc::new(CommitPipeline::open(
+            dir,
+            Some(storage),
+            opts.mvcc_window,
+            opts.pull_bytes,
+        )?);
         tracing::info!(dir = %dir.display(), version = pipeline.committed(), "embedded cluster opened");
         Ok(EmbeddedCluster { pipeline })
+    }
+
+    /// A database handle on this cluster with both APIs: [`Database::begin`] (threads) and
+    /// [`Database::begin_async`] (tasks; commits suspend instead of blocking).
+    pub fn database(self: &Arc<Self>) -> Database {
+        Database::from_backends(self.clone(), self.clone())
     }
 
     pub fn storage(&self) -> &StorageServer {
@@ -113,10 +125,51 @@ impl TxnBackend for EmbeddedCluster {
     }
 }
 
+impl EmbeddedCluster {
+    /// Before an async read at `version`: wait (as a future, bounded like a blocking read)
+    /// for the apply thread to reach it, so the read itself does not block.
+    async fn applied(&self, version: Version) {
+        if version > self.storage().applied_version() {
+            let limit = self.storage().options().read_wait;
+            // On timeout the read below fails retryably (`FutureVersion`), as it would
+            // blocking.
+            self.pipeline.wait_applied(version, limit).await;
+        }
+    }
+}
+
+/// Reads are in-memory or block-cache lookups, answered in place once their version is
+/// applied; the commit waits for its batch as a future.
+#[async_trait::async_trait]
+impl AsyncTxnBackend for EmbeddedCluster {
+    async fn read_version(&self) -> Result<Version, TxnError> {
+        TxnBackend::read_version(self)
+    }
+
+    async fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        self.applied(version).await;
+        TxnBackend::get(self, key, version)
+    }
+
+    async fn get_range(
+        &self,
+        range: &KeyRange,
+        version: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.applied(version).await;
+        TxnBackend::get_range(self, range, version, limit, reverse)
+    }
+
+    async fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
+        self.pipeline.commit_async(req).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     /// Found on review: a batch that panicked poisoned the pipeline lock, and every later
     /// commit parked forever waiting for a leader instead of failing.
@@ -132,7 +185,7 @@ mod tests {
         })
         .join();
         let req = CommitRequest {
-            read_version: cluster.read_version().unwrap(),
+            read_version: TxnBackend::read_version(&*cluster).unwrap(),
             read_ranges: vec![],
             write_ranges: vec![KeyRange::single(b"k")],
             mutations: vec![ferrisdb_kv::Mutation::Set {
@@ -140,7 +193,40 @@ mod tests {
                 value: b"v".to_vec(),
             }],
         };
-        let e = cluster.commit(req).unwrap_err();
+        let e = TxnBackend::commit(&*cluster, req).unwrap_err();
         assert!(matches!(e, TxnError::CommitUnknownResult(_)), "{e}");
+    }
+
+    fn set(key: &[u8]) -> CommitRequest {
+        CommitRequest {
+            read_version: 0,
+            read_ranges: vec![],
+            write_ranges: vec![KeyRange::single(key)],
+            mutations: vec![ferrisdb_kv::Mutation::Set {
+                key: key.to_vec(),
+                value: b"v".to_vec(),
+            }],
+        }
+    }
+
+    /// A committing thread applies its batch itself only when the apply thread is idle.
+    /// Were it to apply while a task's batch waits there, storage would move past that
+    /// batch's version and then skip it as already applied: an acknowledged commit lost.
+    #[test]
+    fn a_leading_thread_never_applies_ahead_of_a_queued_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster =
+            Arc::new(EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap());
+        let hold = cluster.pipeline.hold_apply_for_test();
+        // Acknowledged once durable; its apply waits behind the held thread.
+        let v1 = crate::client::block_on(cluster.pipeline.commit_async(set(b"task"))).unwrap();
+        let v2 = TxnBackend::commit(&*cluster, set(b"thread")).unwrap();
+        assert!(v2 > v1);
+        assert!(cluster.storage().applied_version() < v1);
+        drop(hold);
+        for key in [&b"task"[..], b"thread"] {
+            let got = TxnBackend::get(&*cluster, key, v2).unwrap();
+            assert_eq!(got.as_deref(), Some(&b"v"[..]), "{key:?}");
+        }
     }
 }

@@ -21,7 +21,8 @@ pub mod resolver;
 pub mod sequencer;
 
 pub use client::{
-    CommitRequest, Database, KeyValue, MetadataCache, Transaction, TxnBackend, TxnError,
+    AsyncTransaction, AsyncTxnBackend, CommitRequest, Database, KeyValue, MetadataCache,
+    Transaction, TxnBackend, TxnError, TxnFuture,
 };
 pub use commit_log::{CommitLog, CommitLogOptions};
 pub use embedded::{EmbeddedCluster, EmbeddedOptions};

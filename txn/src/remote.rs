@@ -32,7 +32,7 @@ use ferrisdb_kv::transport::{Handler, TransportError};
 use ferrisdb_kv::{KeyRange, KvError, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use crate::client::{AsyncTxnBackend, CommitRequest, KeyValue, TxnBackend, TxnError};
 use crate::cluster::{Assignment, Heartbeat, ShardMap};
 use crate::pipeline::LogEntries;
 
@@ -172,9 +172,12 @@ impl From<WireError> for TxnError {
 }
 
 /// The server side: answers [`KvRequest`]s from a backend (the embedded cluster). Serve it
-/// from a multi-threaded tokio runtime: requests run with `block_in_place`.
+/// from a multi-threaded tokio runtime: requests that may block run with `block_in_place`,
+/// except commits and reads when the service has the backend's async side
+/// ([`KvService::with_async`]), which it awaits.
 pub struct KvService {
     backend: Arc<dyn TxnBackend>,
+    async_backend: Option<Arc<dyn AsyncTxnBackend>>,
     status: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
@@ -183,7 +186,37 @@ impl KvService {
         backend: Arc<dyn TxnBackend>,
         status: Arc<dyn Fn() -> String + Send + Sync>,
     ) -> KvService {
-        KvService { backend, status }
+        KvService {
+            backend,
+            async_backend: None,
+            status,
+        }
+    }
+
+    /// Await commits and reads through `async_backend` (the same cluster as the backend):
+    /// a commit then waits for its batch without holding a runtime thread.
+    pub fn with_async(mut self, async_backend: Arc<dyn AsyncTxnBackend>) -> KvService {
+        self.async_backend = Some(async_backend);
+        self
+    }
+
+    /// The answer from the async backend, for the requests it serves.
+    async fn answer_async(&self, b: &dyn AsyncTxnBackend, req: KvRequest) -> KvResponse {
+        let r = match req {
+            KvRequest::Commit(c) => b.commit(c).await.map(KvResponse::Version),
+            KvRequest::Get { key, version } => b.get(&key, version).await.map(KvResponse::Value),
+            KvRequest::GetRange {
+                range,
+                version,
+                limit,
+                reverse,
+            } => b
+                .get_range(&range, version, limit as usize, reverse)
+                .await
+                .map(KvResponse::Range),
+            other => return self.answer(other),
+        };
+        r.unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))
     }
 
     fn answer(&self, req: KvRequest) -> KvResponse {
@@ -220,6 +253,13 @@ impl KvService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<KvService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
+        if let (
+            Some(b),
+            KvRequest::Commit(_) | KvRequest::Get { .. } | KvRequest::GetRange { .. },
+        ) = (&self.async_backend, &req)
+        {
+            return self.answer_async(b.as_ref(), req).await;
+        }
         // A read at an applied version is a memory or cache lookup: answer it on this worker.
         // Anything that may block (fsync, waiting for a version) runs with `block_in_place`,
         // which moves the runtime's other tasks elsewhere: cheaper than a trip through the

@@ -13,6 +13,7 @@
 //! The backend is a small trait ([`TxnBackend`]): the embedded cluster implements it in
 //! process; a network client implements it over the transport.
 
+mod async_api;
 mod error;
 pub mod locks;
 mod metadata;
@@ -20,20 +21,27 @@ mod metadata;
 pub(crate) mod tests;
 mod transaction;
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use async_api::block_on;
+pub use async_api::{AsyncTransaction, AsyncTxnBackend};
 pub use error::TxnError;
 pub use metadata::MetadataCache;
 pub use transaction::{Transaction, MAX_KEY_SIZE, MAX_TRANSACTION_SIZE, MAX_VALUE_SIZE};
 
 use ferrisdb_kv::{KeyRange, Mutation, Version};
 
+/// The future a [`Database::transact_async`] body returns.
+pub type TxnFuture<'t, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, TxnError>> + Send + 't>>;
+
 /// A key and its value.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Everything a commit sends to the coordinator.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitRequest {
     pub read_version: Version,
     pub read_ranges: Vec<KeyRange>,
@@ -83,6 +91,8 @@ pub struct Database {
 /// What every transaction of one [`Database`] handle uses.
 pub(crate) struct Shared {
     backend: Arc<dyn TxnBackend>,
+    /// What [`AsyncTransaction`]s await, when the backend has an asynchronous side.
+    async_backend: Option<Arc<dyn AsyncTxnBackend>>,
     metadata: MetadataCache,
     locks: locks::LockTable,
     /// Lock-table ids, handed out at a transaction's first lock.
@@ -91,9 +101,26 @@ pub(crate) struct Shared {
 
 impl Database {
     pub fn from_backend(backend: Arc<dyn TxnBackend>) -> Database {
+        Self::build(backend, None)
+    }
+
+    /// A database whose [`AsyncTransaction`]s await `async_backend` (the same cluster as
+    /// `backend`), so that waiting for a commit suspends a task instead of a thread.
+    pub fn from_backends(
+        backend: Arc<dyn TxnBackend>,
+        async_backend: Arc<dyn AsyncTxnBackend>,
+    ) -> Database {
+        Self::build(backend, Some(async_backend))
+    }
+
+    fn build(
+        backend: Arc<dyn TxnBackend>,
+        async_backend: Option<Arc<dyn AsyncTxnBackend>>,
+    ) -> Database {
         Database {
             shared: Arc::new(Shared {
                 backend,
+                async_backend,
                 metadata: MetadataCache::default(),
                 locks: locks::LockTable::default(),
                 next_id: std::sync::atomic::AtomicU64::new(1),
@@ -112,6 +139,13 @@ impl Database {
         Transaction::new(self.shared.clone())
     }
 
+    /// A new transaction for async code: its reads and commit are futures. Without an
+    /// asynchronous backend ([`Database::from_backends`]) they complete without suspending,
+    /// and a commit blocks the calling thread for its fsync.
+    pub fn begin_async<'a>(&self) -> AsyncTransaction<'a> {
+        AsyncTransaction::new(Transaction::new_async(self.shared.clone()))
+    }
+
     /// The advisory write locks behind [`Transaction::lock_for_update`].
     pub fn lock_table(&self) -> &locks::LockTable {
         &self.shared.locks
@@ -128,27 +162,80 @@ impl Database {
         &self,
         mut body: impl FnMut(&mut Transaction) -> Result<T, TxnError>,
     ) -> Result<(T, Version), TxnError> {
-        let mut backoff = Duration::from_millis(1);
-        let mut attempt = 0;
+        let mut retry = Retry::new(self.max_attempts);
         loop {
-            attempt += 1;
             let mut tx = self.begin();
             let result = body(&mut tx).and_then(|t| tx.commit().map(|v| (t, v)));
-            match result {
-                Ok(r) => return Ok(r),
-                Err(e) if e.is_retryable() && attempt < self.max_attempts => {
-                    tracing::debug!(attempt, error = %e, "retrying transaction");
-                    std::thread::sleep(jitter(backoff));
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
-                Err(e) if e.is_retryable() => {
-                    return Err(TxnError::RetryLimit {
-                        attempts: attempt,
-                        last: Box::new(e),
-                    })
-                }
-                Err(e) => return Err(e),
+            match retry.after(result) {
+                ControlFlow::Break(r) => return r,
+                ControlFlow::Continue(wait) => std::thread::sleep(wait),
             }
+        }
+    }
+
+    /// `transact` for async code: runs `body` in an [`AsyncTransaction`] and commits it,
+    /// retrying retryable failures with the same backoff (a tokio sleep; call it on a tokio
+    /// runtime). The body returns its future boxed, which keeps the whole future `Send`; it
+    /// may borrow anything that outlives the call (`'a`):
+    ///
+    /// ```ignore
+    /// let key = b"k".to_vec();
+    /// db.transact_async(|tx| Box::pin(async { tx.set(&key, b"v") })).await?;
+    /// ```
+    pub async fn transact_async<'a, T>(
+        &self,
+        mut body: impl for<'t> FnMut(&'t mut AsyncTransaction<'a>) -> TxnFuture<'t, T>,
+    ) -> Result<(T, Version), TxnError> {
+        let mut retry = Retry::new(self.max_attempts);
+        loop {
+            let mut tx = self.begin_async();
+            let result = match body(&mut tx).await {
+                Ok(t) => tx.commit().await.map(|v| (t, v)),
+                Err(e) => Err(e),
+            };
+            match retry.after(result) {
+                ControlFlow::Break(r) => return r,
+                ControlFlow::Continue(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+}
+
+/// The retry policy of `transact`: retryable errors are retried with exponential backoff
+/// (1 ms doubling to 500 ms, jittered) up to the attempt limit.
+struct Retry {
+    attempt: u32,
+    max_attempts: u32,
+    backoff: Duration,
+}
+
+impl Retry {
+    fn new(max_attempts: u32) -> Retry {
+        Retry {
+            attempt: 0,
+            max_attempts,
+            backoff: Duration::from_millis(1),
+        }
+    }
+
+    /// After an attempt: its final result, or how long to wait before the next attempt.
+    fn after<T>(
+        &mut self,
+        result: Result<T, TxnError>,
+    ) -> ControlFlow<Result<T, TxnError>, Duration> {
+        self.attempt += 1;
+        match result {
+            Err(e) if e.is_retryable() && self.attempt < self.max_attempts => {
+                tracing::debug!(attempt = self.attempt, error = %e, "retrying transaction");
+                let wait = jitter(self.backoff);
+                self.backoff = (self.backoff * 2).min(Duration::from_millis(500));
+                ControlFlow::Continue(wait)
+            }
+            Err(e) if e.is_retryable() => ControlFlow::Break(Err(TxnError::RetryLimit {
+                attempts: self.attempt,
+                last: Box::new(e),
+            })),
+            r => ControlFlow::Break(r),
         }
     }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use ferrisdb_kv::{key_after, KeyRange, Mutation, Version, METADATA_VERSION_KEY};
 
 use super::locks::{Acquired, MAX_LOCKS_PER_TRANSACTION, WAIT_LIMIT};
-use super::{CommitRequest, KeyValue, Shared, TxnError};
+use super::{block_on, AsyncTxnBackend, CommitRequest, KeyValue, Shared, TxnError};
 
 pub const MAX_KEY_SIZE: usize = 10_000;
 pub const MAX_VALUE_SIZE: usize = 100_000;
@@ -68,6 +68,9 @@ pub struct Transaction {
     held: Vec<Vec<u8>>,
     /// False once a read cannot be re-checked by value (a range, a hand-added conflict).
     refreshable: bool,
+    /// Reads and the commit go through the database's asynchronous backend (an
+    /// [`super::AsyncTransaction`] of a database that has one).
+    uses_async: bool,
 }
 
 impl Transaction {
@@ -89,16 +92,60 @@ impl Transaction {
             write_ranges: Vec::new(),
             size: 0,
             done: false,
+            uses_async: false,
+        }
+    }
+
+    /// A transaction whose reads and commit await the database's asynchronous backend.
+    pub(crate) fn new_async(shared: Arc<Shared>) -> Transaction {
+        let mut tx = Transaction::new(shared);
+        tx.uses_async = tx.shared.async_backend.is_some();
+        tx
+    }
+
+    /// The asynchronous backend, when this transaction uses it; else the synchronous one
+    /// answers (its calls complete without suspending).
+    fn async_backend(&self) -> Option<&dyn AsyncTxnBackend> {
+        match &self.shared.async_backend {
+            Some(b) if self.uses_async => Some(b.as_ref()),
+            _ => None,
+        }
+    }
+
+    async fn backend_get(&self, key: &[u8], rv: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        match self.async_backend() {
+            Some(b) => b.get(key, rv).await,
+            None => self.shared.backend.get(key, rv),
+        }
+    }
+
+    async fn backend_get_range(
+        &self,
+        range: &KeyRange,
+        rv: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        match self.async_backend() {
+            Some(b) => b.get_range(range, rv, limit, reverse).await,
+            None => self.shared.backend.get_range(range, rv, limit, reverse),
         }
     }
 
     /// The read version, fetched on first use.
     pub fn read_version(&mut self) -> Result<Version, TxnError> {
+        block_on(self.read_version_io())
+    }
+
+    pub(crate) async fn read_version_io(&mut self) -> Result<Version, TxnError> {
         self.live()?;
         if let Some(v) = self.read_version {
             return Ok(v);
         }
-        let v = self.shared.backend.read_version()?;
+        let v = match self.async_backend() {
+            Some(b) => b.read_version().await?,
+            None => self.shared.backend.read_version()?,
+        };
         self.read_version = Some(v);
         self.started = Instant::now();
         Ok(v)
@@ -118,30 +165,38 @@ impl Transaction {
 
     /// The value of `key`, seeing this transaction's own writes; conflicts on `key`.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
-        self.get_inner(key, false)
+        block_on(self.get_io(key, false))
     }
 
     /// Like `get`, but adds no read conflict (a snapshot read).
     pub fn snapshot_get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TxnError> {
-        self.get_inner(key, true)
+        block_on(self.get_io(key, true))
     }
 
-    fn get_inner(&mut self, key: &[u8], snapshot: bool) -> Result<Option<Vec<u8>>, TxnError> {
+    pub(crate) async fn get_io(
+        &mut self,
+        key: &[u8],
+        snapshot: bool,
+    ) -> Result<Option<Vec<u8>>, TxnError> {
         check_key(key, true)?;
         self.live()?;
         match self.local.get(key).cloned() {
             Some(Local::Value(v)) => Ok(Some(v)),
             Some(Local::Cleared) => Ok(None),
             Some(Local::Add(delta)) => {
-                let base = self.storage_get(key, snapshot)?;
+                let base = self.storage_get(key, snapshot).await?;
                 Ok(Some(Mutation::add_le(base.as_deref(), delta).to_vec()))
             }
-            None => self.storage_get(key, snapshot),
+            None => self.storage_get(key, snapshot).await,
         }
     }
 
     /// The stored value under the local range clears (not the local point writes).
-    fn storage_get(&mut self, key: &[u8], snapshot: bool) -> Result<Option<Vec<u8>>, TxnError> {
+    async fn storage_get(
+        &mut self,
+        key: &[u8],
+        snapshot: bool,
+    ) -> Result<Option<Vec<u8>>, TxnError> {
         if self.cleared.iter().any(|r| r.contains(key)) {
             return Ok(None);
         }
@@ -150,13 +205,16 @@ impl Transaction {
         }
         if self.read_version.is_none() {
             // The first read: one round trip fetches the read version and the value.
-            let (v, value) = self.shared.backend.get_with_read_version(key)?;
+            let (v, value) = match self.async_backend() {
+                Some(b) => b.get_with_read_version(key).await?,
+                None => self.shared.backend.get_with_read_version(key)?,
+            };
             self.read_version = Some(v);
             self.started = Instant::now();
             return Ok(value);
         }
-        let rv = self.read_version()?;
-        self.shared.backend.get(key, rv)
+        let rv = self.read_version_io().await?;
+        self.backend_get(key, rv).await
     }
 
     /// Take the advisory write lock on `key` ([`super::locks`]): wait (bounded) while
@@ -309,7 +367,7 @@ impl Transaction {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, TxnError> {
-        self.get_range_inner(range, limit, reverse, false)
+        block_on(self.get_range_io(range, limit, reverse, false))
     }
 
     /// Like `get_range`, without a read conflict.
@@ -319,10 +377,10 @@ impl Transaction {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, TxnError> {
-        self.get_range_inner(range, limit, reverse, true)
+        block_on(self.get_range_io(range, limit, reverse, true))
     }
 
-    fn get_range_inner(
+    pub(crate) async fn get_range_io(
         &mut self,
         range: &KeyRange,
         limit: usize,
@@ -338,7 +396,7 @@ impl Transaction {
             // A range's observed part is not kept, so it cannot be re-checked.
             self.refreshable = false;
         }
-        let rv = self.read_version()?;
+        let rv = self.read_version_io().await?;
         let mut stored = StoredCursor::new(range.clone(), reverse);
         let mut locals: Vec<(Vec<u8>, Local)> = self
             .local
@@ -354,7 +412,7 @@ impl Transaction {
         let mut locals = locals.into_iter().peekable();
         let mut out = Vec::new();
         while out.len() < limit {
-            let next_stored = stored.peek(self, rv)?;
+            let next_stored = stored.peek(self, rv).await?;
             let take_local = match (locals.peek(), next_stored) {
                 (None, None) => break,
                 (Some(_), None) => true,
@@ -378,7 +436,7 @@ impl Transaction {
                     let base = match base {
                         Some(v) => Some(v),
                         None if self.cleared.iter().any(|r| r.contains(&k)) => None,
-                        None => self.shared.backend.get(&k, rv)?,
+                        None => self.backend_get(&k, rv).await?,
                     };
                     out.push((k, Mutation::add_le(base.as_deref(), delta).to_vec()));
                 }
@@ -525,9 +583,13 @@ impl Transaction {
 
     /// Commit; returns the commit version (the read version for a read-only transaction).
     pub fn commit(&mut self) -> Result<Version, TxnError> {
+        block_on(self.commit_io())
+    }
+
+    pub(crate) async fn commit_io(&mut self) -> Result<Version, TxnError> {
         self.live()?;
         if self.mutations.is_empty() && self.write_ranges.is_empty() {
-            let v = self.read_version()?;
+            let v = self.read_version_io().await?;
             self.done = true;
             self.release_locks();
             return Ok(v);
@@ -536,15 +598,19 @@ impl Transaction {
         // for it, so it skips the round trip that would fetch one.
         let read_version = match (self.read_version, self.read_ranges.is_empty()) {
             (None, true) => 0,
-            _ => self.read_version()?,
+            _ => self.read_version_io().await?,
         };
         self.done = true;
-        let r = self.shared.backend.commit(CommitRequest {
+        let req = CommitRequest {
             read_version,
             read_ranges: std::mem::take(&mut self.read_ranges),
             write_ranges: std::mem::take(&mut self.write_ranges),
             mutations: std::mem::take(&mut self.mutations),
-        });
+        };
+        let r = match self.async_backend() {
+            Some(b) => b.commit(req).await,
+            None => self.shared.backend.commit(req),
+        };
         // Only now: a waiter's fresh read version must include this commit.
         self.release_locks();
         r
@@ -593,7 +659,7 @@ impl StoredCursor {
     }
 
     /// The next stored key not hidden by a local range clear, fetching as needed.
-    fn peek(&mut self, tx: &Transaction, rv: Version) -> Result<Option<&[u8]>, TxnError> {
+    async fn peek(&mut self, tx: &Transaction, rv: Version) -> Result<Option<&[u8]>, TxnError> {
         loop {
             while let Some((k, _)) = self.buf.front() {
                 if tx.cleared.iter().any(|r| r.contains(k)) && !tx.local.contains_key(k) {
@@ -605,10 +671,9 @@ impl StoredCursor {
             if !self.buf.is_empty() || self.exhausted {
                 return Ok(self.buf.front().map(|kv| kv.0.as_slice()));
             }
-            let page =
-                tx.shared
-                    .backend
-                    .get_range(&self.remaining, rv, RANGE_PAGE, self.reverse)?;
+            let page = tx
+                .backend_get_range(&self.remaining, rv, RANGE_PAGE, self.reverse)
+                .await?;
             self.exhausted = page.len() < RANGE_PAGE;
             if let Some((last, _)) = page.last() {
                 if self.reverse {

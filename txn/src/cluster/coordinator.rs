@@ -50,7 +50,7 @@ impl Default for CoordinatorOptions {
 
 /// The coordinator role.
 pub struct Coordinator {
-    pipeline: CommitPipeline,
+    pipeline: std::sync::Arc<CommitPipeline>,
     controller: Mutex<Controller>,
     state_path: PathBuf,
 }
@@ -60,7 +60,7 @@ impl Coordinator {
     pub fn open(dir: &Path, opts: CoordinatorOptions) -> Result<Arc<Coordinator>, TxnError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| crate::Error::Storage(ferrisdb_storage::Error::io(dir, e)))?;
-        let pipeline = CommitPipeline::open(dir, None, opts.mvcc_window, 4 << 20)?;
+        let pipeline = Arc::new(CommitPipeline::open(dir, None, opts.mvcc_window, 4 << 20)?);
         let state_path = dir.join("controller");
         let state = load_state(&state_path)?;
         tracing::info!(dir = %dir.display(), shards = state.shards.len(), members = state.members.len(), "coordinator opened");

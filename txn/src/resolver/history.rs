@@ -97,6 +97,14 @@ impl History {
 
     /// Replace whatever covers `[b, e)` by one span at `version`.
     fn paint(&mut self, b: &[u8], e: &[u8], version: Version) {
+        // The common case, a key written again: its span is exactly `[b, e)`, so nothing
+        // else overlaps it (spans never overlap) and only its version changes.
+        if let Some(s) = self.spans.get_mut(b) {
+            if s.end.as_slice() == e {
+                s.version = version;
+                return;
+            }
+        }
         // The part of a cut span that lies past `e` survives with its old version.
         let mut tail: Option<(Vec<u8>, Span)> = None;
         let before = self
