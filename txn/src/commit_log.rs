@@ -73,7 +73,10 @@ mod proptests;
 mod tests;
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use ferrisdb_kv::{Mutation, Version};
 use ferrisdb_storage::error::IoResultExt;
@@ -115,6 +118,35 @@ pub struct CommitLog {
     durable: Option<Version>,
     /// An append or sync failed: refuse writes until reopened.
     failed: bool,
+    /// A sync through a [`SyncPoint`] failed (set from another thread): as `failed`.
+    sync_failed: Arc<AtomicBool>,
+    /// A second handle on the newest segment, for [`SyncPoint`]s (made on first use).
+    sync_file: Option<Arc<File>>,
+}
+
+/// What makes the entries flushed so far durable, from another thread: one fdatasync of the
+/// segment they are in (an older segment was synced when the log moved past it). From
+/// [`CommitLog::flush_for_sync`].
+pub struct SyncPoint {
+    version: Version,
+    file: Arc<File>,
+    path: PathBuf,
+    failed: Arc<AtomicBool>,
+}
+
+impl SyncPoint {
+    /// The newest entry this sync makes durable.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// fdatasync; a failure poisons the log (its page cache state is unknown).
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| {
+            self.failed.store(true, Ordering::Release);
+            ferrisdb_storage::Error::io(&self.path, e).into()
+        })
+    }
 }
 
 impl CommitLog {
@@ -149,6 +181,8 @@ impl CommitLog {
             // Recovered entries are on disk: `open_append` fsynced the newest segment.
             durable: last,
             failed: false,
+            sync_failed: Arc::new(AtomicBool::new(false)),
+            sync_file: None,
         })
     }
 
@@ -195,6 +229,38 @@ impl CommitLog {
         }
         self.durable = self.last_appended;
         Ok(())
+    }
+
+    /// Hand every appended entry to the OS and return the [`SyncPoint`] that makes them
+    /// durable (`None` if nothing was appended), so that a thread can fdatasync while this
+    /// one appends the next entries. Until a sync point or [`Self::sync`] has synced, the
+    /// entries are not durable; this log's own `durable_version` does not learn of syncs
+    /// done through sync points.
+    pub fn flush_for_sync(&mut self) -> Result<Option<SyncPoint>> {
+        self.check_usable()?;
+        let (Some(version), Some(w), Some(seg)) =
+            (self.last_appended, self.writer.as_mut(), self.segments.back())
+        else {
+            return Ok(None);
+        };
+        if let Err(e) = w.flush() {
+            self.failed = true;
+            return Err(e.into());
+        }
+        let file = match &self.sync_file {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(w.sync_handle()?);
+                self.sync_file = Some(f.clone());
+                f
+            }
+        };
+        Ok(Some(SyncPoint {
+            version,
+            file,
+            path: seg.path.clone(),
+            failed: self.sync_failed.clone(),
+        }))
     }
 
     /// Durable entries with version `>= from_version`, in order, stopping before the entry that
@@ -322,12 +388,13 @@ impl CommitLog {
         }?;
         tracing::debug!(path = %path.display(), "commit log segment started");
         self.writer = Some(writer);
+        self.sync_file = None;
         self.segments.push_back(Segment::new(path));
         Ok(())
     }
 
     fn check_usable(&self) -> Result<()> {
-        if self.failed {
+        if self.failed || self.sync_failed.load(Ordering::Acquire) {
             return Err(Error::Poisoned {
                 dir: self.dir.clone(),
             });

@@ -48,6 +48,7 @@ use crate::resolver::{Outcome, ResolveRequest, Resolver};
 use crate::sequencer::Sequencer;
 
 mod apply;
+mod sync;
 
 /// Log entries as storage servers pull them.
 pub type LogEntries = Vec<(Version, Vec<Mutation>)>;
@@ -160,6 +161,8 @@ pub struct CommitPipeline {
     mvcc_window: Version,
     /// The thread that leads batches for queued tasks, started by the first `commit_async`.
     commit_thread: OnceLock<std::thread::Thread>,
+    /// The thread that syncs, publishes and answers the commit thread's batches.
+    sync_thread: OnceLock<sync::SyncThread>,
 }
 
 /// What readers see (shared with the apply thread, which publishes embedded batches).
@@ -245,6 +248,7 @@ impl CommitPipeline {
             truncate_below: AtomicU64::new(0),
             mvcc_window,
             commit_thread: OnceLock::new(),
+            sync_thread: OnceLock::new(),
         };
         // Versions follow the clock: start from a current one. No conflict history survives a
         // restart, so nothing read below it can be checked any more.
@@ -307,6 +311,7 @@ impl CommitPipeline {
     /// only when the committed version is more than half a window old.
     fn advance(&self, force: bool) -> Result<Version, TxnError> {
         let mut core = self.lock_core()?;
+        self.wait_for_sync_thread();
         if !force && !self.is_stale() {
             return Ok(self.committed());
         }
@@ -410,6 +415,14 @@ fn writes_metadata_version(m: &Mutation) -> bool {
 
 fn entry_size(ms: &[Mutation]) -> usize {
     16 + ms.iter().map(|m| m.size() + 8).sum::<usize>()
+}
+
+/// A resolved batch whose committed mutations are in the log (synced or not).
+struct Prepared {
+    version: Version,
+    results: Vec<BatchResult>,
+    mutations: Vec<Mutation>,
+    touches_metadata: bool,
 }
 
 enum BatchResult {
@@ -550,7 +563,7 @@ impl CommitPipeline {
 
     /// The commit thread's turn: lead batches while anything is queued, unless a committing
     /// thread leads already (it hands over when done).
-    fn lead_queued(&self) {
+    fn lead_queued(self: &Arc<Self>) {
         let mut core = match self.core.try_lock() {
             Ok(c) => c,
             Err(std::sync::TryLockError::WouldBlock) => return,
@@ -573,7 +586,7 @@ impl CommitPipeline {
             if batch.is_empty() {
                 break;
             }
-            self.run_batch(&mut core, batch, false);
+            self.run_batch_pipelined(&mut core, batch);
         }
         drop(core);
         self.hand_over();
@@ -588,6 +601,22 @@ impl CommitPipeline {
         batch: &[Arc<Pending>],
         may_apply_here: bool,
     ) -> Result<Vec<BatchResult>, TxnError> {
+        // Batches the commit thread handed to the sync thread publish first (in order).
+        self.wait_for_sync_thread();
+        let prepared = self.prepare_batch(core, batch)?;
+        if !prepared.mutations.is_empty() {
+            core.log.sync()?;
+        }
+        core.sequencer.set_committed(prepared.version)?;
+        Ok(self.finish_batch(prepared, may_apply_here))
+    }
+
+    /// Resolve a batch and append its committed mutations to the log (not yet synced).
+    fn prepare_batch(
+        &self,
+        core: &mut Core,
+        batch: &[Arc<Pending>],
+    ) -> Result<Prepared, TxnError> {
         let version = core.sequencer.next_commit_version(now_micros())?;
         let mut muts = Vec::with_capacity(batch.len());
         let requests: Vec<ResolveRequest> = batch
@@ -619,9 +648,7 @@ impl CommitPipeline {
         }
         if !mutations.is_empty() {
             core.log.append(version, &mutations)?;
-            core.log.sync()?;
         }
-        core.sequencer.set_committed(version)?;
         core.batches += 1;
         if core.batches.is_multiple_of(1024) {
             let below = match &self.applier {
@@ -630,32 +657,84 @@ impl CommitPipeline {
                 Some(applier) => applier.durable(),
                 None => self.truncate_below.load(Ordering::Acquire),
             };
-            core.log.truncate_below(below)?;
+            core.log.truncate_below(below.min(self.committed()))?;
         }
-        if mutations.is_empty() {
+        Ok(Prepared {
+            version,
+            results,
+            mutations,
+            touches_metadata,
+        })
+    }
+
+    /// A durable batch: hand it to storage and publish its version; returns its results.
+    fn finish_batch(&self, p: Prepared, may_apply_here: bool) -> Vec<BatchResult> {
+        if p.mutations.is_empty() {
             // Nothing to apply or publish (an empty batch's version is never a read
             // version: embedded storage would never see it).
-            return Ok(results);
+            return p.results;
         }
         match &self.applier {
             // Applied before it is published: its readers never wait.
             Some(applier) if may_apply_here && applier.idle() => {
-                applier.apply_here(version, mutations)
+                applier.apply_here(p.version, p.mutations)
             }
             // Embedded: the apply thread applies it beside the next batch.
-            Some(applier) => applier.apply(version, mutations),
+            Some(applier) => applier.apply(p.version, p.mutations),
             // Distributed: storage servers pull it.
-            None => self.push_tail(version, mutations),
+            None => self.push_tail(p.version, p.mutations),
         }
-        if touches_metadata {
+        if p.touches_metadata {
             self.published
                 .metadata_version
-                .store(version, Ordering::Release);
+                .store(p.version, Ordering::Release);
         }
         // Durable: now the read version, and acknowledged (readers of storage wait for
         // the apply when they get there first).
-        self.published.publish(version);
-        Ok(results)
+        self.published.publish(p.version);
+        p.results
+    }
+
+    /// The commit thread's batch: resolved and appended here, then synced, published and
+    /// answered by the sync thread while this thread goes on with the next batch.
+    fn run_batch_pipelined(self: &Arc<Self>, core: &mut Core, batch: Vec<Arc<Pending>>) {
+        let staged = self.prepare_batch(core, &batch).and_then(|p| {
+            let point = match p.mutations.is_empty() {
+                true => None,
+                false => core.log.flush_for_sync()?,
+            };
+            // Versions the sync thread has published are durable.
+            core.sequencer.set_committed(self.committed())?;
+            Ok((p, point))
+        });
+        match staged {
+            Ok((p, None)) => {
+                for (pending, r) in batch.iter().zip(&p.results) {
+                    pending.answer(r.clone_result());
+                }
+            }
+            Ok((prepared, Some(point))) => self.sync_thread().send(sync::Job {
+                point,
+                prepared,
+                requests: batch,
+            }),
+            Err(e) => {
+                for pending in &batch {
+                    pending.answer(Err(TxnError::CommitUnknownResult(e.to_string())));
+                }
+            }
+        }
+    }
+
+    fn sync_thread(self: &Arc<Self>) -> &sync::SyncThread {
+        self.sync_thread
+            .get_or_init(|| sync::SyncThread::start(Arc::downgrade(self)))
+    }
+
+    fn wait_for_sync_thread(&self) {
+        if let Some(s) = self.sync_thread.get() {
+            s.wait_idle();
+        }
     }
 
     /// Wait (bounded) until the local storage server has applied `version`; false when it

@@ -216,6 +216,12 @@ impl RecordWriter {
         self.record_write(r, n)
     }
 
+    /// A second handle on the file, for a thread that fdatasyncs what was flushed while
+    /// this writer goes on appending (the caller keeps the order: flush, then sync).
+    pub fn sync_handle(&self) -> Result<File> {
+        self.file.try_clone().map_err(|e| Error::io(&self.path, e))
+    }
+
     /// Flush + fdatasync.
     pub fn sync(&mut self) -> Result<()> {
         self.flush()?;

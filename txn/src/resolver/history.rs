@@ -78,6 +78,15 @@ impl History {
                 break;
             };
             for r in ranges {
+                // The common case, one key's own span: nothing else lies inside it.
+                if let Some(s) = self.spans.get(r.begin.as_slice()) {
+                    if s.end == r.end {
+                        if s.version <= oldest {
+                            self.spans.remove(r.begin.as_slice());
+                        }
+                        continue;
+                    }
+                }
                 let old: Vec<Vec<u8>> = self
                     .spans
                     .range::<[u8], _>((Included(r.begin.as_slice()), Excluded(r.end.as_slice())))
