@@ -116,11 +116,12 @@ enum BenchWhat {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
         /// `embedded` (client threads), `async` (embedded, client tasks on the async API),
-        /// `tcp` (one process, over loopback) and `cluster` (separate processes).
+        /// `tcp` (one process, over loopback), `tcp-async` (tasks over loopback, one shared
+        /// connection) and `cluster` (separate processes).
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "embedded,async,tcp,cluster"
+            default_value = "embedded,async,tcp,tcp-async,cluster"
         )]
         modes: Vec<String>,
         /// Any of `read`, `write`, `mix` (the raw-read baseline runs with `read`).

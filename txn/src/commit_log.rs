@@ -238,9 +238,11 @@ impl CommitLog {
     /// done through sync points.
     pub fn flush_for_sync(&mut self) -> Result<Option<SyncPoint>> {
         self.check_usable()?;
-        let (Some(version), Some(w), Some(seg)) =
-            (self.last_appended, self.writer.as_mut(), self.segments.back())
-        else {
+        let (Some(version), Some(w), Some(seg)) = (
+            self.last_appended,
+            self.writer.as_mut(),
+            self.segments.back(),
+        ) else {
             return Ok(None);
         };
         if let Err(e) = w.flush() {

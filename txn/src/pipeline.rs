@@ -612,11 +612,7 @@ impl CommitPipeline {
     }
 
     /// Resolve a batch and append its committed mutations to the log (not yet synced).
-    fn prepare_batch(
-        &self,
-        core: &mut Core,
-        batch: &[Arc<Pending>],
-    ) -> Result<Prepared, TxnError> {
+    fn prepare_batch(&self, core: &mut Core, batch: &[Arc<Pending>]) -> Result<Prepared, TxnError> {
         let version = core.sequencer.next_commit_version(now_micros())?;
         let mut muts = Vec::with_capacity(batch.len());
         let requests: Vec<ResolveRequest> = batch

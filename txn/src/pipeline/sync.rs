@@ -41,7 +41,10 @@ impl SyncThread {
             .name("ferrisdb-sync".into())
             .spawn(move || run(rx, &pipeline, &o))
             .expect("cannot start the sync thread");
-        SyncThread { jobs: tx, outstanding }
+        SyncThread {
+            jobs: tx,
+            outstanding,
+        }
     }
 
     /// Queue a batch (the caller holds the core lock: jobs arrive in version order).

@@ -7,8 +7,16 @@
 //! server restarted), then the read is retried a few times before the error reaches the
 //! transaction's retry loop. A range read is split at shard boundaries and asks each shard in
 //! key order (reverse order for a reverse read) until the limit is reached.
+//!
+//! Two ways to connect. [`RemoteBackend::connect`] is for threads: the backend runs its own
+//! current-thread runtime and each call drives it with `block_on`. [`RemoteBackend::connect_async`]
+//! is for tasks: the connections live on the caller's tokio runtime, the backend is an
+//! [`AsyncTxnBackend`], and every task of a process shares one connection per server, so
+//! concurrent requests travel together (one write and one read system call for many).
+//! Both run the same async code below; each refuses the other API with a clear error.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
@@ -17,7 +25,7 @@ use ferrisdb_kv::transport::{ClientConfig, TcpTransport, Transport};
 use ferrisdb_kv::{KeyRange, KvError, Version};
 
 use super::{transport_error, unexpected, KvRequest, KvResponse};
-use crate::client::{CommitRequest, KeyValue, TxnBackend, TxnError};
+use crate::client::{AsyncTxnBackend, CommitRequest, KeyValue, TxnBackend, TxnError};
 use crate::cluster::ShardMap;
 
 type Conn = TcpTransport<KvRequest, KvResponse>;
@@ -25,17 +33,19 @@ type Conn = TcpTransport<KvRequest, KvResponse>;
 /// Attempts of one read before its error goes to the transaction.
 const READ_ATTEMPTS: usize = 4;
 
-/// A [`TxnBackend`] over TCP. For synchronous callers: it runs its own small tokio runtime
-/// (do not call it from inside another runtime).
+/// A [`TxnBackend`] (or, from [`RemoteBackend::connect_async`], an [`AsyncTxnBackend`])
+/// over TCP.
 pub struct RemoteBackend {
-    rt: tokio::runtime::Runtime,
+    /// The private runtime of a synchronous backend; `None` when connected from a runtime.
+    rt: Option<tokio::runtime::Runtime>,
     coordinator: Conn,
     map: RwLock<ShardMap>,
     storage: Mutex<HashMap<SocketAddr, Conn>>,
 }
 
 impl RemoteBackend {
-    /// Connect to the cluster at `addr` (a single-process node or a coordinator).
+    /// Connect to the cluster at `addr` (a single-process node or a coordinator), for
+    /// synchronous callers (do not call it from inside a tokio runtime).
     pub fn connect(addr: SocketAddr) -> Result<RemoteBackend, TxnError> {
         // A current-thread runtime: the calling thread drives the connection itself inside
         // `block_on`, with no hand-off to a worker thread and back on every call.
@@ -43,11 +53,9 @@ impl RemoteBackend {
             .enable_all()
             .build()
             .map_err(|e| TxnError::Unavailable(format!("cannot start the client runtime: {e}")))?;
-        let coordinator = rt
-            .block_on(TcpTransport::connect_with(addr, ClientConfig::default()))
-            .map_err(|e| TxnError::Unavailable(format!("cannot connect to {addr}: {e}")))?;
+        let coordinator = rt.block_on(connect(addr))?;
         let backend = RemoteBackend {
-            rt,
+            rt: Some(rt),
             coordinator,
             map: RwLock::new(ShardMap::default()),
             storage: Mutex::new(HashMap::new()),
@@ -56,13 +64,50 @@ impl RemoteBackend {
         Ok(backend)
     }
 
-    fn call_on(
+    /// Connect from inside a tokio runtime, for the async API: use it with
+    /// [`crate::Database::from_backends`] (its synchronous calls fail with an error).
+    pub async fn connect_async(addr: SocketAddr) -> Result<RemoteBackend, TxnError> {
+        let backend = RemoteBackend {
+            rt: None,
+            coordinator: connect(addr).await?,
+            map: RwLock::new(ShardMap::default()),
+            storage: Mutex::new(HashMap::new()),
+        };
+        backend.refresh_map_io().await?;
+        Ok(backend)
+    }
+
+    /// Run `f` on the private runtime (synchronous API).
+    fn run<T>(&self, f: impl Future<Output = Result<T, TxnError>>) -> Result<T, TxnError> {
+        match &self.rt {
+            Some(rt) => rt.block_on(f),
+            None => Err(TxnError::Remote {
+                message: "this backend was connected with connect_async: use the async API".into(),
+                retryable: false,
+            }),
+        }
+    }
+
+    /// Check that this backend serves the async API.
+    fn check_async(&self) -> Result<(), TxnError> {
+        match self.rt {
+            None => Ok(()),
+            Some(_) => Err(TxnError::Remote {
+                message:
+                    "this backend was connected with connect: use connect_async for the async API"
+                        .into(),
+                retryable: false,
+            }),
+        }
+    }
+
+    async fn call_on(
         &self,
         conn: &Conn,
         req: KvRequest,
         is_commit: bool,
     ) -> Result<KvResponse, TxnError> {
-        match self.rt.block_on(conn.call(req)) {
+        match conn.call(req).await {
             Ok(KvResponse::Error(e)) => Err(e.into()),
             Ok(r) => Ok(r),
             Err(e) if is_commit && e.is_unknown_result() => {
@@ -72,21 +117,27 @@ impl RemoteBackend {
         }
     }
 
-    fn call(&self, req: KvRequest, is_commit: bool) -> Result<KvResponse, TxnError> {
-        self.call_on(&self.coordinator, req, is_commit)
+    async fn call(&self, req: KvRequest, is_commit: bool) -> Result<KvResponse, TxnError> {
+        self.call_on(&self.coordinator, req, is_commit).await
     }
 
     /// The server's status report.
     pub fn status(&self) -> Result<String, TxnError> {
-        match self.call(KvRequest::Status, false)? {
-            KvResponse::Status(s) => Ok(s),
-            other => Err(unexpected(&other)),
-        }
+        self.run(async {
+            match self.call(KvRequest::Status, false).await? {
+                KvResponse::Status(s) => Ok(s),
+                other => Err(unexpected(&other)),
+            }
+        })
     }
 
     /// The current shard map, fetched from the server.
     pub fn refresh_map(&self) -> Result<ShardMap, TxnError> {
-        match self.call(KvRequest::ShardMap, false)? {
+        self.run(self.refresh_map_io())
+    }
+
+    async fn refresh_map_io(&self) -> Result<ShardMap, TxnError> {
+        match self.call(KvRequest::ShardMap, false).await? {
             KvResponse::ShardMap(m) => {
                 *self.map.write().expect("shard map lock poisoned") = m.clone();
                 Ok(m)
@@ -121,58 +172,55 @@ impl RemoteBackend {
 
     /// Run a read, refreshing the shard map and retrying when the shard is elsewhere or its
     /// server is unreachable.
-    fn with_retries<T>(
+    async fn with_retries<T, F: Future<Output = Result<T, TxnError>>>(
         &self,
-        mut read: impl FnMut() -> Result<T, TxnError>,
+        mut read: impl FnMut() -> F,
     ) -> Result<T, TxnError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match read() {
+            match read().await {
                 Err(e) if attempt < READ_ATTEMPTS && moved_or_unreachable(&e) => {
                     tracing::debug!(error = %e, "read failed; refreshing the shard map");
-                    std::thread::sleep(Duration::from_millis(5 << attempt));
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
                     // An unreachable coordinator fails the refresh; the read retries anyway.
-                    let _ = self.refresh_map();
+                    let _ = self.refresh_map_io().await;
                 }
                 r => return r,
             }
         }
     }
-}
 
-fn moved_or_unreachable(e: &TxnError) -> bool {
-    matches!(
-        e,
-        TxnError::Kv(KvError::WrongShard { .. }) | TxnError::Unavailable(_)
-    )
-}
-
-impl TxnBackend for RemoteBackend {
-    fn read_version(&self) -> Result<Version, TxnError> {
-        match self.call(KvRequest::ReadVersion, false)? {
+    async fn read_version_io(&self) -> Result<Version, TxnError> {
+        match self.call(KvRequest::ReadVersion, false).await? {
             KvResponse::Version(v) => Ok(v),
             other => Err(unexpected(&other)),
         }
     }
 
-    fn get_with_read_version(&self, key: &[u8]) -> Result<(Version, Option<Vec<u8>>), TxnError> {
+    async fn get_with_read_version_io(
+        &self,
+        key: &[u8],
+    ) -> Result<(Version, Option<Vec<u8>>), TxnError> {
         let here = self
             .pieces(&KeyRange::single(key))
             .first()
             .is_some_and(|p| p.1.is_none());
         if !here {
-            let v = self.read_version()?;
-            return Ok((v, self.get(key, v)?));
+            let v = self.read_version_io().await?;
+            return Ok((v, self.get_io(key, v).await?));
         }
-        match self.call(KvRequest::GetLatest { key: key.to_vec() }, false)? {
+        match self
+            .call(KvRequest::GetLatest { key: key.to_vec() }, false)
+            .await?
+        {
             KvResponse::VersionedValue(v, value) => Ok((v, value)),
             other => Err(unexpected(&other)),
         }
     }
 
-    fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
-        self.with_retries(|| {
+    async fn get_io(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        self.with_retries(|| async move {
             let addr = self.pieces(&KeyRange::single(key)).first().map(|p| p.1);
             let Some(addr) = addr else {
                 return Err(TxnError::Kv(KvError::WrongShard { key: key.to_vec() }));
@@ -181,21 +229,22 @@ impl TxnBackend for RemoteBackend {
                 key: key.to_vec(),
                 version,
             };
-            match self.call_on(&self.conn(addr), req, false)? {
+            match self.call_on(&self.conn(addr), req, false).await? {
                 KvResponse::Value(v) => Ok(v),
                 other => Err(unexpected(&other)),
             }
         })
+        .await
     }
 
-    fn get_range(
+    async fn get_range_io(
         &self,
         range: &KeyRange,
         version: Version,
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, TxnError> {
-        self.with_retries(|| {
+        self.with_retries(|| async move {
             let mut pieces = self.pieces(range);
             if reverse {
                 pieces.reverse();
@@ -211,19 +260,98 @@ impl TxnBackend for RemoteBackend {
                     limit: u32::try_from(limit - out.len()).unwrap_or(u32::MAX),
                     reverse,
                 };
-                match self.call_on(&self.conn(addr), req, false)? {
+                match self.call_on(&self.conn(addr), req, false).await? {
                     KvResponse::Range(r) => out.extend(r),
                     other => return Err(unexpected(&other)),
                 }
             }
             Ok(out)
         })
+        .await
     }
 
-    fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
-        match self.call(KvRequest::Commit(req), true)? {
+    async fn commit_io(&self, req: CommitRequest) -> Result<Version, TxnError> {
+        match self.call(KvRequest::Commit(req), true).await? {
             KvResponse::Version(v) => Ok(v),
             other => Err(unexpected(&other)),
         }
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Result<Conn, TxnError> {
+    TcpTransport::connect_with(addr, ClientConfig::default())
+        .await
+        .map_err(|e| TxnError::Unavailable(format!("cannot connect to {addr}: {e}")))
+}
+
+fn moved_or_unreachable(e: &TxnError) -> bool {
+    matches!(
+        e,
+        TxnError::Kv(KvError::WrongShard { .. }) | TxnError::Unavailable(_)
+    )
+}
+
+impl TxnBackend for RemoteBackend {
+    fn read_version(&self) -> Result<Version, TxnError> {
+        self.run(self.read_version_io())
+    }
+
+    fn get_with_read_version(&self, key: &[u8]) -> Result<(Version, Option<Vec<u8>>), TxnError> {
+        self.run(self.get_with_read_version_io(key))
+    }
+
+    fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        self.run(self.get_io(key, version))
+    }
+
+    fn get_range(
+        &self,
+        range: &KeyRange,
+        version: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.run(self.get_range_io(range, version, limit, reverse))
+    }
+
+    fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
+        self.run(self.commit_io(req))
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncTxnBackend for RemoteBackend {
+    async fn read_version(&self) -> Result<Version, TxnError> {
+        self.check_async()?;
+        self.read_version_io().await
+    }
+
+    async fn get_with_read_version(
+        &self,
+        key: &[u8],
+    ) -> Result<(Version, Option<Vec<u8>>), TxnError> {
+        self.check_async()?;
+        self.get_with_read_version_io(key).await
+    }
+
+    async fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, TxnError> {
+        self.check_async()?;
+        self.get_io(key, version).await
+    }
+
+    async fn get_range(
+        &self,
+        range: &KeyRange,
+        version: Version,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, TxnError> {
+        self.check_async()?;
+        self.get_range_io(range, version, limit, reverse).await
+    }
+
+    async fn commit(&self, req: CommitRequest) -> Result<Version, TxnError> {
+        self.check_async()?;
+        self.commit_io(req).await
     }
 }
