@@ -72,7 +72,24 @@ impl SyncThread {
 }
 
 fn run(jobs: mpsc::Receiver<Job>, pipeline: &Weak<CommitPipeline>, outstanding: &AtomicU64) {
-    while let Ok(first) = jobs.recv() {
+    loop {
+        // The next batch usually comes within microseconds of a sync: wait for it awake,
+        // since waking a parked thread on an idle vCPU costs tens of microseconds here
+        // (64 tasks: 149-205k commits/s with the wait, 145-207k without; the lone task's
+        // commits 5.9-7.1k/s against 5.5-6.0k).
+        let spin_until = std::time::Instant::now() + Duration::from_micros(30);
+        let mut first = jobs.try_recv().ok();
+        while first.is_none() && std::time::Instant::now() < spin_until {
+            std::hint::spin_loop();
+            first = jobs.try_recv().ok();
+        }
+        let first = match first {
+            Some(j) => j,
+            None => match jobs.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            },
+        };
         let mut group = vec![first];
         group.extend(jobs.try_iter());
         let Some(p) = pipeline.upgrade() else {
