@@ -21,13 +21,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Checks of `psycopg3_test.py` that fail against FerrisDB (and pass against PostgreSQL 15):
-/// there is no `pg_prepared_statements` view, and `DECLARE ... CURSOR` / `FETCH` (server-side
-/// cursors) are refused with 0A000.
-const PSYCOPG3_GAPS: &[&str] = &["pg_prepared_statements_view", "server_side_cursor"];
+/// there is no `pg_prepared_statements` view.
+const PSYCOPG3_GAPS: &[&str] = &["pg_prepared_statements_view"];
 
 /// Checks of `psycopg2_test.py` that fail against FerrisDB (and pass against PostgreSQL 15):
-/// named cursors need `DECLARE ... CURSOR`, refused with 0A000.
-const PSYCOPG2_GAPS: &[&str] = &["named_cursor"];
+/// none.
+const PSYCOPG2_GAPS: &[&str] = &[];
 
 const PACKAGES: &[&str] = &["psycopg[binary]", "psycopg2-binary"];
 

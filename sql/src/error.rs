@@ -284,6 +284,12 @@ pub enum SqlError {
     /// 42501, e.g. "permission denied to create role".
     #[error("{message}")]
     InsufficientPrivilege { message: String },
+    /// 34000: FETCH or CLOSE of a cursor that is not open.
+    #[error("cursor \"{name}\" does not exist")]
+    InvalidCursorName { name: String },
+    /// 42P03: DECLARE of a name already open.
+    #[error("cursor \"{name}\" already exists")]
+    DuplicateCursor { name: String },
 }
 
 impl SqlError {
@@ -353,6 +359,8 @@ impl SqlError {
             DataCorrupted { .. } => "XX001",
             Internal { .. } => "XX000",
             InsufficientPrivilege { .. } => "42501",
+            InvalidCursorName { .. } => "34000",
+            DuplicateCursor { .. } => "42P03",
         }
     }
 

@@ -114,6 +114,7 @@ pub mod cancel;
 pub mod cast;
 pub mod catalog;
 pub mod copy;
+pub(crate) mod cursor;
 pub mod database;
 pub mod datetime;
 pub mod datum;

@@ -43,6 +43,7 @@ fn statements(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
             Token::Word(w) if w.keyword == Keyword::CREATE && is_create_user(p) => {
                 stmts.push(create_user(p)?)
             }
+            Token::Word(w) if w.keyword == Keyword::FETCH => stmts.push(fetch(p)?),
             _ => stmts.push(p.parse_statement()?),
         }
         expecting_delimiter = true;
@@ -89,6 +90,85 @@ fn vacuum(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
             return Ok(out);
         }
     }
+}
+
+/// `FETCH [direction] [FROM | IN] cursor` in PostgreSQL's grammar (sqlparser's wants a
+/// direction and takes no signed counts): direction is NEXT, PRIOR, FIRST, LAST, ABSOLUTE n,
+/// RELATIVE n, n, ALL, FORWARD [n | ALL] or BACKWARD [n | ALL], NEXT when omitted.
+fn fetch(p: &mut Parser) -> Result<Statement, ParserError> {
+    use sqlparser::ast::{FetchDirection as D, FetchPosition, Value};
+    p.expect_keyword(Keyword::FETCH)?;
+    fn count(p: &mut Parser) -> Result<sqlparser::ast::ValueWithSpan, ParserError> {
+        let minus = p.consume_token(&Token::Minus);
+        if !minus {
+            let _ = p.consume_token(&Token::Plus);
+        }
+        let t = p.next_token();
+        match t.token {
+            Token::Number(n, long) => {
+                let n = if minus { format!("-{n}") } else { n };
+                Ok(Value::Number(n, long).with_empty_span())
+            }
+            _ => p.expected("a row count", t),
+        }
+    }
+    let starts_count = |p: &Parser| {
+        matches!(
+            p.peek_token_ref().token,
+            Token::Number(..) | Token::Minus | Token::Plus
+        )
+    };
+    let direction = if p.parse_keyword(Keyword::NEXT) {
+        D::Next
+    } else if p.parse_keyword(Keyword::PRIOR) {
+        D::Prior
+    } else if p.parse_keyword(Keyword::FIRST) {
+        D::First
+    } else if p.parse_keyword(Keyword::LAST) {
+        D::Last
+    } else if p.parse_keyword(Keyword::ABSOLUTE) {
+        D::Absolute { limit: count(p)? }
+    } else if p.parse_keyword(Keyword::RELATIVE) {
+        D::Relative { limit: count(p)? }
+    } else if p.parse_keyword(Keyword::ALL) {
+        D::All
+    } else if p.parse_keyword(Keyword::FORWARD) {
+        if p.parse_keyword(Keyword::ALL) {
+            D::ForwardAll
+        } else if starts_count(p) {
+            D::Forward {
+                limit: Some(count(p)?),
+            }
+        } else {
+            D::Forward { limit: None }
+        }
+    } else if p.parse_keyword(Keyword::BACKWARD) {
+        if p.parse_keyword(Keyword::ALL) {
+            D::BackwardAll
+        } else if starts_count(p) {
+            D::Backward {
+                limit: Some(count(p)?),
+            }
+        } else {
+            D::Backward { limit: None }
+        }
+    } else if starts_count(p) {
+        D::Count { limit: count(p)? }
+    } else {
+        D::Next
+    };
+    let position = if p.parse_keyword(Keyword::IN) {
+        FetchPosition::In
+    } else {
+        let _ = p.parse_keyword(Keyword::FROM);
+        FetchPosition::From
+    };
+    Ok(Statement::Fetch {
+        name: p.parse_identifier()?,
+        direction,
+        position,
+        into: None,
+    })
 }
 
 /// Skips a parenthesized option list whose `(` was consumed.

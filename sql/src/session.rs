@@ -171,6 +171,7 @@ impl Engine {
             fresh: Default::default(),
             cancel: CancelHandle::new(),
             notices: Vec::new(),
+            cursors: Default::default(),
             copy_in: None,
             copy_out: Vec::new(),
             pending_copy_out: None,
@@ -219,6 +220,8 @@ pub struct Session {
     pub(crate) copy_out: Vec<(usize, CopyOutput)>,
     /// The output of the COPY TO statement running now.
     pub(crate) pending_copy_out: Option<CopyOutput>,
+    /// Open cursors ([`crate::cursor`]).
+    cursors: crate::cursor::Cursors,
 }
 
 /// Parsed scripts by their text, for one session. Bounded: it is emptied when full.
@@ -418,6 +421,14 @@ impl Session {
         if self.failed && !control {
             return Err(SqlError::InFailedTransaction);
         }
+        if let Statement::Fetch { name, .. } = stmt {
+            let (columns, param_types) =
+                crate::bind::params::describing(declared, || self.cursors.columns(name));
+            return Ok(Described {
+                param_types,
+                columns: Some(columns?),
+            });
+        }
         let db = self.engine.db.clone();
         let txn = &mut self.txn;
         let (columns, param_types) = crate::bind::params::describing(declared, || match txn {
@@ -485,6 +496,7 @@ impl Session {
                 if self.txn.is_some() {
                     self.settings_end(false);
                     self.fresh_discarded();
+                    self.cursors.end_block(false);
                 }
                 self.txn = None;
                 self.failed = false;
@@ -498,6 +510,21 @@ impl Session {
         }
         if let Some(cmd) = crate::roles::RoleCommand::of(stmt) {
             return self.role_command(cmd);
+        }
+        match stmt {
+            Statement::Declare { stmts, .. } => return self.declare_cursor(stmts),
+            Statement::Fetch {
+                name, direction, ..
+            } => {
+                return self
+                    .cursors
+                    .fetch(name, direction)
+                    .inspect_err(|_| self.fail())
+            }
+            Statement::Close { cursor } => {
+                return self.cursors.close(cursor).inspect_err(|_| self.fail())
+            }
+            _ => {}
         }
         if matches!(stmt, Statement::Vacuum(_)) && self.txn.is_some() {
             self.failed = true;
@@ -531,6 +558,41 @@ impl Session {
             return r;
         }
         autocommit(&self.engine.db, stmt, env)
+    }
+
+    /// DECLARE name CURSOR: runs the query now, in the block (or, WITH HOLD outside one, in
+    /// its own transaction), and keeps the result for FETCH ([`crate::cursor`]).
+    fn declare_cursor(
+        &mut self,
+        stmts: &[sqlparser::ast::Declare],
+    ) -> Result<StatementResult, SqlError> {
+        let r = self.declare_cursor_inner(stmts);
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    fn declare_cursor_inner(
+        &mut self,
+        stmts: &[sqlparser::ast::Declare],
+    ) -> Result<StatementResult, SqlError> {
+        let d = crate::cursor::declaration(stmts)?;
+        self.cursors.check_free(&d.name)?;
+        let env = self.env();
+        let in_block = self.txn.is_some();
+        let result = match self.txn.as_mut() {
+            Some(txn) => query::run_query(txn, d.query, env)?,
+            None if d.hold => {
+                in_own_transaction(&self.engine.db, |txn| query::run_query(txn, d.query, env))?
+            }
+            None => {
+                return Err(SqlError::NoActiveTransaction {
+                    message: "DECLARE CURSOR can only be used in transaction blocks".into(),
+                })
+            }
+        };
+        self.cursors.declare(d.name, d.hold, in_block, result)
     }
 
     /// CREATE / DROP DATABASE: never inside a block, always its own transaction.
@@ -603,10 +665,12 @@ impl Session {
         if failed {
             self.settings_end(false);
             self.fresh_discarded();
+            self.cursors.end_block(false);
             return Ok(StatementResult::command("ROLLBACK"));
         }
         let committed = txn.commit().map_err(kv_err);
         self.settings_end(committed.is_ok());
+        self.cursors.end_block(committed.is_ok());
         match committed {
             Ok(_) => self.fresh_committed(),
             Err(_) => self.fresh_discarded(),

@@ -183,6 +183,19 @@ impl<F: SessionFactory> Connection<F> {
                 self.send(Msg::ParameterDescription(ParameterDescription::new(oids)));
                 self.send_columns(columns.as_deref(), &[]);
             }
+            // A SQL cursor is a portal too (DECLARE opens one): psycopg 3 describes its
+            // named cursors this way before fetching with FETCH statements.
+            Target::Portal if !self.portals.contains_key(name) => {
+                let fetch = format!("FETCH 0 FROM \"{}\"", name.replace('"', "\"\""));
+                let session = self
+                    .session
+                    .as_mut()
+                    .ok_or(PgError::Unsupported("a query before startup"))?;
+                match session.describe(&fetch) {
+                    Some(Ok(columns)) => self.send_columns(columns.as_deref(), &[]),
+                    _ => return Err(PgError::UnknownPortal(name.to_string())),
+                }
+            }
             Target::Portal => {
                 let columns = self.portal_columns(name)?;
                 let formats = self
