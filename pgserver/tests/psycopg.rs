@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Checks of `psycopg3_test.py` that fail against FerrisDB (and pass against PostgreSQL 15):
-/// there is no `pg_prepared_statements` view.
-const PSYCOPG3_GAPS: &[&str] = &["pg_prepared_statements_view"];
+/// none.
+const PSYCOPG3_GAPS: &[&str] = &[];
 
 /// Checks of `psycopg2_test.py` that fail against FerrisDB (and pass against PostgreSQL 15):
 /// none.

@@ -136,6 +136,7 @@ pub mod parse;
 pub mod pg_catalog;
 pub mod plan;
 pub mod plan_cache;
+pub mod prepared;
 pub mod query;
 pub mod regex;
 pub mod roles;

@@ -172,6 +172,7 @@ impl Engine {
             cancel: CancelHandle::new(),
             notices: Vec::new(),
             cursors: Default::default(),
+            prepared: Vec::new(),
             copy_in: None,
             copy_out: Vec::new(),
             pending_copy_out: None,
@@ -222,6 +223,8 @@ pub struct Session {
     pub(crate) pending_copy_out: Option<CopyOutput>,
     /// Open cursors ([`crate::cursor`]).
     cursors: crate::cursor::Cursors,
+    /// Named prepared statements, for `pg_prepared_statements` ([`crate::prepared`]).
+    pub(crate) prepared: Vec<crate::prepared::PreparedStatement>,
 }
 
 /// Parsed scripts by their text, for one session. Bounded: it is emptied when full.
@@ -439,6 +442,28 @@ impl Session {
             param_types,
             columns: columns?,
         })
+    }
+
+    /// The wire server prepared statement `name` (a Parse with a name).
+    pub fn note_prepared(
+        &mut self,
+        name: &str,
+        statement: &str,
+        parameter_types: Vec<Option<DataType>>,
+    ) {
+        self.note_closed(name);
+        let prepare_time = self.env().eval.statement_timestamp;
+        self.prepared.push(crate::prepared::PreparedStatement {
+            name: name.to_string(),
+            statement: statement.to_string(),
+            prepare_time,
+            parameter_types,
+        });
+    }
+
+    /// The wire server closed prepared statement `name`.
+    pub fn note_closed(&mut self, name: &str) {
+        self.prepared.retain(|p| p.name != name);
     }
 
     pub fn transaction_status(&self) -> TxnStatus {

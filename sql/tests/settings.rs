@@ -189,3 +189,65 @@ fn describe_reports_show_columns() {
     let cols = d.columns.unwrap();
     assert_eq!(cols[0].name, "search_path");
 }
+
+/// `pg_prepared_statements` lists what the wire server reported prepared, per session,
+/// until it is closed; the types are those the client declared.
+#[test]
+fn pg_prepared_statements_lists_the_sessions_named_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let engine = Engine::new(Database::from_backend(Arc::new(cluster)));
+    let mut s = engine.session();
+    let list = |s: &mut Session| -> Vec<Vec<String>> {
+        match s
+            .execute(
+                "SELECT name, statement, parameter_types[1], \
+                 array_length(parameter_types, 1)::text, from_sql::text \
+                 FROM pg_prepared_statements ORDER BY name",
+            )
+            .unwrap()
+            .pop()
+        {
+            Some(StatementResult::Query { rows, .. }) => rows
+                .into_iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|d| d.to_text(&ferrisdb_sql::DataType::Text).unwrap_or_default())
+                        .collect()
+                })
+                .collect(),
+            other => panic!("expected rows, got {other:?}"),
+        }
+    };
+    assert!(list(&mut s).is_empty());
+    s.note_prepared(
+        "s1",
+        "SELECT $1 + 1",
+        vec![Some(ferrisdb_sql::DataType::Int4)],
+    );
+    s.note_prepared("s2", "SELECT 1", vec![]);
+    assert_eq!(
+        list(&mut s),
+        vec![
+            vec![
+                "s1".to_string(),
+                "SELECT $1 + 1".into(),
+                "integer".into(),
+                "1".into(),
+                "false".into()
+            ],
+            vec![
+                "s2".to_string(),
+                "SELECT 1".into(),
+                String::new(),
+                String::new(),
+                "false".into()
+            ],
+        ]
+    );
+    s.note_closed("s1");
+    assert_eq!(list(&mut s).len(), 1);
+    // Another session sees none of them.
+    let mut other = engine.session();
+    assert!(list(&mut other).is_empty());
+}

@@ -102,6 +102,17 @@ impl SqlSession for Session {
         Some(Session::settings_fingerprint(self))
     }
 
+    fn note_prepared(
+        &mut self,
+        name: &str,
+        statement: Option<(&str, Vec<Option<ferrisdb_sql::DataType>>)>,
+    ) {
+        match statement {
+            Some((sql, types)) => Session::note_prepared(self, name, sql, types),
+            None => Session::note_closed(self, name),
+        }
+    }
+
     fn txn_state(&self) -> TxnState {
         match self.transaction_status() {
             TxnStatus::Idle => TxnState::Idle,

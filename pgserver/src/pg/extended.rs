@@ -90,6 +90,11 @@ impl<F: SessionFactory> Connection<F> {
             };
             param_types.push(declared.or_else(|| scanned.cast_types.get(i).copied().flatten()));
         }
+        if !name.is_empty() {
+            if let Some(session) = self.session.as_mut() {
+                session.note_prepared(&name, Some((sql, param_types.clone())));
+            }
+        }
         self.statements.insert(
             name,
             Prepared {
@@ -429,7 +434,12 @@ impl<F: SessionFactory> Connection<F> {
 
     pub(super) fn close(&mut self, target: Target, name: &str) -> Result<(), PgError> {
         match target {
-            Target::Statement => self.statements.remove(name).map(|_| ()),
+            Target::Statement => {
+                if let Some(session) = self.session.as_mut() {
+                    session.note_prepared(name, None);
+                }
+                self.statements.remove(name).map(|_| ())
+            }
             Target::Portal => self.portals.remove(name).map(|_| ()),
         };
         self.send(Msg::CloseComplete(CloseComplete::new()));

@@ -104,6 +104,15 @@ pub trait SqlSession: Send + 'static {
         Ok(())
     }
 
+    /// A named prepared statement was created (Parse) or is gone (Close, or `None` for
+    /// `statement`), for the session's `pg_prepared_statements`.
+    fn note_prepared(
+        &mut self,
+        _name: &str,
+        _statement: Option<(&str, Vec<Option<ferrisdb_sql::DataType>>)>,
+    ) {
+    }
+
     /// A value that changes whenever any setting's value does (`None`: unknown, so every
     /// ReadyForQuery re-reads the reported parameters).
     fn settings_fingerprint(&self) -> Option<u64> {

@@ -165,6 +165,13 @@ pub static TABLES: &[VirtualTable] = &[
         system::pg_settings,
     ),
     pg(
+        "pg_prepared_statements",
+        12030,
+        "v",
+        schema::PG_PREPARED_STATEMENTS,
+        system::pg_prepared_statements,
+    ),
+    pg(
         "pg_collation",
         3456,
         "r",

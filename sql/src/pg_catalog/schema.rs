@@ -25,6 +25,7 @@ const BYTEA: DataType = DataType::Bytea;
 const TSTZ: DataType = DataType::TimestampTz;
 const TEXTS: DataType = DataType::Array(&array::TEXT);
 const OIDS: DataType = DataType::Array(&array::OID);
+const REGTYPES: DataType = DataType::Array(&array::REGTYPE);
 const INT2S: DataType = DataType::Array(&array::INT2);
 const CHARS: DataType = DataType::Array(&array::CHAR);
 
@@ -341,6 +342,16 @@ pub static PG_SETTINGS: Columns = &[
     ("sourcefile", TEXT),
     ("sourceline", INT4),
     ("pending_restart", BOOL),
+];
+
+pub static PG_PREPARED_STATEMENTS: Columns = &[
+    ("name", TEXT),
+    ("statement", TEXT),
+    ("prepare_time", TSTZ),
+    ("parameter_types", REGTYPES),
+    ("from_sql", BOOL),
+    ("generic_plans", INT8),
+    ("custom_plans", INT8),
 ];
 
 pub static PG_COLLATION: Columns = &[

@@ -130,6 +130,29 @@ pub fn pg_tablespace(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlE
         .collect())
 }
 
+pub fn pg_prepared_statements(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    Ok(crate::prepared::with_current(|list| {
+        list.iter()
+            .map(|p| {
+                let types = p
+                    .parameter_types
+                    .iter()
+                    .map(|t| t.map_or(Datum::Null, |t| oid(t.oid())))
+                    .collect();
+                vec![
+                    Datum::Text(p.name.clone()),
+                    Datum::Text(p.statement.clone()),
+                    Datum::TimestampTz(p.prepare_time),
+                    Datum::Array(types),
+                    Datum::Bool(false),
+                    Datum::Int(0),
+                    Datum::Int(0),
+                ]
+            })
+            .collect()
+    }))
+}
+
 pub fn pg_settings(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
     let opt = |v: Option<String>| v.map_or(Datum::Null, Datum::Text);
     let settings = crate::settings::with_current(|s| s.pg_settings_rows());

@@ -338,7 +338,9 @@ impl Session {
     pub(crate) fn with_settings<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
         let mine = std::mem::take(&mut self.settings);
         let outer = CURRENT.with(|c| c.replace(Some(mine)));
+        let outer_prepared = crate::prepared::install(std::mem::take(&mut self.prepared));
         let r = f(self);
+        self.prepared = crate::prepared::install(outer_prepared);
         let mine = CURRENT.with(|c| c.replace(outer)).unwrap_or_default();
         self.settings = mine;
         r
