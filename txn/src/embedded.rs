@@ -209,6 +209,44 @@ mod tests {
         }
     }
 
+    /// Found on review: after a failed apply, the next batch's apply moved the storage
+    /// server's applied version past the failed one, so the replay on open (from the
+    /// applied version on) skipped it: an acknowledged commit lost for good. A failed
+    /// apply now stops applying and refuses commits until a restart, which replays it.
+    #[test]
+    fn a_failed_apply_stops_commits_and_the_reopen_replays_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v1, v0) = {
+            let cluster =
+                Arc::new(EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap());
+            let v0 = TxnBackend::commit(&*cluster, set(b"before")).unwrap();
+            cluster.pipeline.fail_next_apply_for_test();
+            // Durable, so acknowledged; its apply then fails.
+            let v1 = crate::client::block_on(cluster.pipeline.commit_async(set(b"acked"))).unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let e = loop {
+                match TxnBackend::commit(&*cluster, set(b"after")) {
+                    Err(e) => break e,
+                    // The failure may not have happened yet.
+                    Ok(_) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(5))
+                    }
+                    Ok(v) => panic!("commit {v} accepted after a failed apply"),
+                }
+            };
+            assert!(e.to_string().contains("restart"), "{e}");
+            assert!(!e.is_retryable());
+            (v1, v0)
+        };
+        let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let rv = TxnBackend::read_version(&cluster).unwrap();
+        assert!(rv > v1 && v1 > v0);
+        for key in [&b"before"[..], b"acked"] {
+            let got = TxnBackend::get(&cluster, key, rv).unwrap();
+            assert_eq!(got.as_deref(), Some(&b"v"[..]), "{key:?}");
+        }
+    }
+
     /// A committing thread applies its batch itself only when the apply thread is idle.
     /// Were it to apply while a task's batch waits there, storage would move past that
     /// batch's version and then skip it as already applied: an acknowledged commit lost.

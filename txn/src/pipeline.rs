@@ -274,6 +274,15 @@ impl CommitPipeline {
         self.core.lock().expect("not yet poisoned")
     }
 
+    /// Make the next apply fail as a storage error would.
+    #[cfg(test)]
+    pub(crate) fn fail_next_apply_for_test(&self) {
+        self.applier
+            .as_ref()
+            .expect("an embedded pipeline")
+            .fail_next_apply();
+    }
+
     /// Stop the apply thread before its next job until the guard is dropped.
     #[cfg(test)]
     pub(crate) fn hold_apply_for_test(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -406,6 +415,22 @@ fn lead_for_tasks(pipeline: Weak<CommitPipeline>) {
     }
 }
 
+/// What a batch's requests hear when the batch failed: a refusal before anything was
+/// written (a failed storage apply earlier, see `apply`) as it is; anything else may or
+/// may not have reached the log, so its result is unknown.
+fn batch_error(e: &TxnError) -> TxnError {
+    match e {
+        TxnError::Remote {
+            message,
+            retryable: false,
+        } => TxnError::Remote {
+            message: message.clone(),
+            retryable: false,
+        },
+        other => TxnError::CommitUnknownResult(other.to_string()),
+    }
+}
+
 fn writes_metadata_version(m: &Mutation) -> bool {
     match m {
         Mutation::Set { key, .. } | Mutation::Clear { key } | Mutation::AtomicAdd { key, .. } => {
@@ -497,8 +522,7 @@ impl CommitPipeline {
         }
     }
 
-    /// Commit everything queued as one batch (the caller holds the core lock).
-    /// Commit one batch and answer its requests. `may_apply_here`: the caller is a
+    /// Commit one batch (the caller holds the core lock) and answer its requests. `may_apply_here`: the caller is a
     /// committing thread, which applies the batch itself when the apply thread is idle
     /// (see [`apply`]).
     fn run_batch(&self, core: &mut Core, batch: Vec<Arc<Pending>>, may_apply_here: bool) {
@@ -511,7 +535,7 @@ impl CommitPipeline {
             // The batch may or may not have reached the log before the failure.
             Err(e) => {
                 for pending in &batch {
-                    pending.answer(Err(TxnError::CommitUnknownResult(e.to_string())));
+                    pending.answer(Err(batch_error(&e)));
                 }
             }
         }
@@ -615,6 +639,9 @@ impl CommitPipeline {
 
     /// Resolve a batch and append its committed mutations to the log (not yet synced).
     fn prepare_batch(&self, core: &mut Core, batch: &[Arc<Pending>]) -> Result<Prepared, TxnError> {
+        if let Some(applier) = &self.applier {
+            applier.check()?;
+        }
         let version = core.sequencer.next_commit_version(now_micros())?;
         let mut muts = Vec::with_capacity(batch.len());
         let requests: Vec<ResolveRequest> = batch
@@ -718,7 +745,7 @@ impl CommitPipeline {
             }),
             Err(e) => {
                 for pending in &batch {
-                    pending.answer(Err(TxnError::CommitUnknownResult(e.to_string())));
+                    pending.answer(Err(batch_error(&e)));
                 }
             }
         }

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use ferrisdb_kv::{Mutation, StorageServer, Version};
 
+use crate::client::TxnError;
+
 /// Batches applied between two storage syncs (the log is truncated below a synced one).
 const SYNC_EVERY: u64 = 1024;
 
@@ -51,9 +53,16 @@ struct State {
     /// Jobs queued and not yet done.
     in_flight: AtomicU64,
     applied: tokio::sync::watch::Sender<Version>,
+    /// An apply failed: nothing more is applied (a later batch would move the applied
+    /// version past the failed one, which replay would then skip), and the pipeline
+    /// refuses commits until a restart replays the log into storage.
+    failed: std::sync::atomic::AtomicBool,
     /// Held by a test to stop the thread before its next job.
     #[cfg(test)]
     gate: std::sync::Mutex<()>,
+    /// Set by a test: the next apply fails as a storage error would.
+    #[cfg(test)]
+    fail_next: std::sync::atomic::AtomicBool,
 }
 
 impl Applier {
@@ -66,8 +75,11 @@ impl Applier {
             batches: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             applied: applied_tx,
+            failed: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
             gate: std::sync::Mutex::new(()),
+            #[cfg(test)]
+            fail_next: std::sync::atomic::AtomicBool::new(false),
         });
         let st = state.clone();
         let thread = std::thread::Builder::new()
@@ -110,6 +122,25 @@ impl Applier {
     /// version order).
     pub(super) fn apply_here(&self, version: Version, mutations: Vec<Mutation>) {
         self.state.run(Job::Apply(version, mutations));
+    }
+
+    /// The error for a commit after an apply failed, if one did.
+    pub(super) fn check(&self) -> Result<(), TxnError> {
+        match self.state.failed.load(Ordering::Acquire) {
+            false => Ok(()),
+            true => Err(TxnError::Remote {
+                message: "the storage server failed to apply a committed batch; restart the \
+                          node (the commit log replays it)"
+                    .into(),
+                retryable: false,
+            }),
+        }
+    }
+
+    /// Make the next apply fail (tests).
+    #[cfg(test)]
+    pub(super) fn fail_next_apply(&self) {
+        self.state.fail_next.store(true, Ordering::Release);
     }
 
     fn send(&self, job: Job) {
@@ -155,6 +186,15 @@ impl Drop for Applier {
 impl State {
     fn run(&self, job: Job) {
         let storage = &self.storage;
+        if self.failed.load(Ordering::Acquire) {
+            return;
+        }
+        #[cfg(test)]
+        if self.fail_next.swap(false, Ordering::AcqRel) {
+            self.failed.store(true, Ordering::Release);
+            tracing::error!("test: an apply fails");
+            return;
+        }
         let (version, r) = match job {
             Job::Apply(version, mutations) => {
                 let n = self.batches.fetch_add(1, Ordering::AcqRel) + 1;
@@ -172,10 +212,12 @@ impl State {
             Ok(()) => {
                 self.applied.send_replace(version);
             }
-            // The batch is durable in the log and acknowledged: readers of this version
-            // wait, then fail retryably, until a restart replays the log into storage.
+            // The batch is durable in the log and acknowledged: stop here (see `failed`).
+            // Readers of this version wait, then fail retryably, until a restart replays
+            // the log into storage from the last version applied.
             Err(e) => {
-                tracing::error!(version, error = %e, "the storage server could not apply a committed batch");
+                self.failed.store(true, Ordering::Release);
+                tracing::error!(version, error = %e, "the storage server could not apply a committed batch; no further commits until a restart");
             }
         }
     }
