@@ -359,15 +359,37 @@ impl StorageServer {
         Ok(())
     }
 
-    /// Block until `version` is applied (bounded by `read_wait`), or fail retryably.
-    fn wait_for(&self, version: Version, since: Version) -> Result<(), KvError> {
-        let oldest = self.oldest_readable_version().max(since);
+    /// Make a read at `version` safe: wait until the version is applied (bounded by
+    /// `read_wait`, then a retryable error), then check with `servable` (which returns the
+    /// owning shard's `since`) that the data is still owned, and that the version is neither
+    /// below the shard's `since` nor below the GC horizon.
+    ///
+    /// Ownership is checked after the version is applied, never only before: a shard dropped
+    /// while a reader waits is no longer applied, so the versions applied after the drop are
+    /// missing from its data. A shard owned now was owned while every version up to the
+    /// applied one was applied (a drop and a later install would give it a new `since`).
+    fn ready_to_read(
+        &self,
+        version: Version,
+        servable: impl Fn() -> Result<Version, KvError>,
+    ) -> Result<(), KvError> {
+        if self.applied_version() < version {
+            // Refuse a key this server does not own without waiting for it.
+            servable()?;
+            self.wait_for(version)?;
+        }
+        let oldest = self.oldest_readable_version().max(servable()?);
         if version < oldest {
             return Err(KvError::TransactionTooOld {
                 requested: version,
                 oldest,
             });
         }
+        Ok(())
+    }
+
+    /// Block until `version` is applied (bounded by `read_wait`), or fail retryably.
+    fn wait_for(&self, version: Version) -> Result<(), KvError> {
         if self.applied_version() >= version {
             return Ok(());
         }
@@ -403,8 +425,7 @@ impl StorageServer {
 
     /// The value of `key` at `version`.
     pub fn get(&self, key: &[u8], version: Version) -> Result<Option<Vec<u8>>, KvError> {
-        let since = self.servable_since_key(key)?;
-        self.wait_for(version, since)?;
+        self.ready_to_read(version, || self.servable_since_key(key))?;
         Ok(self.engine.get(key, version)?)
     }
 
@@ -417,8 +438,7 @@ impl StorageServer {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, KvError> {
-        let since = self.servable_since(range)?;
-        self.wait_for(version, since)?;
+        self.ready_to_read(version, || self.servable_since(range))?;
         if range.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
