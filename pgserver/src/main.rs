@@ -1,8 +1,8 @@
 //! `ferrisdb`: run a FerrisDB node, or talk to one.
 //!
 //! ```text
-//!   ferrisdb start [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500] [--pg-addr 127.0.0.1:5433]
-//!                  [--auth password|trust]
+//!   ferrisdb start [--config FILE] [--data-dir ./ferrisdb-data] [--addr 127.0.0.1:4500]
+//!                  [--pg-addr 127.0.0.1:5433] [--auth password|trust] [...: see config.rs]
 //!       every role in one process (sequencer, resolver, commit log, storage server), serving
 //!       the transactional KV API on --addr and SQL over the PostgreSQL protocol on
 //!       --pg-addr until SIGINT or SIGTERM
@@ -17,16 +17,16 @@
 //! The PostgreSQL wire server (`pg`) serves the SQL layer from `start`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 mod bench_kv;
 mod bench_sql;
+mod config;
 mod pg;
 mod start;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ferrisdb_kv::KeyRange;
 use ferrisdb_txn::{Database, RemoteBackend, TxnError};
 
@@ -44,48 +44,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a single-node FerrisDB (every role in one process).
-    Start {
-        /// Where the data lives.
-        #[arg(long, default_value = "./ferrisdb-data")]
-        data_dir: PathBuf,
-        /// Address of the KV API (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:4500")]
-        addr: SocketAddr,
-        /// Address of the PostgreSQL protocol (with --roles all; port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:5433")]
-        pg_addr: SocketAddr,
-        /// PostgreSQL clients served at once; more are refused with SQLSTATE 53300.
-        #[arg(long, default_value_t = 100)]
-        pg_max_connections: usize,
-        /// How PostgreSQL clients authenticate: `password` (roles with a password must give
-        /// it; password-less roles such as `postgres` are trusted from loopback only) or
-        /// `trust` (everyone, as any user).
-        #[arg(long, value_enum, default_value_t = start::Auth::Password)]
-        auth: start::Auth,
-        /// Cancel any statement that runs longer than this many milliseconds with SQLSTATE
-        /// 57014 (PostgreSQL's statement_timeout); 0 means no limit.
-        #[arg(long, default_value_t = 0)]
-        statement_timeout: u64,
-        /// Memory one statement's sorts, hash joins and aggregations may hold, in MiB;
-        /// beyond it the statement fails with SQLSTATE 53200.
-        #[arg(long, default_value_t = 256)]
-        work_mem_mb: usize,
-        /// Memory of the storage engine's caches, in MiB: three quarters for data blocks, one
-        /// for rows. The default is a quarter of the machine's physical memory (at least
-        /// 64 MiB), as CockroachDB sizes its cache: a cache smaller than the working set turns
-        /// every read into a system call.
-        #[arg(long)]
-        cache_mb: Option<usize>,
-        /// The largest message a PostgreSQL client may send, in MiB.
-        #[arg(long, default_value_t = 64)]
-        pg_max_message_mb: usize,
-        /// Which roles this process runs: all of them, or one part of a multi-process cluster.
-        #[arg(long, value_enum, default_value_t = start::Roles::All)]
-        roles: start::Roles,
-        /// The coordinator a storage server joins (required with --roles storage).
-        #[arg(long)]
-        join: Option<SocketAddr>,
-    },
+    Start(config::StartArgs),
     /// Read and write keys of a running FerrisDB.
     Kv {
         /// The node's KV address.
@@ -167,39 +126,61 @@ enum KvOp {
 }
 
 fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let command = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli.command,
+        Err(e) => e.exit(),
+    };
+    let command = match command {
+        Command::Start(args) => {
+            let sub = matches
+                .subcommand_matches("start")
+                .expect("the start subcommand");
+            match args.with_config_file(sub) {
+                Ok(args) => Command::Start(args),
+                Err(e) => {
+                    eprintln!("ferrisdb: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        other => other,
+    };
+    let log = match &command {
+        Command::Start(args) => args.log.clone(),
+        _ => "info".to_string(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log))
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match Cli::parse().command {
-        Command::Start {
-            data_dir,
-            addr,
-            pg_addr,
-            pg_max_connections,
-            auth,
-            statement_timeout,
-            work_mem_mb,
-            pg_max_message_mb,
-            cache_mb,
-            roles,
-            join,
-        } => {
+    let result = match command {
+        Command::Start(a) => {
             let pg = pg::PgConfig {
-                max_connections: pg_max_connections,
-                max_message_bytes: pg_max_message_mb.saturating_mul(1 << 20),
-                work_mem_bytes: work_mem_mb.saturating_mul(1 << 20),
-                auth: auth.mode(),
-                statement_timeout: (statement_timeout > 0)
-                    .then(|| std::time::Duration::from_millis(statement_timeout)),
+                max_connections: a.pg_max_connections,
+                max_message_bytes: a.pg_max_message_mb.saturating_mul(1 << 20),
+                work_mem_bytes: a.work_mem_mb.saturating_mul(1 << 20),
+                auth: a.auth.mode(),
+                statement_timeout: (a.statement_timeout > 0)
+                    .then(|| std::time::Duration::from_millis(a.statement_timeout)),
                 ..pg::PgConfig::default()
             };
-            let cache_bytes = cache_mb
+            let cache_bytes = a
+                .cache_mb
                 .map(|mb| mb.saturating_mul(1 << 20))
                 .unwrap_or_else(start::default_cache_bytes);
-            start::run(data_dir, addr, (pg_addr, pg), roles, join, cache_bytes)
+            start::run(
+                a.data_dir,
+                a.addr,
+                (a.pg_addr, pg),
+                a.roles,
+                a.join,
+                cache_bytes,
+            )
         }
         Command::Kv { cluster, hex, op } => kv(cluster, hex, op),
         Command::Bench {

@@ -534,6 +534,50 @@ async fn clients_beyond_the_limit_are_refused_with_53300() {
     drop(b);
 }
 
+/// `--config FILE` sets what the command line does not: here the connection limit and the
+/// statement timeout come from the file, while the addresses given as flags win over its.
+#[tokio::test]
+async fn a_config_file_sets_what_the_flags_leave_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferrisdb.toml");
+    std::fs::write(
+        &config,
+        "# both addresses are overridden by the test helper's flags\n\
+         pg_addr = \"127.0.0.1:1\"\n\
+         pg_max_connections = 1\n\
+         statement_timeout = 200\n",
+    )
+    .unwrap();
+    let node = Node::start(&["--config", config.to_str().unwrap()]);
+    let a = node.connect().await.unwrap();
+    let e = node.connect().await.unwrap_err();
+    assert_eq!(code(&e), SqlState::TOO_MANY_CONNECTIONS);
+    let endless = "SELECT count(*) FROM generate_series(1, 3000) a, \
+                   generate_series(1, 3000) b, generate_series(1, 3000) c";
+    let e = a.simple_query(endless).await.unwrap_err();
+    assert_eq!(code(&e), SqlState::QUERY_CANCELED);
+}
+
+#[test]
+fn a_bad_config_file_stops_the_start_with_the_line_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferrisdb.toml");
+    std::fs::write(&config, "pg_max_connections = 10\nwork_mem = 64\n").unwrap();
+    let out = Command::new(common::BIN)
+        .args(["start", "--config", config.to_str().unwrap()])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ferrisdb.toml") && err.contains("line 2") && err.contains("work_mem"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
+
 #[test]
 fn psql_runs_a_query() {
     let node = Node::start(&[]);

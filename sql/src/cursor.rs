@@ -122,10 +122,13 @@ impl Cursors {
             .ok_or(SqlError::InvalidCursorName { name })
     }
 
+    /// FETCH, or MOVE (`only_move`: the same repositioning, answered with a row count
+    /// instead of the rows).
     pub(crate) fn fetch(
         &mut self,
         name: &Ident,
         direction: &FetchDirection,
+        only_move: bool,
     ) -> Result<StatementResult, SqlError> {
         let step = Step::of(direction)?;
         let key = ident(name);
@@ -135,6 +138,9 @@ impl Cursors {
             .find(|c| c.name == key)
             .ok_or(SqlError::InvalidCursorName { name: key })?;
         let rows = c.step(step);
+        if only_move {
+            return Ok(StatementResult::command(format!("MOVE {}", rows.len())));
+        }
         Ok(StatementResult::Query {
             columns: c.columns.clone(),
             tag: Some(format!("FETCH {}", rows.len())),

@@ -2,7 +2,7 @@
 //! PostgreSQL's 42601 wording (`syntax error at or near "FROM"`, `syntax error at end of
 //! input`) with the 1-based character position when sqlparser reports a line and column.
 
-use sqlparser::ast::{Expr, Statement, VacuumStatement};
+use sqlparser::ast::{Expr, Ident, Statement, VacuumStatement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -44,6 +44,9 @@ fn statements(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
                 stmts.push(create_user(p)?)
             }
             Token::Word(w) if w.keyword == Keyword::FETCH => stmts.push(fetch(p)?),
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("move") => {
+                stmts.push(fetch(p)?)
+            }
             _ => stmts.push(p.parse_statement()?),
         }
         expecting_delimiter = true;
@@ -95,9 +98,15 @@ fn vacuum(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
 /// `FETCH [direction] [FROM | IN] cursor` in PostgreSQL's grammar (sqlparser's wants a
 /// direction and takes no signed counts): direction is NEXT, PRIOR, FIRST, LAST, ABSOLUTE n,
 /// RELATIVE n, n, ALL, FORWARD [n | ALL] or BACKWARD [n | ALL], NEXT when omitted.
+///
+/// `MOVE` (the same, returning no rows) comes back as a FETCH whose `into` is
+/// [`MOVE_MARKER`]: sqlparser has no MOVE statement, and SQL-level FETCH has no INTO.
 fn fetch(p: &mut Parser) -> Result<Statement, ParserError> {
     use sqlparser::ast::{FetchDirection as D, FetchPosition, Value};
-    p.expect_keyword(Keyword::FETCH)?;
+    let is_move = !p.parse_keyword(Keyword::FETCH);
+    if is_move {
+        p.next_token(); // MOVE, checked by the caller
+    }
     fn count(p: &mut Parser) -> Result<sqlparser::ast::ValueWithSpan, ParserError> {
         let minus = p.consume_token(&Token::Minus);
         if !minus {
@@ -167,8 +176,16 @@ fn fetch(p: &mut Parser) -> Result<Statement, ParserError> {
         name: p.parse_identifier()?,
         direction,
         position,
-        into: None,
+        into: is_move.then(|| sqlparser::ast::ObjectName::from(vec![Ident::new(MOVE_MARKER)])),
     })
+}
+
+/// The `into` of a FETCH statement that is really a MOVE (see [`fetch`]).
+pub const MOVE_MARKER: &str = "\u{0}move";
+
+/// Whether `stmt` is a MOVE (a FETCH that returns no rows).
+pub fn is_move(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Fetch { into: Some(n), .. } if n.to_string() == MOVE_MARKER)
 }
 
 /// Skips a parenthesized option list whose `(` was consumed.

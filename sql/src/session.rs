@@ -425,6 +425,12 @@ impl Session {
             return Err(SqlError::InFailedTransaction);
         }
         if let Statement::Fetch { name, .. } = stmt {
+            if crate::parse::is_move(stmt) {
+                return Ok(Described {
+                    param_types: Vec::new(),
+                    columns: None,
+                });
+            }
             let (columns, param_types) =
                 crate::bind::params::describing(declared, || self.cursors.columns(name));
             return Ok(Described {
@@ -543,7 +549,7 @@ impl Session {
             } => {
                 return self
                     .cursors
-                    .fetch(name, direction)
+                    .fetch(name, direction, crate::parse::is_move(stmt))
                     .inspect_err(|_| self.fail())
             }
             Statement::Close { cursor } => {

@@ -197,3 +197,27 @@ fn deep_expressions_run_where_postgres_runs_them_and_fail_with_54001_beyond() {
     }
     assert_eq!(one_value(&mut s, "SELECT 1"), Datum::Int(1));
 }
+
+#[test]
+fn move_repositions_a_cursor_and_reports_the_rows_it_passed() {
+    let (_d, mut s) = session();
+    s.execute("INSERT INTO t SELECT g, 'n', g FROM generate_series(1, 5) g")
+        .unwrap();
+    s.execute("BEGIN").unwrap();
+    s.execute("DECLARE c SCROLL CURSOR FOR SELECT id FROM t ORDER BY id")
+        .unwrap();
+    let tag = |s: &mut Session, sql: &str| s.execute(sql).unwrap().pop().unwrap().tag();
+    assert_eq!(tag(&mut s, "MOVE 3 IN c"), "MOVE 3");
+    assert_eq!(tag(&mut s, "MOVE FORWARD ALL FROM c"), "MOVE 2");
+    assert_eq!(tag(&mut s, "MOVE c"), "MOVE 0");
+    assert_eq!(tag(&mut s, "MOVE ABSOLUTE 2 c"), "MOVE 1");
+    let r = s.execute("FETCH NEXT FROM c").unwrap();
+    assert_eq!(rows(&r[0]), vec![vec![Datum::Int(3)]]);
+    // Describe: MOVE returns no rows (NoData), FETCH the cursor's columns.
+    let d = s.describe("MOVE PRIOR IN c", &[]).unwrap();
+    assert!(d.columns.is_none(), "{d:?}");
+    let d = s.describe("FETCH PRIOR FROM c", &[]).unwrap();
+    assert_eq!(d.columns.map(|c| c.len()), Some(1));
+    let e = s.execute("MOVE NEXT FROM missing").unwrap_err();
+    assert_eq!(e.sqlstate(), "34000");
+}
