@@ -97,8 +97,8 @@
 //! (every statement re-reads the descriptors it names), roles (one superuser,
 //! `postgres`), comments (`obj_description` is NULL).
 //!
-//! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, multidimensional arrays and array
-//! columns in tables, JSON and other types;
+//! NUMERIC `NaN`/`Infinity` (0A000); `time`, `timetz`, multidimensional arrays, JSON and
+//! other types;
 //! datetime input styles other than ISO (`'Jan 8 1999'`, `'now'`, `'today'`); ISO 8601
 //! and SQL-standard interval input; numeric versions of `exp`/`ln`/`log`/`power` (the
 //! float8 versions are used, which can differ in the last digits from PostgreSQL's

@@ -451,7 +451,22 @@ pub fn put_relation(txn: &mut Transaction, rel: &Relation) -> Result<(), SqlErro
         Relation::Table(t) => &t.name,
         Relation::View(v) => &v.name,
     };
-    crate::undo::set(txn, &named_key(0x02, name), &encode_relation(rel))
+    let bytes = encode_relation(rel);
+    // A descriptor that does not read back would make the relation, and every catalog
+    // listing that meets it, unusable: refuse to store it instead.
+    match decode_relation(&bytes) {
+        Ok(back) if back == *rel => {}
+        other => {
+            return Err(SqlError::internal(format!(
+                "the descriptor of \"{name}\" does not read back as written ({})",
+                match other {
+                    Ok(_) => "it decodes differently".to_string(),
+                    Err(e) => e.to_string(),
+                }
+            )))
+        }
+    }
+    crate::undo::set(txn, &named_key(0x02, name), &bytes)
 }
 
 /// Removes a relation's descriptor (not its data).

@@ -17,6 +17,7 @@
 //!   Timestamp(t)     Int(t)
 //!   TimestampTz(t)   Int(t)
 //!   Interval(iv)     Int(span_micros(iv) / 2^63 as the high word) Int(low word)
+//!   Array(items)     Bytes(per element: 01 + the element's ascending key, or 02 for NULL)
 //! ```
 //!
 //! An interval keys as its span with 1 month = 30 days and 1 day = 24 h (PostgreSQL's
@@ -57,6 +58,10 @@ fn corrupt(offset: usize, reason: impl ToString) -> SqlError {
     }
 }
 
+/// Array element markers inside an array's key (see `encode_key_datum`).
+const ARRAY_VALUE: u8 = 1;
+const ARRAY_NULL: u8 = 2;
+
 /// Appends `d` (of type `ty`) to `out` in `order`.
 pub fn encode_key_datum(out: &mut Vec<u8>, d: &Datum, order: Order) {
     let v = match d {
@@ -73,12 +78,18 @@ pub fn encode_key_datum(out: &mut Vec<u8>, d: &Datum, order: Order) {
             encode_value(out, &Value::Int((span >> 64) as i64), order);
             Value::Int(((span as u64) ^ (1 << 63)) as i64)
         }
-        // Element keys are self-delimiting, so their concatenation orders arrays
-        // element by element, a prefix first (only hashed or compared, never decoded).
+        // Each element is a marker byte, then (unless NULL) its self-delimiting key, so the
+        // concatenation orders arrays as PostgreSQL does: element by element, a NULL
+        // element after every value (marker 2 > 1), a prefix first.
         Datum::Array(items) => {
             let mut b = Vec::new();
             for d in items {
-                encode_key_datum(&mut b, d, Order::Asc);
+                if d.is_null() {
+                    b.push(ARRAY_NULL);
+                } else {
+                    b.push(ARRAY_VALUE);
+                    encode_key_datum(&mut b, d, Order::Asc);
+                }
             }
             Value::Bytes(b)
         }
@@ -155,6 +166,27 @@ fn decode_one(buf: &[u8], pos: &mut usize, c: &KeyColumn) -> Result<Datum, SqlEr
             Datum::Interval(
                 interval_of_span(span).ok_or_else(|| corrupt(at, "interval span out of range"))?,
             )
+        }
+        (DataType::Array(elem), Value::Bytes(b)) => {
+            let element = KeyColumn {
+                data_type: **elem,
+                order: Order::Asc,
+            };
+            let mut p = 0;
+            let mut items = Vec::new();
+            while p < b.len() {
+                p += 1;
+                match b[p - 1] {
+                    ARRAY_NULL => items.push(Datum::Null),
+                    ARRAY_VALUE => {
+                        let item = decode_one(b, &mut p, &element)
+                            .map_err(|e| corrupt(at, format!("array element at {p}: {e}")))?;
+                        items.push(item);
+                    }
+                    m => return Err(corrupt(at, format!("array element marker {m} at {p}"))),
+                }
+            }
+            Datum::Array(items)
         }
         _ => return Err(wrong()),
     })

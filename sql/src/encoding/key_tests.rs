@@ -79,6 +79,61 @@ fn wrong_type_or_garbage_is_corruption() {
     assert!(decode_key(&[0x20, 1], &[col(DataType::Int8, Order::Asc)]).is_err());
 }
 
+/// Found by hand: an index on a `text[]` column failed every lookup with "could not decode
+/// stored key ... is not a text[]": array keys were encoded but never decodable.
+#[test]
+fn array_keys_decode_to_their_elements() {
+    let t = |s: &str| Datum::Text(s.into());
+    let cases = [
+        (
+            DataType::Array(&crate::array::TEXT),
+            Datum::Array(vec![t("x"), t("y z"), Datum::Null, t("")]),
+        ),
+        (DataType::Array(&crate::array::TEXT), Datum::Array(vec![])),
+        (
+            DataType::Array(&crate::array::INT8),
+            Datum::Array(vec![Datum::Int(-5), Datum::Int(1 << 40)]),
+        ),
+        (
+            DataType::Array(&crate::array::INTERVAL),
+            Datum::Array(vec![
+                Datum::parse("1 day 02:00:00", &DataType::Interval).unwrap(),
+                Datum::Null,
+            ]),
+        ),
+    ];
+    for (ty, d) in cases {
+        for order in [Order::Asc, Order::Desc] {
+            let cols = [col(ty, order), col(DataType::Int4, Order::Asc)];
+            let key = encode_key(&[d.clone(), Datum::Int(7)], &cols).unwrap();
+            let back = decode_key(&key, &cols).unwrap();
+            assert!(same_value(&back[0], &d), "{ty} {d:?} -> {:?}", back[0]);
+            assert_eq!(back[1], Datum::Int(7));
+        }
+    }
+    // Arrays order element by element, a prefix first.
+    let a = |v: &[i64]| Datum::Array(v.iter().map(|i| Datum::Int(*i)).collect());
+    let with_null = Datum::Array(vec![Datum::Int(1), Datum::Null]);
+    let null_first = Datum::Array(vec![Datum::Null]);
+    let sorted = [
+        a(&[]),
+        a(&[-1]),
+        a(&[1]),
+        a(&[1, 2]),
+        a(&[1, 3]),
+        with_null,
+        a(&[2]),
+        null_first,
+    ];
+    for w in sorted.windows(2) {
+        assert_eq!(w[0].compare(&w[1]), Some(Ordering::Less), "{w:?}");
+    }
+    for w in sorted.windows(2) {
+        assert!(key1(&w[0], Order::Asc) < key1(&w[1], Order::Asc), "{w:?}");
+        assert!(key1(&w[0], Order::Desc) > key1(&w[1], Order::Desc), "{w:?}");
+    }
+}
+
 proptest! {
     #[test]
     fn byte_order_is_sql_order((t, a, b) in arb_pair()) {
