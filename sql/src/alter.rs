@@ -133,7 +133,15 @@ fn add_column(
     }
     let mut def = ColumnDef {
         name: cname.clone(),
-        data_type: DataType::from_sqlparser(&c.data_type)?,
+        data_type: match crate::sequence::serial_type(&c.data_type) {
+            Some(_) => {
+                return Err(SqlError::unsupported(
+                    "ALTER TABLE ADD COLUMN of a serial column is not supported \
+                     (CREATE TABLE and CREATE SEQUENCE are)",
+                ))
+            }
+            None => DataType::from_sqlparser(&c.data_type)?,
+        },
         not_null: false,
         default: None,
     };

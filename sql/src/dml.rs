@@ -254,7 +254,8 @@ fn bind_insert(txn: &mut Transaction, ins: &ast::Insert) -> Result<BoundInsert, 
         }
         targets.push(i);
     }
-    if ins.columns.is_empty() {
+    // DEFAULT VALUES (no source) targets nothing: every column takes its default.
+    if ins.columns.is_empty() && ins.source.is_some() {
         targets = (0..t.columns.len()).collect();
     }
     let mut all_default = Vec::new();

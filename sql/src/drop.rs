@@ -44,8 +44,25 @@ pub fn drop(
         ObjectType::Table => ("DROP TABLE", "table"),
         ObjectType::View => ("DROP VIEW", "view"),
         ObjectType::Index => ("DROP INDEX", "index"),
+        ObjectType::Sequence => ("DROP SEQUENCE", "sequence"),
         other => return Err(SqlError::unsupported(format!("DROP {other}"))),
     };
+    if kind == ObjectType::Sequence {
+        for n in names {
+            let name = object_name(n)?;
+            match catalog::get_relation(txn, &name)? {
+                Some(Relation::Sequence(q)) => drop_sequence(txn, &q, cascade)?,
+                Some(_) => {
+                    return Err(SqlError::WrongObjectType {
+                        message: format!("\"{name}\" is not a sequence"),
+                    })
+                }
+                None if if_exists => skipping(what, &name),
+                None => return Err(missing(what, name)),
+            }
+        }
+        return Ok(StatementResult::command(tag));
+    }
     if kind == ObjectType::Index {
         for n in names {
             let name = object_name(n)?;
@@ -137,15 +154,69 @@ fn visit(
     }
 }
 
-/// Drops a table (rows, indexes) or view known to exist.
+/// Drops a table (rows, indexes, the sequences its columns own) or view known to exist.
 fn drop_relation(txn: &mut Transaction, name: &str) -> Result<(), SqlError> {
     if let Some(Relation::Table(t)) = catalog::get_relation(txn, name)? {
         crate::undo::clear_range(txn, &t.data_range())?;
         for ix in &t.indexes {
             catalog::delete_index_name(txn, &ix.name)?;
         }
+        for q in crate::sequence::owned_by_table(txn, t.id)? {
+            crate::sequence::drop_sequence(txn, &q)?;
+        }
     }
     catalog::delete_relation(txn, name)
+}
+
+/// DROP SEQUENCE of one sequence. A sequence a column's default uses (the column owns
+/// it: serial, identity) goes only with CASCADE, which drops that default too, as in
+/// PostgreSQL.
+fn drop_sequence(
+    txn: &mut Transaction,
+    q: &crate::catalog::SequenceDef,
+    cascade: bool,
+) -> Result<(), SqlError> {
+    let owner = match &q.owned_by {
+        Some((table_id, column)) => catalog::list_relations(txn)?
+            .into_iter()
+            .find_map(|r| match r {
+                Relation::Table(t) if t.id == *table_id => Some(t),
+                _ => None,
+            })
+            .and_then(|t| t.column_index(column).map(|c| (t, c))),
+        None => None,
+    };
+    if let Some((mut t, c)) = owner {
+        let uses = t.columns[c]
+            .default
+            .as_deref()
+            .is_some_and(|d| d == crate::sequence::nextval_default(&q.name));
+        if uses {
+            let column = t.columns[c].name.clone();
+            if !cascade {
+                return Err(SqlError::DependentObjects {
+                    message: format!(
+                        "cannot drop sequence {} because other objects depend on it",
+                        q.name
+                    ),
+                    detail: Some(format!(
+                        "default value for column {column} of table {} depends on sequence {}",
+                        t.name, q.name
+                    )),
+                });
+            }
+            crate::notice::emit(crate::notice::Notice::new(
+                "00000",
+                format!(
+                    "drop cascades to default value for column {column} of table {}",
+                    t.name
+                ),
+            ));
+            t.columns[c].default = None;
+            catalog::put_relation(txn, &Relation::Table(t))?;
+        }
+    }
+    crate::sequence::drop_sequence(txn, q)
 }
 
 fn drop_index(txn: &mut Transaction, name: &str) -> Result<bool, SqlError> {

@@ -290,6 +290,20 @@ pub enum SqlError {
     /// 42P03: DECLARE of a name already open.
     #[error("cursor \"{name}\" already exists")]
     DuplicateCursor { name: String },
+    /// 2200H: nextval past a sequence's bound without CYCLE.
+    #[error("nextval: reached {which} value of sequence \"{name}\" ({bound})")]
+    SequenceLimit {
+        which: &'static str,
+        name: String,
+        bound: i64,
+    },
+    /// 22003 with PostgreSQL's own wording (`setval: value 0 is out of bounds ...`).
+    #[error("{message}")]
+    OutOfBounds { message: String },
+    /// 55000: an object is not in the state the statement needs (`currval` before any
+    /// `nextval` of the session, for instance).
+    #[error("{message}")]
+    NotInPrerequisiteState { message: String },
 }
 
 impl SqlError {
@@ -360,6 +374,9 @@ impl SqlError {
             Internal { .. } => "XX000",
             InsufficientPrivilege { .. } => "42501",
             InvalidCursorName { .. } => "34000",
+            SequenceLimit { .. } => "2200H",
+            OutOfBounds { .. } => "22003",
+            NotInPrerequisiteState { .. } => "55000",
             DuplicateCursor { .. } => "42P03",
         }
     }

@@ -76,6 +76,11 @@ pub enum Func {
 impl Func {
     /// Whether a NULL argument makes the call NULL (all but concat, concat_ws and some
     /// system functions).
+    /// See [`crate::pg_catalog::functions::SysFunc::is_volatile`].
+    pub fn is_volatile(&self) -> bool {
+        matches!(self, Func::System(f) if f.is_volatile())
+    }
+
     pub fn is_strict(&self) -> bool {
         match self {
             Func::Concat | Func::ConcatWs => false,

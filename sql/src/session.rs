@@ -23,6 +23,7 @@
 //! [`Session::describe`] (parameter types and columns without running) and
 //! [`Session::execute_all`] (results completed before an error).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrisdb_txn::{Database, Transaction, TxnError};
@@ -95,6 +96,8 @@ pub struct Engine {
     /// How CREATE/ALTER ROLE ... PASSWORD hashes a plaintext password.
     password_encryption: crate::auth::PasswordEncryption,
     statement_timeout: Option<Duration>,
+    /// Sequence values taken but not yet handed out ([`crate::sequence`]).
+    pub(crate) sequence_blocks: Arc<crate::sequence::Blocks>,
 }
 
 impl Engine {
@@ -104,6 +107,7 @@ impl Engine {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             password_encryption: crate::auth::PasswordEncryption::default(),
             statement_timeout: None,
+            sequence_blocks: Arc::default(),
         }
     }
 
@@ -173,6 +177,7 @@ impl Engine {
             notices: Vec::new(),
             cursors: Default::default(),
             prepared: Vec::new(),
+            sequences: Default::default(),
             copy_in: None,
             copy_out: Vec::new(),
             pending_copy_out: None,
@@ -225,6 +230,8 @@ pub struct Session {
     cursors: crate::cursor::Cursors,
     /// Named prepared statements, for `pg_prepared_statements` ([`crate::prepared`]).
     pub(crate) prepared: Vec<crate::prepared::PreparedStatement>,
+    /// `currval` / `lastval` state ([`crate::sequence`]); installed while a statement runs.
+    pub(crate) sequences: crate::sequence::SessionSequences,
 }
 
 /// Parsed scripts by their text, for one session. Bounded: it is emptied when full.
@@ -826,6 +833,12 @@ pub fn execute_statement(
         Statement::CreateTable(c) => ddl::create_table(txn, c),
         Statement::CreateIndex(c) => ddl::create_index(txn, c),
         Statement::CreateView(v) => ddl::create_view(txn, v),
+        Statement::CreateSequence {
+            temporary: false,
+            if_not_exists,
+            name,
+            sequence_options,
+        } => crate::sequence::create_sequence(txn, *if_not_exists, name, sequence_options),
         Statement::Drop {
             object_type,
             if_exists,

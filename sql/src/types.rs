@@ -236,14 +236,14 @@ impl DataType {
         self.category() == TypeCategory::String
     }
 
-    /// Resolves a type name as written in SQL (`int`, `int4`, `serial`, `bpchar`,
+    /// Resolves a type name as written in SQL (`int`, `int4`, `bpchar`,
     /// `timestamptz`, ...), case-insensitively, without modifiers.
     pub fn from_name(name: &str) -> Result<DataType, SqlError> {
         Ok(match name.to_ascii_lowercase().as_str() {
             "bool" | "boolean" => DataType::Bool,
-            "int2" | "smallint" | "smallserial" | "serial2" => DataType::Int2,
-            "int" | "int4" | "integer" | "serial" | "serial4" => DataType::Int4,
-            "int8" | "bigint" | "bigserial" | "serial8" => DataType::Int8,
+            "int2" | "smallint" => DataType::Int2,
+            "int" | "int4" | "integer" => DataType::Int4,
+            "int8" | "bigint" => DataType::Int8,
             "float4" | "real" => DataType::Float4,
             "float8" | "float" | "double precision" => DataType::Float8,
             "numeric" | "decimal" => DataType::NUMERIC,
@@ -534,8 +534,6 @@ mod tests {
             ("int", "integer"),
             ("int4", "integer"),
             ("integer", "integer"),
-            ("serial", "integer"),
-            ("bigserial", "bigint"),
             ("int8", "bigint"),
             ("smallint", "smallint"),
             ("float", "double precision"),

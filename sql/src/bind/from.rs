@@ -183,6 +183,10 @@ impl Binder<'_> {
                         };
                         Ok(qualify(plan, cols, alias, &tname, None))
                     }
+                    Some(Relation::Sequence(_)) => Err(SqlError::unsupported(format!(
+                        "reading sequence \"{tname}\" as a relation is not supported \
+                         (use currval, nextval or setval)"
+                    ))),
                     Some(Relation::View(v)) => {
                         let q = match crate::parse::parse_statements(&v.sql)?.pop() {
                             Some(ast::Statement::Query(q)) => q,

@@ -25,7 +25,7 @@
 //! back by [`type_from_oid`]. Decoding trusts nothing: every count is bounded by the
 //! fields left and every column position by the column count.
 
-use super::{CheckDef, ColumnDef, IndexDef, Relation, SchemaLock, TableDef, ViewDef};
+use super::{CheckDef, ColumnDef, IndexDef, Relation, SchemaLock, SequenceDef, TableDef, ViewDef};
 use crate::datum::Datum;
 use crate::encoding::{decode_row, encode_row};
 use crate::error::SqlError;
@@ -78,6 +78,19 @@ pub fn encode_relation(rel: &Relation) -> Vec<u8> {
             d.push(int(v.depends_on.len()));
             d.extend(v.depends_on.iter().map(|c| Datum::Text(c.clone())));
             d.push(Datum::Int(v.id as i64));
+        }
+        Relation::Sequence(q) => {
+            d.extend([Datum::Text("sequence".into()), Datum::Int(VERSION)]);
+            d.extend([Datum::Int(q.id as i64), Datum::Text(q.name.clone())]);
+            d.push(Datum::Int(i64::from(q.data_type.oid())));
+            d.extend([q.start, q.increment, q.min, q.max, q.cache].map(Datum::Int));
+            d.push(Datum::Bool(q.cycle));
+            match &q.owned_by {
+                Some((table, column)) => {
+                    d.extend([Datum::Int(*table as i64), Datum::Text(column.clone())])
+                }
+                None => d.extend([Datum::Null, Datum::Null]),
+            }
         }
     }
     encode_row(&d)
@@ -180,6 +193,42 @@ pub fn decode_relation(bytes: &[u8]) -> Result<Relation, SqlError> {
                 columns,
                 depends_on,
                 id,
+            }))
+        }
+        "sequence" => {
+            let id = u64::try_from(r.int()?).map_err(|_| r.bad("negative sequence id"))?;
+            let name = r.text()?;
+            let data_type = type_from_oid(r.int()?, -1)
+                .filter(|t| t.is_integer())
+                .ok_or_else(|| r.bad("sequence type"))?;
+            let (start, increment, min, max, cache) =
+                (r.int()?, r.int()?, r.int()?, r.int()?, r.int()?);
+            let cycle = r.bool()?;
+            let owned_by = match r.next()? {
+                Datum::Int(table) => Some((
+                    u64::try_from(table).map_err(|_| r.bad("owner table id"))?,
+                    r.text()?,
+                )),
+                Datum::Null => match r.next()? {
+                    Datum::Null => None,
+                    _ => return Err(r.bad("expected no owner column")),
+                },
+                _ => return Err(r.bad("expected the owner table id")),
+            };
+            if r.left() != 0 {
+                return Err(r.bad("trailing fields"));
+            }
+            Ok(Relation::Sequence(SequenceDef {
+                id,
+                name,
+                data_type,
+                start,
+                increment,
+                min,
+                max,
+                cache,
+                cycle,
+                owned_by,
             }))
         }
         _ => Err(r.bad("unknown relation kind")),
@@ -397,6 +446,25 @@ mod tests {
             id: 7,
         });
         assert_eq!(decode_relation(&encode_relation(&v)).unwrap(), v);
+        for owned_by in [None, Some((9, "id".to_string()))] {
+            let q = Relation::Sequence(SequenceDef {
+                id: 11,
+                name: "t_id_seq".into(),
+                data_type: DataType::Int4,
+                start: 1,
+                increment: -3,
+                min: i64::MIN,
+                max: i64::from(i32::MAX),
+                cache: 1,
+                cycle: true,
+                owned_by,
+            });
+            let bytes = encode_relation(&q);
+            assert_eq!(decode_relation(&bytes).unwrap(), q);
+            for cut in 0..bytes.len() {
+                assert!(decode_relation(&bytes[..cut]).is_err(), "cut at {cut}");
+            }
+        }
     }
 
     /// Found by hand: `CREATE TABLE p (tags text[])` stored a descriptor whose array type

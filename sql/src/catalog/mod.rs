@@ -20,6 +20,9 @@
 //!   01 06 tuple(Text role)         a role (cluster-wide, no database part): its flags and
 //!                                  password verifier, see [`crate::roles`]; the
 //!                                  bootstrap superuser `postgres` exists without one
+//!   01 07 tuple(Int sequence id)   a sequence's next value, i128 little-endian (absent:
+//!                                  its START), written outside the statement's
+//!                                  transaction, see [`crate::sequence`]
 //!   02 tuple(Int table id) tuple(Int index id) key...
 //!        index id 1 (primary):     key   = encode_key(primary-key columns)
 //!                                          or tuple(Int row id) without a primary key
@@ -147,11 +150,42 @@ pub struct ViewDef {
     pub id: u64,
 }
 
+/// A sequence ([`crate::sequence`]): its options. Its value lives under its own key
+/// (`01 07 tuple(Int id)`), outside every transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceDef {
+    /// An id from the table-id counter (its OID derives from it, as a table's does).
+    pub id: u64,
+    pub name: String,
+    /// `smallint`, `integer` or `bigint` (`AS type`; bounds its default MINVALUE/MAXVALUE).
+    pub data_type: DataType,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// The column that owns it (`serial`, `OWNED BY t.c`): table id and column name.
+    /// Dropping that table drops the sequence.
+    pub owned_by: Option<(u64, String)>,
+}
+
 /// What a relation name denotes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Relation {
     Table(TableDef),
     View(ViewDef),
+    Sequence(SequenceDef),
+}
+
+impl Relation {
+    pub fn name(&self) -> &str {
+        match self {
+            Relation::Table(t) => &t.name,
+            Relation::View(v) => &v.name,
+            Relation::Sequence(q) => &q.name,
+        }
+    }
 }
 
 impl TableDef {
@@ -345,6 +379,13 @@ pub fn allocate_table_id(txn: &mut Transaction) -> Result<u64, SqlError> {
     allocate(txn, &[CATALOG_SPACE, 0x01], 1)
 }
 
+/// The key of sequence `id`'s value (`01 07 tuple(id)`).
+pub fn sequence_value_key(id: u64) -> Vec<u8> {
+    let mut k = vec![CATALOG_SPACE, 0x07];
+    encode_key_datum(&mut k, &Datum::Int(id as i64), Order::Asc);
+    k
+}
+
 /// The relation called `name`, if any.
 pub fn get_relation(txn: &mut Transaction, name: &str) -> Result<Option<Relation>, SqlError> {
     match txn.get_cached(&named_key(0x02, name)).map_err(kv_err)? {
@@ -359,7 +400,7 @@ pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
         .into_iter()
         .filter_map(|r| match r {
             Relation::View(v) => Some(v),
-            Relation::Table(_) => None,
+            _ => None,
         })
         .collect())
 }
@@ -436,7 +477,7 @@ pub fn get_table(txn: &mut Transaction, name: &str) -> Result<TableDef, SqlError
             }
             Ok(t)
         }
-        Some(Relation::View(_)) => Err(SqlError::WrongObjectType {
+        Some(Relation::View(_) | Relation::Sequence(_)) => Err(SqlError::WrongObjectType {
             message: format!("\"{name}\" is not a table"),
         }),
         None => Err(SqlError::UndefinedTable {
@@ -447,10 +488,7 @@ pub fn get_table(txn: &mut Transaction, name: &str) -> Result<TableDef, SqlError
 
 /// Writes (creates or replaces) a relation's descriptor.
 pub fn put_relation(txn: &mut Transaction, rel: &Relation) -> Result<(), SqlError> {
-    let name = match rel {
-        Relation::Table(t) => &t.name,
-        Relation::View(v) => &v.name,
-    };
+    let name = rel.name();
     let bytes = encode_relation(rel);
     // A descriptor that does not read back would make the relation, and every catalog
     // listing that meets it, unusable: refuse to store it instead.

@@ -64,9 +64,21 @@ pub enum SysFunc {
     Cardinality,
     Subscript,
     TypeOf,
+    /// Sequence functions ([`crate::sequence`]); nextval and setval are volatile.
+    NextVal,
+    CurrVal,
+    SetVal,
+    LastVal,
+    SerialSequence,
 }
 
 impl SysFunc {
+    /// Whether a call may return a different value, or change something, each time it
+    /// runs with the same arguments: never folded into a constant.
+    pub fn is_volatile(&self) -> bool {
+        matches!(self, SysFunc::NextVal | SysFunc::SetVal)
+    }
+
     /// Whether a NULL argument makes the result NULL without evaluating.
     pub fn is_strict(&self) -> bool {
         !matches!(
@@ -168,7 +180,20 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
         ("obj_description" | "shobj_description", 2) => sys(F::NullText, vec![OID, Name], Text),
         ("col_description", 2) => sys(F::NullText, vec![OID, Int4], Text),
         ("pg_get_statisticsobjdef_columns", 1) => sys(F::NullText, vec![OID], Text),
-        ("pg_get_serial_sequence", 2) => sys(F::NullText, vec![Text, Text], Text),
+        ("pg_get_serial_sequence", 2) => sys(F::SerialSequence, vec![Text, Text], Text),
+        ("nextval", 1) => sys(F::NextVal, vec![DataType::Oid(OidKind::RegClass)], Int8),
+        ("currval", 1) => sys(F::CurrVal, vec![DataType::Oid(OidKind::RegClass)], Int8),
+        ("setval", 2) => sys(
+            F::SetVal,
+            vec![DataType::Oid(OidKind::RegClass), Int8],
+            Int8,
+        ),
+        ("setval", 3) => sys(
+            F::SetVal,
+            vec![DataType::Oid(OidKind::RegClass), Int8, Bool],
+            Int8,
+        ),
+        ("lastval", 0) => sys(F::LastVal, vec![], Int8),
         (
             "pg_get_function_result"
             | "pg_get_function_arguments"
@@ -383,6 +408,26 @@ pub fn call(
             _ => Datum::Null,
         },
         F::Subscript => array::subscript(a(0), int_arg(a(1)).unwrap_or(0))?,
+        F::NextVal | F::CurrVal | F::SetVal => {
+            let snap = snapshot(cx)?;
+            let q = crate::sequence::by_oid(&snap, int_arg(a(0)).unwrap_or(0))?;
+            Datum::Int(match f {
+                F::NextVal => crate::sequence::nextval(q)?,
+                F::CurrVal => crate::sequence::currval(q)?,
+                _ => crate::sequence::setval(
+                    q,
+                    int_arg(a(1)).unwrap_or(0),
+                    !matches!(a(2), Datum::Bool(false)),
+                )?,
+            })
+        }
+        F::LastVal => Datum::Int(crate::sequence::lastval()?),
+        F::SerialSequence => {
+            let snap = snapshot(cx)?;
+            crate::sequence::serial_sequence(&snap, txt(0), txt(1))?.map_or(Datum::Null, |name| {
+                Datum::Text(format!("public.{}", quote_ident(&name)))
+            })
+        }
     })
 }
 

@@ -46,7 +46,7 @@ pub mod types;
 use ferrisdb_txn::Transaction;
 
 use crate::bind::Column;
-use crate::catalog::{self, Relation, TableDef, ViewDef};
+use crate::catalog::{self, Relation, SequenceDef, TableDef, ViewDef};
 use crate::datum::Datum;
 use crate::error::SqlError;
 use crate::exec::Row;
@@ -306,15 +306,27 @@ impl Snapshot {
     pub fn tables(&self) -> impl Iterator<Item = &TableDef> {
         self.relations.iter().filter_map(|r| match r {
             Relation::Table(t) => Some(t),
-            Relation::View(_) => None,
+            _ => None,
         })
     }
 
     pub fn views(&self) -> impl Iterator<Item = &ViewDef> {
         self.relations.iter().filter_map(|r| match r {
             Relation::View(v) => Some(v),
-            Relation::Table(_) => None,
+            _ => None,
         })
+    }
+
+    pub fn sequences(&self) -> impl Iterator<Item = &SequenceDef> {
+        self.relations.iter().filter_map(|r| match r {
+            Relation::Sequence(q) => Some(q),
+            _ => None,
+        })
+    }
+
+    /// The sequence whose OID is `oid`.
+    pub fn sequence_by_oid(&self, oid: i64) -> Option<&SequenceDef> {
+        self.sequences().find(|q| i64::from(table_oid(q.id)) == oid)
     }
 
     /// The table whose OID (or one of whose index OIDs) is `oid`.
@@ -343,6 +355,10 @@ impl Snapshot {
                 }
                 Relation::View(v) if i64::from(view_oid(v)) == oid => return Some(v.name.clone()),
                 Relation::View(_) => {}
+                Relation::Sequence(q) if i64::from(table_oid(q.id)) == oid => {
+                    return Some(q.name.clone())
+                }
+                Relation::Sequence(_) => {}
             }
         }
         TABLES
@@ -375,6 +391,8 @@ impl Snapshot {
                 }
                 Relation::View(v) if v.name == name => return Some(view_oid(v)),
                 Relation::View(_) => {}
+                Relation::Sequence(q) if q.name == name => return Some(table_oid(q.id)),
+                Relation::Sequence(_) => {}
             }
         }
         None

@@ -76,7 +76,7 @@ pub fn coerce(e: Expr, from: DataType, to: DataType) -> Result<Expr, Expr> {
 
 /// `name` split into an optional schema and the object name, with quoting and case
 /// folding as PostgreSQL's `stringToQualifiedNameList`.
-fn qualified(name: &str) -> (Option<String>, String) {
+pub(crate) fn qualified(name: &str) -> (Option<String>, String) {
     let mut parts = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

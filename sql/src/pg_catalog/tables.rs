@@ -138,6 +138,21 @@ pub fn pg_class(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlErr
     for v in snap.views() {
         rows.push(view_class(v).row());
     }
+    for q in snap.sequences() {
+        rows.push(
+            ClassRow {
+                oid: table_oid(q.id),
+                name: &q.name,
+                namespace: PUBLIC_OID,
+                am: 0,
+                kind: "S",
+                natts: 3,
+                checks: 0,
+                has_index: false,
+            }
+            .row(),
+        );
+    }
     for v in TABLES {
         rows.push(
             ClassRow {

@@ -377,13 +377,14 @@ impl Expr {
         found
     }
 
-    /// Whether the expression reads nothing but literals (no row, no subquery).
+    /// Whether the expression reads nothing but literals (no row, no subquery) and calls
+    /// nothing volatile (`nextval`).
     pub fn is_constant(&self) -> bool {
         !self.any(&|e| {
             matches!(
                 e,
                 Expr::Column(_) | Expr::Outer { .. } | Expr::Param(_) | Expr::Subquery { .. }
-            )
+            ) || matches!(e, Expr::Func { id, .. } if id.func.is_volatile())
         })
     }
 

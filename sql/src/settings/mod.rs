@@ -339,7 +339,13 @@ impl Session {
         let mine = std::mem::take(&mut self.settings);
         let outer = CURRENT.with(|c| c.replace(Some(mine)));
         let outer_prepared = crate::prepared::install(std::mem::take(&mut self.prepared));
+        let outer_sequences = crate::sequence::install(
+            self.engine.db.clone(),
+            self.engine.sequence_blocks.clone(),
+            std::mem::take(&mut self.sequences),
+        );
         let r = f(self);
+        self.sequences = crate::sequence::uninstall(outer_sequences);
         self.prepared = crate::prepared::install(outer_prepared);
         let mine = CURRENT.with(|c| c.replace(outer)).unwrap_or_default();
         self.settings = mine;
