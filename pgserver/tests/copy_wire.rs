@@ -494,6 +494,38 @@ async fn statement_timeout_flag_cancels_long_statements() {
 }
 
 #[tokio::test]
+async fn pg_sleep_returns_void_and_is_cancelled_by_statement_timeout() {
+    let node = Node::start(&[]);
+    let client = node.connect().await;
+    // void: an empty value (not NULL) in text, zero bytes in binary, type oid 2278.
+    let rows = client.simple_query("SELECT pg_sleep(0)").await.unwrap();
+    let tokio_postgres::SimpleQueryMessage::Row(row) = &rows[1] else {
+        panic!("expected a row, got {rows:?}");
+    };
+    assert_eq!(row.get(0), Some(""));
+    let stmt = client.prepare("SELECT pg_sleep($1)").await.unwrap();
+    assert_eq!(stmt.columns()[0].type_().oid(), 2278);
+    assert_eq!(stmt.params()[0], tokio_postgres::types::Type::FLOAT8);
+    let rows = client.query(&stmt, &[&0.01f64]).await.unwrap();
+    assert_eq!(rows.len(), 1);
+
+    client
+        .simple_query("SET statement_timeout = 200")
+        .await
+        .unwrap();
+    let e = client
+        .simple_query("SELECT pg_sleep(30)")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), SqlState::QUERY_CANCELED);
+    assert_eq!(
+        db_message(&e),
+        "canceling statement due to statement timeout"
+    );
+    client.simple_query("SELECT 1").await.unwrap();
+}
+
+#[tokio::test]
 async fn notices_reach_tokio_postgres_before_the_command_completes() {
     let node = Node::start(&[]);
     let (client, mut connection) = tokio_postgres::connect(&node.config(), NoTls)

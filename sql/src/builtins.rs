@@ -111,12 +111,29 @@ pub fn eval(id: &FunctionId, a: &[Datum]) -> Result<Datum, SqlError> {
             pad(t(0)?, int(&a[1])?, fill, id.func == Lpad)?
         }
         Initcap => Datum::Text(initcap(t(0)?)),
+        OctetLength => Datum::Int(match &a[0] {
+            Datum::Bytes(b) => b.len(),
+            d => text(d)?.len(),
+        } as i64),
+        Md5 => {
+            use md5::Digest;
+            let digest = match &a[0] {
+                Datum::Bytes(b) => md5::Md5::digest(b),
+                d => md5::Md5::digest(text(d)?.as_bytes()),
+            };
+            Datum::Text(digest.iter().map(|b| format!("{b:02x}")).collect())
+        }
+        SplitPart => split_part(t(0)?, t(1)?, int(&a[2])?)?,
+        ToTimestamp => to_timestamp(&a[0])?,
+        Chr => chr(int(&a[0])?)?,
+        Ascii => Datum::Int(t(0)?.chars().next().map_or(0, |c| i64::from(u32::from(c)))),
+        StartsWith => Datum::Bool(t(0)?.starts_with(t(1)?)),
         Abs | Round | Trunc | Floor | Ceil | Sign | Sqrt | Exp | Ln | Log | Mod | Power | Pi => {
             math(id, a)?
         }
         DateTrunc => date_trunc(t(0)?, &a[1], &id.params[1])?,
         DatePart | Extract => date_part(t(0)?, &a[1], &id.params[1], id.func == Extract)?,
-        Concat | ConcatWs | Now | System(_) => {
+        Concat | ConcatWs | Now | CurrentDate | LocalTimestamp | System(_) => {
             return Err(SqlError::internal("non-strict function in eval"))
         }
     })
@@ -419,4 +436,78 @@ fn date_part(unit: &str, d: &Datum, ty: &DataType, as_numeric: bool) -> Result<D
     } else {
         Datum::Float(numeric::to_f64(&value))
     })
+}
+
+/// `split_part(s, delimiter, n)`: the n-th field (from the end when negative); PostgreSQL
+/// treats an empty delimiter as "no delimiter": the whole string is field 1 (and -1).
+fn split_part(s: &str, delim: &str, n: i64) -> Result<Datum, SqlError> {
+    if n == 0 {
+        return Err(SqlError::InvalidParameterValue {
+            message: "field position must not be zero".into(),
+        });
+    }
+    let fields: Vec<&str> = if delim.is_empty() {
+        vec![s]
+    } else {
+        s.split(delim).collect()
+    };
+    let i = if n > 0 {
+        usize::try_from(n - 1).ok()
+    } else {
+        usize::try_from(n.unsigned_abs())
+            .ok()
+            .and_then(|k| fields.len().checked_sub(k))
+    };
+    Ok(Datum::Text(
+        i.and_then(|i| fields.get(i))
+            .copied()
+            .unwrap_or("")
+            .to_string(),
+    ))
+}
+
+/// `to_timestamp(unix seconds)`.
+fn to_timestamp(d: &Datum) -> Result<Datum, SqlError> {
+    let Datum::Float(secs) = d else {
+        return Err(SqlError::internal("to_timestamp of a non-float"));
+    };
+    if secs.is_nan() {
+        return Err(SqlError::DatetimeOutOfRange {
+            type_name: "timestamp".into(),
+        });
+    }
+    if secs.is_infinite() {
+        return Ok(Datum::TimestampTz(if *secs > 0.0 {
+            crate::datetime::TS_INFINITY
+        } else {
+            crate::datetime::TS_NEG_INFINITY
+        }));
+    }
+    let epoch = i64::from(crate::datetime::UNIX_EPOCH_DAYS) * crate::datetime::USECS_PER_DAY;
+    let micros = (secs * 1e6).round();
+    if !(-9.2e18..9.2e18).contains(&micros) {
+        return Err(crate::datetime::timestamp_out_of_range());
+    }
+    let v = (micros as i64)
+        .checked_add(epoch)
+        .filter(|v| crate::datetime::timestamp_valid(*v))
+        .ok_or_else(crate::datetime::timestamp_out_of_range)?;
+    Ok(Datum::TimestampTz(v))
+}
+
+/// `chr(code)`: the character with that code point (0 is refused, as in PostgreSQL).
+fn chr(code: i64) -> Result<Datum, SqlError> {
+    match u32::try_from(code)
+        .ok()
+        .filter(|c| *c != 0)
+        .and_then(char::from_u32)
+    {
+        Some(c) => Ok(Datum::Text(c.to_string())),
+        None if code == 0 => Err(SqlError::InvalidParameterValue {
+            message: "null character not permitted".into(),
+        }),
+        None => Err(SqlError::InvalidParameterValue {
+            message: "requested character too large for encoding: ".to_string() + &code.to_string(),
+        }),
+    }
 }

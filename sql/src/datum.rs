@@ -119,6 +119,7 @@ impl Datum {
             | DataType::Varchar(_)
             | DataType::Char(_)
             | DataType::Unknown
+            | DataType::Void
             | DataType::Name
             | DataType::InternalChar => Datum::Text(input.to_string()),
             DataType::Oid(_) => parse_oid(input, ty)?,

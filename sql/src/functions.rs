@@ -68,6 +68,15 @@ pub enum Func {
     DateTrunc,
     DatePart,
     Extract,
+    CurrentDate,
+    LocalTimestamp,
+    OctetLength,
+    Md5,
+    SplitPart,
+    ToTimestamp,
+    Chr,
+    Ascii,
+    StartsWith,
     /// A system function ([`crate::pg_catalog::functions`]), evaluated by the executor
     /// with the statement's transaction.
     System(crate::pg_catalog::functions::SysFunc),
@@ -187,6 +196,18 @@ pub fn signatures(name: &str) -> Vec<(Func, Option<Vec<DataType>>, DataType)> {
         "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" => {
             vec![s(Func::Now, &[], TimestampTz)]
         }
+        "current_date" => vec![s(Func::CurrentDate, &[], Date)],
+        "localtimestamp" => vec![s(Func::LocalTimestamp, &[], Timestamp)],
+        "octet_length" => vec![
+            s(Func::OctetLength, &[Text], Int4),
+            s(Func::OctetLength, &[Bytea], Int4),
+        ],
+        "md5" => vec![s(Func::Md5, &[Text], Text), s(Func::Md5, &[Bytea], Text)],
+        "split_part" => vec![s(Func::SplitPart, &[Text, Text, Int4], Text)],
+        "to_timestamp" => vec![s(Func::ToTimestamp, &[Float8], TimestampTz)],
+        "chr" => vec![s(Func::Chr, &[Int4], Text)],
+        "ascii" => vec![s(Func::Ascii, &[Text], Int4)],
+        "starts_with" => vec![s(Func::StartsWith, &[Text, Text], Bool)],
         "date_trunc" => vec![
             s(Func::DateTrunc, &[Text, Timestamp], Timestamp),
             s(Func::DateTrunc, &[Text, TimestampTz], TimestampTz),
@@ -280,6 +301,16 @@ pub fn call(id: &FunctionId, args: &[Datum], ctx: &EvalContext) -> Result<Datum,
             })
         }
         Func::Now => return Ok(Datum::TimestampTz(ctx.statement_timestamp)),
+        // Time zones other than UTC are refused, so local time is UTC.
+        Func::LocalTimestamp => return Ok(Datum::Timestamp(ctx.statement_timestamp)),
+        Func::CurrentDate => {
+            let days = ctx
+                .statement_timestamp
+                .div_euclid(crate::datetime::USECS_PER_DAY);
+            return Ok(Datum::Date(
+                i32::try_from(days).map_err(|_| crate::datetime::date_out_of_range())?,
+            ));
+        }
         Func::System(_) => {
             return Err(SqlError::internal(
                 "system functions are evaluated by the executor",

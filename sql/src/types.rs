@@ -62,6 +62,9 @@ pub enum DataType {
     Interval,
     /// An untyped literal or NULL whose type is not yet decided (PostgreSQL's `unknown`).
     Unknown,
+    /// `void`: the result of a function that returns nothing (`pg_sleep`); its one value
+    /// prints as the empty string.
+    Void,
     /// `oid` and the `reg*` alias types over it (an `Int` datum), see [`OidKind`].
     Oid(OidKind),
     /// `name`: a catalog identifier (text of at most 63 bytes).
@@ -122,6 +125,8 @@ pub enum TypeCategory {
     /// here so that integer arithmetic never applies to them).
     Oid,
     Array,
+    /// `void` and PostgreSQL's other pseudo-types.
+    Pseudo,
 }
 
 impl DataType {
@@ -150,6 +155,7 @@ impl DataType {
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
             DataType::Unknown => 705,
+            DataType::Void => 2278,
             DataType::Oid(k) => k.oid(),
             DataType::Name => 19,
             DataType::InternalChar => 18,
@@ -204,6 +210,7 @@ impl DataType {
             DataType::Date | DataType::Timestamp | DataType::TimestampTz => TypeCategory::DateTime,
             DataType::Interval => TypeCategory::Timespan,
             DataType::Unknown => TypeCategory::Unknown,
+            DataType::Void => TypeCategory::Pseudo,
         }
     }
 
@@ -405,6 +412,7 @@ impl fmt::Display for DataType {
             DataType::TimestampTz => f.write_str("timestamp with time zone"),
             DataType::Interval => f.write_str("interval"),
             DataType::Unknown => f.write_str("unknown"),
+            DataType::Void => f.write_str("void"),
             DataType::Oid(k) => f.write_str(k.name()),
             DataType::Name => f.write_str("name"),
             DataType::InternalChar => f.write_str("\"char\""),

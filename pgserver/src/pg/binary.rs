@@ -162,6 +162,7 @@ pub fn decode(bytes: &[u8], ty: &DataType, index: usize) -> Result<Datum, PgErro
         | DataType::Varchar(_)
         | DataType::Char(_)
         | DataType::Unknown
+        | DataType::Void
         | DataType::Name
         | DataType::InternalChar => Datum::Text(utf8_text(bytes)?),
         DataType::Oid(_) => Datum::Int(u32::from_be_bytes(fixed(bytes).ok_or_else(bad)?).into()),

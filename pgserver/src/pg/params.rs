@@ -349,6 +349,7 @@ fn sql_type_name(t: &DataType) -> &'static str {
         DataType::Float8 => "double precision",
         DataType::Numeric { .. } => "numeric",
         DataType::Text | DataType::Char(_) | DataType::Unknown => "text",
+        DataType::Void => "void",
         DataType::Varchar(_) => "varchar",
         DataType::Bytea => "bytea",
         DataType::Date => "date",

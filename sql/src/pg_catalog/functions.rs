@@ -70,13 +70,16 @@ pub enum SysFunc {
     SetVal,
     LastVal,
     SerialSequence,
+    /// `pg_sleep(seconds)`: sleeps in short steps, so a cancel or a statement timeout
+    /// stops it.
+    Sleep,
 }
 
 impl SysFunc {
     /// Whether a call may return a different value, or change something, each time it
     /// runs with the same arguments: never folded into a constant.
     pub fn is_volatile(&self) -> bool {
-        matches!(self, SysFunc::NextVal | SysFunc::SetVal)
+        matches!(self, SysFunc::NextVal | SysFunc::SetVal | SysFunc::Sleep)
     }
 
     /// Whether a NULL argument makes the result NULL without evaluating.
@@ -194,6 +197,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
             Int8,
         ),
         ("lastval", 0) => sys(F::LastVal, vec![], Int8),
+        ("pg_sleep", 1) => sys(F::Sleep, vec![DataType::Float8], DataType::Void),
         (
             "pg_get_function_result"
             | "pg_get_function_arguments"
@@ -422,6 +426,22 @@ pub fn call(
             })
         }
         F::LastVal => Datum::Int(crate::sequence::lastval()?),
+        F::Sleep => {
+            let secs = match a(0) {
+                Datum::Float(f) if f.is_finite() && *f > 0.0 => f.min(1e7),
+                _ => 0.0,
+            };
+            let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+            loop {
+                crate::cancel::check_now()?;
+                let now = std::time::Instant::now();
+                if now >= until {
+                    break;
+                }
+                std::thread::sleep((until - now).min(std::time::Duration::from_millis(10)));
+            }
+            Datum::Text(String::new())
+        }
         F::SerialSequence => {
             let snap = snapshot(cx)?;
             crate::sequence::serial_sequence(&snap, txt(0), txt(1))?.map_or(Datum::Null, |name| {
