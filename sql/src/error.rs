@@ -94,6 +94,9 @@ pub enum SqlError {
     /// 42702
     #[error("column reference \"{name}\" is ambiguous")]
     AmbiguousColumn { name: String },
+    /// 42725: `'abs'::regproc` when several functions have the name.
+    #[error("more than one function named \"{name}\"")]
+    AmbiguousFunction { name: String },
     /// 42804, e.g. "UNION types integer and text cannot be matched".
     #[error("{message}")]
     DatatypeMismatch { message: String },
@@ -326,6 +329,7 @@ impl SqlError {
             DuplicateColumn { .. } => "42701",
             DuplicateObject { .. } => "42710",
             AmbiguousColumn { .. } => "42702",
+            AmbiguousFunction { .. } => "42725",
             DatatypeMismatch { .. } => "42804",
             CannotCoerce { .. } => "42846",
             InvalidTextRepresentation { .. } => "22P02",

@@ -309,3 +309,109 @@ fn inner_join_keeps_its_keys_under_a_where_filter() {
         ["1|1"]
     );
 }
+
+#[test]
+fn df_and_da_list_the_built_in_functions_as_postgresql_does() {
+    let (_d, mut s) = session();
+    // psql's `\df abs`: PostgreSQL 15's six rows, exactly.
+    assert_eq!(
+        rows(&mut s, query!("df.sql")),
+        [
+            "pg_catalog|abs|bigint|bigint|func",
+            "pg_catalog|abs|double precision|double precision|func",
+            "pg_catalog|abs|integer|integer|func",
+            "pg_catalog|abs|numeric|numeric|func",
+            "pg_catalog|abs|real|real|func",
+            "pg_catalog|abs|smallint|smallint|func",
+        ]
+    );
+    // `\da sum`: PostgreSQL's rows but sum(money) (no money type) and the descriptions
+    // (pg_description is empty).
+    assert_eq!(
+        rows(&mut s, query!("da.sql")),
+        [
+            "pg_catalog|sum|numeric|bigint|NULL",
+            "pg_catalog|sum|double precision|double precision|NULL",
+            "pg_catalog|sum|bigint|integer|NULL",
+            "pg_catalog|sum|interval|interval|NULL",
+            "pg_catalog|sum|numeric|numeric|NULL",
+            "pg_catalog|sum|real|real|NULL",
+            "pg_catalog|sum|bigint|smallint|NULL",
+        ]
+    );
+    // `\df+ md5`: the language comes from pg_language; the source is the function's own
+    // name where PostgreSQL names its C symbol (md5_text, md5_bytea).
+    assert_eq!(
+        rows(&mut s, query!("dfplus.sql")),
+        [
+            "pg_catalog|md5|text|bytea|func|immutable|safe|postgres|invoker|NULL|internal|md5|NULL",
+            "pg_catalog|md5|text|text|func|immutable|safe|postgres|invoker|NULL|internal|md5|NULL",
+        ]
+    );
+    // `\df` with no pattern lists user functions only: none.
+    assert!(rows(
+        &mut s,
+        "SELECT p.proname FROM pg_catalog.pg_proc p LEFT JOIN pg_catalog.pg_namespace n \
+         ON n.oid = p.pronamespace WHERE pg_catalog.pg_function_is_visible(p.oid) \
+         AND n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema'"
+    )
+    .is_empty());
+    assert_eq!(
+        rows(
+            &mut s,
+            "SELECT 'pg_sleep'::regproc::oid, 1397::regproc, 2626::regproc, \
+             pg_get_function_result(2626), pg_get_function_arguments(3294), \
+             pg_get_function_result(1), count(*) FILTER (WHERE prokind = 'a') > 40 FROM pg_proc"
+        ),
+        ["2626|pg_catalog.abs|pg_sleep|void|text, boolean|NULL|t"]
+    );
+    let e = s.execute("SELECT 'abs'::regproc").unwrap_err();
+    assert_eq!(
+        (e.sqlstate(), e.to_string().as_str()),
+        ("42725", "more than one function named \"abs\"")
+    );
+}
+
+/// Every built-in `pg_proc` row is a call the binder accepts with exactly those argument
+/// types, returning exactly that type: the listing cannot drift from what runs.
+#[test]
+fn every_pg_proc_row_binds_to_its_arguments_and_result_type() {
+    use ferrisdb_sql::pg_catalog::procs;
+    let (_d, mut s) = session();
+    let all = procs::builtin();
+    assert!(all.len() > 150, "{} rows", all.len());
+    for p in all {
+        let args: Vec<String> = p.args.iter().map(|t| format!("NULL::{t}")).collect();
+        let args = if p.kind == 'a' && args.is_empty() {
+            "*".to_string()
+        } else {
+            args.join(", ")
+        };
+        let sql = format!("SELECT pg_catalog.{}({args})", p.name);
+        let d = s
+            .describe(&sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let columns = d.columns.expect("a query");
+        assert_eq!(columns[0].data_type.oid(), p.result.oid(), "{sql}");
+    }
+    // Signatures with no PostgreSQL counterpart are left out, and only these.
+    let missing: Vec<String> = procs::candidates()
+        .iter()
+        .filter(|p| procs::pg_oid(p.name, &p.args).is_none())
+        .map(|p| format!("{}{:?}", p.name, p.args))
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "char_length[Bytea]",
+            "character_length[Bytea]",
+            "pg_get_expr[Text, Oid(Oid)]",
+            "pg_get_expr[Text, Oid(Oid), Bool]",
+        ]
+    );
+    // OIDs are unique, also against the type I/O functions pg_proc lists first.
+    let oids: Vec<String> = rows(&mut s, "SELECT oid FROM pg_proc ORDER BY oid");
+    let mut dedup = oids.clone();
+    dedup.dedup();
+    assert_eq!(oids, dedup);
+}

@@ -73,6 +73,10 @@ pub enum SysFunc {
     /// `pg_sleep(seconds)`: sleeps in short steps, so a cancel or a statement timeout
     /// stops it.
     Sleep,
+    /// `pg_get_function_result` / `pg_get_function_arguments` of a built-in function
+    /// ([`super::procs`]); NULL for an OID that is not one.
+    FunctionResult,
+    FunctionArguments,
 }
 
 impl SysFunc {
@@ -183,6 +187,7 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
         ("obj_description" | "shobj_description", 2) => sys(F::NullText, vec![OID, Name], Text),
         ("col_description", 2) => sys(F::NullText, vec![OID, Int4], Text),
         ("pg_get_statisticsobjdef_columns", 1) => sys(F::NullText, vec![OID], Text),
+        ("pg_get_function_sqlbody", 1) => sys(F::NullText, vec![OID], Text),
         ("pg_get_serial_sequence", 2) => sys(F::SerialSequence, vec![Text, Text], Text),
         ("nextval", 1) => sys(F::NextVal, vec![DataType::Oid(OidKind::RegClass)], Int8),
         ("currval", 1) => sys(F::CurrVal, vec![DataType::Oid(OidKind::RegClass)], Int8),
@@ -198,12 +203,10 @@ pub fn resolve(name: &str, args: &[DataType]) -> Option<Result<(FunctionId, Data
         ),
         ("lastval", 0) => sys(F::LastVal, vec![], Int8),
         ("pg_sleep", 1) => sys(F::Sleep, vec![DataType::Float8], DataType::Void),
-        (
-            "pg_get_function_result"
-            | "pg_get_function_arguments"
-            | "pg_get_function_identity_arguments",
-            1,
-        ) => sys(F::NullText, vec![OID], Text),
+        ("pg_get_function_result", 1) => sys(F::FunctionResult, vec![OID], Text),
+        ("pg_get_function_arguments" | "pg_get_function_identity_arguments", 1) => {
+            sys(F::FunctionArguments, vec![OID], Text)
+        }
         ("pg_encoding_to_char", 1) => sys(F::EncodingToChar, vec![Int4], Name),
         (
             "has_table_privilege"
@@ -390,6 +393,20 @@ pub fn call(
             Datum::Text(reg::reg_out(kind, int_arg(a(0)).unwrap_or(0), &snap))
         }
         F::NullText => Datum::Null,
+        F::FunctionResult => match int_arg(a(0)).and_then(super::procs::by_oid) {
+            Some(p) => Datum::Text(format_type(i64::from(p.result.oid()), None)),
+            None => Datum::Null,
+        },
+        F::FunctionArguments => match int_arg(a(0)).and_then(super::procs::by_oid) {
+            Some(p) => Datum::Text(
+                p.args
+                    .iter()
+                    .map(|t| format_type(i64::from(t.oid()), None))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            None => Datum::Null,
+        },
         F::EncodingToChar => Datum::Text(if int_arg(a(0)) == Some(6) { "UTF8" } else { "" }.into()),
         F::RelationSize => Datum::Int(0),
         F::QuoteIdent => Datum::Text(quote_ident(txt(0))),

@@ -37,6 +37,7 @@
 pub mod deparse;
 pub mod functions;
 pub mod information_schema;
+pub mod procs;
 pub mod reg;
 pub mod schema;
 mod system;
@@ -154,6 +155,13 @@ pub static TABLES: &[VirtualTable] = &[
         no_rows,
     ),
     pg("pg_proc", 1255, "r", schema::PG_PROC, types::pg_proc),
+    pg(
+        "pg_language",
+        2612,
+        "r",
+        schema::PG_LANGUAGE,
+        system::pg_language,
+    ),
     pg("pg_description", 2609, "r", schema::PG_DESCRIPTION, no_rows),
     pg("pg_range", 3541, "r", schema::PG_RANGE, no_rows),
     pg("pg_enum", 3501, "r", schema::PG_ENUM, no_rows),

@@ -121,6 +121,16 @@ pub fn reg_in(kind: OidKind, input: &str, snap: &Snapshot) -> Result<u32, SqlErr
             if name.is_empty() {
                 return Ok(0);
             }
+            if super::procs::builtin()
+                .iter()
+                .filter(|p| p.name == name)
+                .nth(1)
+                .is_some()
+            {
+                return Err(SqlError::AmbiguousFunction {
+                    name: name.to_string(),
+                });
+            }
             types::proc_oid(name).ok_or_else(|| SqlError::UndefinedFunction {
                 name: name.to_string(),
                 arg_types: vec![],
@@ -172,7 +182,19 @@ pub fn reg_out(kind: OidKind, oid: i64, snap: &Snapshot) -> String {
             (s != "???").then_some(s)
         }
         OidKind::RegProc if oid == 0 => Some("-".to_string()),
-        OidKind::RegProc => types::proc_name(oid).map(str::to_string),
+        // An overloaded name is qualified, as PostgreSQL's regprocout does.
+        OidKind::RegProc => types::proc_name(oid).map(|name| {
+            if super::procs::builtin()
+                .iter()
+                .filter(|p| p.name == name)
+                .nth(1)
+                .is_some()
+            {
+                format!("pg_catalog.{name}")
+            } else {
+                name.to_string()
+            }
+        }),
         OidKind::RegNamespace => match oid {
             11 => Some("pg_catalog".into()),
             2200 => Some("public".into()),

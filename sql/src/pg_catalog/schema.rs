@@ -193,6 +193,18 @@ pub static PG_ATTRDEF: Columns = &[
     ("adbin", TEXT),
 ];
 
+pub static PG_LANGUAGE: Columns = &[
+    ("oid", OID),
+    ("lanname", NAME),
+    ("lanowner", OID),
+    ("lanispl", BOOL),
+    ("lanpltrusted", BOOL),
+    ("lanplcallfoid", OID),
+    ("laninline", OID),
+    ("lanvalidator", OID),
+    ("lanacl", TEXTS),
+];
+
 pub static PG_AM: Columns = &[
     ("oid", OID),
     ("amname", NAME),

@@ -27,6 +27,31 @@ pub fn pg_am(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
     ])
 }
 
+/// `pg_language`: the languages PostgreSQL has from the start (FerrisDB's functions are all
+/// built in, `prolang` 12 `internal`; there are no procedural languages).
+pub fn pg_language(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    Ok([
+        (12, "internal", false, 2246),
+        (13, "c", false, 2247),
+        (14, "sql", true, 2248),
+    ]
+    .into_iter()
+    .map(|(lang, name, trusted, validator)| {
+        vec![
+            oid(lang),
+            text(name),
+            oid(ROLE_OID),
+            Datum::Bool(false),
+            Datum::Bool(trusted),
+            oid(0),
+            oid(0),
+            oid(validator),
+            Datum::Null,
+        ]
+    })
+    .collect())
+}
+
 pub fn pg_database(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlError> {
     Ok(snap
         .databases

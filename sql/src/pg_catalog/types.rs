@@ -205,6 +205,17 @@ pub static BASE_TYPES: &[TypeInfo] = &[
         (109, "unknownin", 110, "unknownout"),
     ),
     ti(
+        DataType::Void,
+        "void",
+        4,
+        true,
+        ("P", false),
+        "i",
+        "p",
+        0,
+        (2298, "void_in", 2299, "void_out"),
+    ),
+    ti(
         DataType::Char(1),
         "bpchar",
         -1,
@@ -417,11 +428,13 @@ fn type_row(
         oid(ROLE_OID),
         Datum::Int(i64::from(len)),
         Datum::Bool(byval),
-        text(if i.data_type == DataType::Unknown {
-            "p"
-        } else {
-            "b"
-        }),
+        text(
+            if matches!(i.data_type, DataType::Unknown | DataType::Void) {
+                "p"
+            } else {
+                "b"
+            },
+        ),
         text(category),
         Datum::Bool(i.preferred && elem == 0),
         Datum::Bool(true),
@@ -489,7 +502,8 @@ pub fn pg_type(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> 
     Ok(rows)
 }
 
-/// `pg_proc`: the type I/O functions `pg_type` names.
+/// `pg_proc`: the type I/O functions `pg_type` names, then the built-in functions and
+/// aggregates ([`super::procs`]).
 pub fn pg_proc(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
     let mut rows = Vec::new();
     let mut add = |fn_oid: u32, name: &str, ret: u32, arg: u32| {
@@ -532,11 +546,52 @@ pub fn pg_proc(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> 
     }
     add(ARRAY_IO.0, ARRAY_IO.1, 2277, 2275);
     add(ARRAY_IO.2, ARRAY_IO.3, 2275, 2277);
+    for p in super::procs::builtin() {
+        rows.push(vec![
+            oid(p.oid),
+            text(p.name),
+            oid(PG_CATALOG_OID),
+            oid(ROLE_OID),
+            oid(12),
+            Datum::Float(1.0),
+            Datum::Float(0.0),
+            oid(0),
+            oid(0),
+            text(&p.kind.to_string()),
+            Datum::Bool(false),
+            Datum::Bool(false),
+            Datum::Bool(p.strict),
+            Datum::Bool(false),
+            text(&p.volatility.to_string()),
+            text(&p.parallel.to_string()),
+            Datum::Int(p.args.len() as i64),
+            Datum::Int(0),
+            oid(p.result.oid()),
+            Datum::Array(p.args.iter().map(|t| oid(t.oid())).collect()),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            text(if p.kind == 'a' {
+                "aggregate_dummy"
+            } else {
+                p.name
+            }),
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+            Datum::Null,
+        ]);
+    }
     Ok(rows)
 }
 
 /// The name of function `fn_oid` (`regproc` output), if it is one of `pg_proc`'s.
 pub fn proc_name(fn_oid: i64) -> Option<&'static str> {
+    if let Some(p) = super::procs::by_oid(fn_oid) {
+        return Some(p.name);
+    }
     if fn_oid == i64::from(ARRAY_IO.0) {
         return Some(ARRAY_IO.1);
     }
@@ -556,6 +611,10 @@ pub fn proc_name(fn_oid: i64) -> Option<&'static str> {
 
 /// The OID of function `name` (`regproc` input).
 pub fn proc_oid(name: &str) -> Option<u32> {
+    let mut builtin = super::procs::builtin().iter().filter(|p| p.name == name);
+    if let (Some(p), None) = (builtin.next(), builtin.next()) {
+        return Some(p.oid);
+    }
     if name == ARRAY_IO.1 {
         return Some(ARRAY_IO.0);
     }

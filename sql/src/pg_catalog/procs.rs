@@ -1,0 +1,435 @@
+//! The built-in functions and aggregates as `pg_proc` rows, for `\df`, `\da` and the
+//! drivers' function metadata.
+//!
+//! The list is derived from what the binder resolves, not written beside it: the scalar
+//! functions are [`crate::functions::signatures`] of [`SCALAR_NAMES`], the system functions
+//! are [`SYSTEM`] resolved through [`super::functions::resolve`], and the aggregates are
+//! [`AGGREGATES`], each checked by a test that binds a call to every row's name and argument
+//! types and compares the result type. OIDs are PostgreSQL 15's own for the same signature
+//! ([`PG_OIDS`]); a signature PostgreSQL does not have would get none, and a test refuses it.
+//! Functions taking `"any"` or `anyarray` (concat, pg_typeof, array_to_string, the
+//! privilege checks) are not listed: their parameter types cannot be written as ours.
+
+use std::sync::OnceLock;
+
+use crate::functions::signatures;
+use crate::types::{DataType, OidKind};
+
+/// One `pg_proc` row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proc {
+    pub oid: u32,
+    pub name: &'static str,
+    pub args: Vec<DataType>,
+    pub result: DataType,
+    /// `f` function, `a` aggregate.
+    pub kind: char,
+    /// `i` immutable, `s` stable, `v` volatile (PostgreSQL's).
+    pub volatility: char,
+    /// `s` safe, `r` restricted, `u` unsafe (PostgreSQL's).
+    pub parallel: char,
+    pub strict: bool,
+}
+
+/// The scalar functions listed, by their `pg_proc` name (aliases the grammar turns into
+/// another function, such as `trim` or `current_date`, are not functions in PostgreSQL).
+pub const SCALAR_NAMES: &[&str] = &[
+    "abs",
+    "ascii",
+    "btrim",
+    "ceil",
+    "ceiling",
+    "char_length",
+    "character_length",
+    "chr",
+    "date_part",
+    "date_trunc",
+    "exp",
+    "floor",
+    "initcap",
+    "left",
+    "length",
+    "ln",
+    "log",
+    "log10",
+    "lower",
+    "lpad",
+    "ltrim",
+    "md5",
+    "mod",
+    "now",
+    "octet_length",
+    "pi",
+    "pow",
+    "power",
+    "repeat",
+    "replace",
+    "reverse",
+    "right",
+    "round",
+    "rpad",
+    "rtrim",
+    "sign",
+    "split_part",
+    "sqrt",
+    "starts_with",
+    "statement_timestamp",
+    "strpos",
+    "substr",
+    "substring",
+    "to_timestamp",
+    "transaction_timestamp",
+    "trunc",
+    "upper",
+];
+
+/// The system functions listed, with their number of arguments.
+pub const SYSTEM: &[(&str, usize)] = &[
+    ("col_description", 2),
+    ("current_database", 0),
+    ("current_schema", 0),
+    ("current_schemas", 1),
+    ("current_setting", 1),
+    ("current_setting", 2),
+    ("currval", 1),
+    ("format_type", 2),
+    ("lastval", 0),
+    ("nextval", 1),
+    ("obj_description", 1),
+    ("obj_description", 2),
+    ("pg_backend_pid", 0),
+    ("pg_encoding_to_char", 1),
+    ("pg_function_is_visible", 1),
+    ("pg_get_constraintdef", 1),
+    ("pg_get_constraintdef", 2),
+    ("pg_get_expr", 2),
+    ("pg_get_expr", 3),
+    ("pg_get_function_arguments", 1),
+    ("pg_get_function_identity_arguments", 1),
+    ("pg_get_function_result", 1),
+    ("pg_get_indexdef", 1),
+    ("pg_get_indexdef", 3),
+    ("pg_get_serial_sequence", 2),
+    ("pg_get_userbyid", 1),
+    ("pg_get_viewdef", 1),
+    ("pg_get_viewdef", 2),
+    ("pg_is_in_recovery", 0),
+    ("pg_sleep", 1),
+    ("pg_table_is_visible", 1),
+    ("pg_type_is_visible", 1),
+    ("quote_ident", 1),
+    ("set_config", 3),
+    ("setval", 2),
+    ("setval", 3),
+    ("shobj_description", 2),
+    ("to_regclass", 1),
+    ("to_regnamespace", 1),
+    ("to_regproc", 1),
+    ("to_regrole", 1),
+    ("to_regtype", 1),
+    ("version", 0),
+];
+
+/// The aggregates listed: name, argument types, result type (what the binder gives).
+pub fn aggregates() -> Vec<(&'static str, Vec<DataType>, DataType)> {
+    use DataType::*;
+    const N: DataType = DataType::NUMERIC;
+    let mut v = vec![("count", vec![], Int8)];
+    for (arg, sum, avg) in [
+        (Int2, Int8, N),
+        (Int4, Int8, N),
+        (Int8, N, N),
+        (N, N, N),
+        (Float4, Float4, Float8),
+        (Float8, Float8, Float8),
+        (Interval, Interval, Interval),
+    ] {
+        v.push(("sum", vec![arg], sum));
+        v.push(("avg", vec![arg], avg));
+    }
+    for t in [
+        Int2,
+        Int4,
+        Int8,
+        N,
+        Float4,
+        Float8,
+        Text,
+        Date,
+        Timestamp,
+        TimestampTz,
+        Interval,
+        DataType::Oid(OidKind::Oid),
+    ] {
+        v.push(("max", vec![t], t));
+        v.push(("min", vec![t], t));
+    }
+    for name in ["bool_and", "bool_or", "every"] {
+        v.push((name, vec![Bool], Bool));
+    }
+    v.push(("string_agg", vec![Text, Text], Text));
+    v
+}
+
+/// Every listed function, in OID order; built once.
+pub fn builtin() -> &'static [Proc] {
+    static PROCS: OnceLock<Vec<Proc>> = OnceLock::new();
+    PROCS.get_or_init(build)
+}
+
+/// The listed function with OID `oid`.
+pub fn by_oid(oid: i64) -> Option<&'static Proc> {
+    let all = builtin();
+    all.binary_search_by_key(&oid, |p| i64::from(p.oid))
+        .ok()
+        .map(|i| &all[i])
+}
+
+/// PostgreSQL's OID and volatility for `name(args)`.
+pub fn pg_oid(name: &str, args: &[DataType]) -> Option<(u32, char)> {
+    let arg_oids: Vec<u32> = args.iter().map(DataType::oid).collect();
+    PG_OIDS
+        .iter()
+        .find(|(n, a, _, _)| *n == name && *a == arg_oids.as_slice())
+        .map(|&(_, _, oid, volatility)| (oid, volatility))
+}
+
+fn build() -> Vec<Proc> {
+    let mut out: Vec<Proc> = candidates()
+        .into_iter()
+        .filter_map(|p| {
+            let (oid, volatility) = pg_oid(p.name, &p.args)?;
+            let parallel = NOT_PARALLEL_SAFE
+                .iter()
+                .find(|(o, _)| *o == oid)
+                .map_or('s', |(_, c)| *c);
+            Some(Proc {
+                oid,
+                volatility,
+                parallel,
+                ..p
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| p.oid);
+    out.dedup_by_key(|p| p.oid);
+    out
+}
+
+/// Every signature the binder resolves for the listed names (OID and volatility not yet
+/// assigned). Those PostgreSQL has no function for (`char_length(bytea)`, `pg_get_expr`
+/// on text rather than `pg_node_tree`) are left out of `pg_proc`.
+pub fn candidates() -> Vec<Proc> {
+    let mut out = Vec::new();
+    let mut add = |name: &'static str, args: Vec<DataType>, result, kind, strict| {
+        out.push(Proc {
+            oid: 0,
+            name,
+            args,
+            result,
+            kind,
+            volatility: ' ',
+            parallel: ' ',
+            strict,
+        })
+    };
+    for &name in SCALAR_NAMES {
+        for (func, params, result) in signatures(name) {
+            if let Some(params) = params {
+                add(name, params, result, 'f', func.is_strict());
+            }
+        }
+    }
+    for &(name, n) in SYSTEM {
+        let probe = vec![DataType::Unknown; n];
+        if let Some(Ok((id, result))) = super::functions::resolve(name, &probe) {
+            add(name, id.params, result, 'f', id.func.is_strict());
+        }
+    }
+    for (name, args, result) in aggregates() {
+        add(name, args, result, 'a', false);
+    }
+    out
+}
+
+/// The listed functions PostgreSQL 15 does not mark parallel safe (`proparallel`).
+const NOT_PARALLEL_SAFE: &[(u32, char)] = &[
+    (1402, 'u'),
+    (1403, 'u'),
+    (1574, 'u'),
+    (1575, 'u'),
+    (1576, 'u'),
+    (1641, 'r'),
+    (1765, 'u'),
+    (2026, 'r'),
+    (2078, 'u'),
+    (2506, 'r'),
+    (2559, 'u'),
+];
+
+/// `name(args)` to PostgreSQL 15's `pg_proc.oid` and `provolatile`, for every signature
+/// listed above (`SELECT proname, proargtypes, oid, provolatile FROM pg_proc`).
+#[rustfmt::skip]
+pub const PG_OIDS: &[(&str, &[u32], u32, char)] = &[
+    ("version", &[], 89, 's'),
+    ("octet_length", &[17], 720, 'i'),
+    ("current_database", &[], 861, 's'),
+    ("strpos", &[25, 25], 868, 'i'),
+    ("lower", &[25], 870, 'i'),
+    ("upper", &[25], 871, 'i'),
+    ("initcap", &[25], 872, 'i'),
+    ("lpad", &[25, 23, 25], 873, 'i'),
+    ("rpad", &[25, 23, 25], 874, 'i'),
+    ("ltrim", &[25, 25], 875, 'i'),
+    ("rtrim", &[25, 25], 876, 'i'),
+    ("substr", &[25, 23, 23], 877, 'i'),
+    ("lpad", &[25, 23], 879, 'i'),
+    ("rpad", &[25, 23], 880, 'i'),
+    ("ltrim", &[25], 881, 'i'),
+    ("rtrim", &[25], 882, 'i'),
+    ("substr", &[25, 23], 883, 'i'),
+    ("btrim", &[25, 25], 884, 'i'),
+    ("btrim", &[25], 885, 'i'),
+    ("substring", &[25, 23, 23], 936, 'i'),
+    ("substring", &[25, 23], 937, 'i'),
+    ("mod", &[21, 21], 940, 'i'),
+    ("mod", &[23, 23], 941, 'i'),
+    ("mod", &[20, 20], 947, 'i'),
+    ("format_type", &[26, 23], 1081, 's'),
+    ("to_timestamp", &[701], 1158, 'i'),
+    ("date_part", &[25, 1184], 1171, 's'),
+    ("log10", &[701], 1194, 'i'),
+    ("obj_description", &[26, 19], 1215, 's'),
+    ("col_description", &[26, 23], 1216, 's'),
+    ("date_trunc", &[25, 1184], 1217, 's'),
+    ("quote_ident", &[25], 1282, 'i'),
+    ("now", &[], 1299, 's'),
+    ("length", &[25], 1317, 'i'),
+    ("log", &[701], 1340, 'i'),
+    ("ln", &[701], 1341, 'i'),
+    ("round", &[701], 1342, 'i'),
+    ("trunc", &[701], 1343, 'i'),
+    ("sqrt", &[701], 1344, 'i'),
+    ("pow", &[701, 701], 1346, 'i'),
+    ("exp", &[701], 1347, 'i'),
+    ("obj_description", &[26], 1348, 's'),
+    ("power", &[701, 701], 1368, 'i'),
+    ("character_length", &[25], 1369, 'i'),
+    ("octet_length", &[25], 1374, 'i'),
+    ("char_length", &[25], 1381, 'i'),
+    ("date_part", &[25, 1082], 1384, 'i'),
+    ("pg_get_constraintdef", &[26], 1387, 's'),
+    ("abs", &[700], 1394, 'i'),
+    ("abs", &[701], 1395, 'i'),
+    ("abs", &[20], 1396, 'i'),
+    ("abs", &[23], 1397, 'i'),
+    ("abs", &[21], 1398, 'i'),
+    ("current_schema", &[], 1402, 's'),
+    ("current_schemas", &[16], 1403, 's'),
+    ("nextval", &[2205], 1574, 'v'),
+    ("currval", &[2205], 1575, 'v'),
+    ("setval", &[2205, 20], 1576, 'v'),
+    ("pg_encoding_to_char", &[23], 1597, 's'),
+    ("pi", &[], 1610, 'i'),
+    ("ascii", &[25], 1620, 'i'),
+    ("chr", &[23], 1621, 'i'),
+    ("repeat", &[25, 23], 1622, 'i'),
+    ("pg_get_viewdef", &[26], 1641, 's'),
+    ("pg_get_userbyid", &[26], 1642, 's'),
+    ("pg_get_indexdef", &[26], 1643, 's'),
+    ("pg_get_serial_sequence", &[25, 25], 1665, 's'),
+    ("abs", &[1700], 1705, 'i'),
+    ("sign", &[1700], 1706, 'i'),
+    ("round", &[1700, 23], 1707, 'i'),
+    ("round", &[1700], 1708, 'i'),
+    ("trunc", &[1700, 23], 1709, 'i'),
+    ("trunc", &[1700], 1710, 'i'),
+    ("ceil", &[1700], 1711, 'i'),
+    ("floor", &[1700], 1712, 'i'),
+    ("mod", &[1700, 1700], 1728, 'i'),
+    ("sqrt", &[1700], 1730, 'i'),
+    ("setval", &[2205, 20, 16], 1765, 'v'),
+    ("shobj_description", &[26, 19], 1993, 's'),
+    ("length", &[17], 2010, 'i'),
+    ("date_trunc", &[25, 1114], 2020, 'i'),
+    ("date_part", &[25, 1114], 2021, 'i'),
+    ("pg_backend_pid", &[], 2026, 's'),
+    ("current_setting", &[25], 2077, 's'),
+    ("set_config", &[25, 25, 16], 2078, 'v'),
+    ("pg_table_is_visible", &[26], 2079, 's'),
+    ("pg_type_is_visible", &[26], 2080, 's'),
+    ("pg_function_is_visible", &[26], 2081, 's'),
+    ("replace", &[25, 25, 25], 2087, 'i'),
+    ("split_part", &[25, 25, 23], 2088, 'i'),
+    ("avg", &[20], 2100, 'i'),
+    ("avg", &[23], 2101, 'i'),
+    ("avg", &[21], 2102, 'i'),
+    ("avg", &[1700], 2103, 'i'),
+    ("avg", &[700], 2104, 'i'),
+    ("avg", &[701], 2105, 'i'),
+    ("avg", &[1186], 2106, 'i'),
+    ("sum", &[20], 2107, 'i'),
+    ("sum", &[23], 2108, 'i'),
+    ("sum", &[21], 2109, 'i'),
+    ("sum", &[700], 2110, 'i'),
+    ("sum", &[701], 2111, 'i'),
+    ("sum", &[1186], 2113, 'i'),
+    ("sum", &[1700], 2114, 'i'),
+    ("max", &[20], 2115, 'i'),
+    ("max", &[23], 2116, 'i'),
+    ("max", &[21], 2117, 'i'),
+    ("max", &[26], 2118, 'i'),
+    ("max", &[700], 2119, 'i'),
+    ("max", &[701], 2120, 'i'),
+    ("max", &[1082], 2122, 'i'),
+    ("max", &[1114], 2126, 'i'),
+    ("max", &[1184], 2127, 'i'),
+    ("max", &[1186], 2128, 'i'),
+    ("max", &[25], 2129, 'i'),
+    ("max", &[1700], 2130, 'i'),
+    ("min", &[20], 2131, 'i'),
+    ("min", &[23], 2132, 'i'),
+    ("min", &[21], 2133, 'i'),
+    ("min", &[26], 2134, 'i'),
+    ("min", &[700], 2135, 'i'),
+    ("min", &[701], 2136, 'i'),
+    ("min", &[1082], 2138, 'i'),
+    ("min", &[1114], 2142, 'i'),
+    ("min", &[1184], 2143, 'i'),
+    ("min", &[1186], 2144, 'i'),
+    ("min", &[25], 2145, 'i'),
+    ("min", &[1700], 2146, 'i'),
+    ("pg_get_function_arguments", &[26], 2162, 's'),
+    ("pg_get_function_result", &[26], 2165, 's'),
+    ("ceiling", &[1700], 2167, 'i'),
+    ("pg_get_function_identity_arguments", &[26], 2232, 's'),
+    ("ceil", &[701], 2308, 'i'),
+    ("floor", &[701], 2309, 'i'),
+    ("sign", &[701], 2310, 'i'),
+    ("md5", &[25], 2311, 'i'),
+    ("ceiling", &[701], 2320, 'i'),
+    ("md5", &[17], 2321, 'i'),
+    ("pg_get_viewdef", &[26, 16], 2506, 's'),
+    ("pg_get_indexdef", &[26, 23, 16], 2507, 's'),
+    ("pg_get_constraintdef", &[26, 16], 2508, 's'),
+    ("bool_and", &[16], 2517, 'i'),
+    ("bool_or", &[16], 2518, 'i'),
+    ("every", &[16], 2519, 'i'),
+    ("lastval", &[], 2559, 'v'),
+    ("pg_sleep", &[701], 2626, 'v'),
+    ("transaction_timestamp", &[], 2647, 's'),
+    ("statement_timestamp", &[], 2648, 's'),
+    ("count", &[], 2803, 'i'),
+    ("left", &[25, 23], 3060, 'i'),
+    ("right", &[25, 23], 3061, 'i'),
+    ("reverse", &[25], 3062, 'i'),
+    ("current_setting", &[25, 16], 3294, 's'),
+    ("to_regtype", &[25], 3493, 's'),
+    ("to_regproc", &[25], 3494, 's'),
+    ("to_regclass", &[25], 3495, 's'),
+    ("string_agg", &[25, 25], 3538, 'i'),
+    ("starts_with", &[25, 25], 3696, 'i'),
+    ("pg_is_in_recovery", &[], 3810, 'v'),
+    ("to_regnamespace", &[25], 4086, 's'),
+    ("to_regrole", &[25], 4093, 's'),
+];
