@@ -2,7 +2,7 @@
 //! reads while no metadata change commits, never serves a value older than the read
 //! version's, and keeps the read conflict a storage read would have taken.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ferrisdb_kv::{KeyRange, Version};
@@ -143,26 +143,34 @@ fn cached_reads_equal_storage_reads_under_concurrent_metadata_changes() {
     let (db, _) = open(dir.path());
     change(&db, b"desc", b"0");
     let stop = Arc::new(AtomicBool::new(false));
+    let committed = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (db, stop) = (db.clone(), stop.clone());
+        let (db, stop, committed) = (db.clone(), stop.clone(), committed.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
                 change(&db, b"desc", n.to_string().as_bytes());
+                committed.store(n, Ordering::SeqCst);
             }
             n
         })
     };
+    // Each reader goes on until the writer has committed a few changes during its run (on
+    // a loaded machine 2000 reads could all finish before the first commit: CI once saw
+    // zero changes).
     let readers: Vec<_> = (0..3)
         .map(|_| {
-            let db = db.clone();
+            let (db, committed) = (db.clone(), committed.clone());
             std::thread::spawn(move || {
-                for _ in 0..2000 {
+                let start = committed.load(Ordering::SeqCst);
+                let mut reads = 0;
+                while reads < 2000 || committed.load(Ordering::SeqCst) < start + 5 {
                     let mut tx = db.begin();
                     let from_cache = tx.get_cached(b"desc").unwrap();
                     let from_storage = tx.snapshot_get(b"desc").unwrap();
                     assert_eq!(from_cache, from_storage);
+                    reads += 1;
                 }
             })
         })

@@ -267,6 +267,11 @@ async fn write_requests<Resp>(
 ) -> TransportError {
     let mut wr = BufWriter::new(wr);
     while let Some(first) = rx.recv().await {
+        // Let the tasks already woken (by the answers just read) queue their requests
+        // first, so one system call carries many frames instead of one each.
+        if rx.is_empty() {
+            tokio::task::yield_now().await;
+        }
         let mut next = Some(first);
         while let Some((id, frame)) = next {
             if table.mark_sent(id) {

@@ -258,6 +258,11 @@ async fn write_answers(
 ) -> Result<()> {
     let mut wr = BufWriter::new(wr);
     while let Some((frame, permit)) = rx.recv().await {
+        // As the client's writer does: let the handlers already runnable finish first, so
+        // their answers share the system call.
+        if rx.is_empty() {
+            tokio::task::yield_now().await;
+        }
         wr.write_all(&frame).await?;
         drop(permit);
         while let Ok((frame, permit)) = rx.try_recv() {
