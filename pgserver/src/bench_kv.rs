@@ -16,9 +16,10 @@
 //! a commit suspends the task rather than parking a thread), `tcp-async` (the same tasks over
 //! loopback, sharing one connection from `RemoteBackend::connect_async`), `tcp` (the same
 //! cluster served on
-//! loopback; every client has its own connection) and `cluster` (separate processes started
+//! loopback; every client has its own connection), `cluster` (separate processes started
 //! from this binary: `ferrisdb start --roles coordinator` and `--storage-servers` storage
-//! servers; clients commit through the coordinator and read from the storage servers). Keys are `key/{n:08}` over `--keys`
+//! servers; clients commit through the coordinator and read from the storage servers) and
+//! `cluster-async` (the same processes, the clients tasks sharing one connection per server). Keys are `key/{n:08}` over `--keys`
 //! preloaded keys, values 100 bytes. Prints ops/s, p50 and p99 latency per row, and the
 //! ratios the issue sets targets for.
 
@@ -102,7 +103,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Ok::<_, String>((h, addr))
     })?;
     let mut procs = Processes(Vec::new());
-    let cluster_addr = if args.modes.iter().any(|m| m == "cluster") {
+    let cluster_addr = if args.modes.iter().any(|m| m == "cluster" || m == "cluster-async") {
         let addr = start_cluster(&dir.join("cluster"), args.storage_servers, &mut procs)?;
         let remote = Database::from_backend(Arc::new(
             RemoteBackend::connect(addr).map_err(|e| e.to_string())?,
@@ -132,7 +133,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     for mode in &args.modes {
         for &work in &works {
             for &clients in &args.clients {
-                let target = if mode == "cluster" {
+                let target = if mode == "cluster" || mode == "cluster-async" {
                     cluster_addr
                 } else {
                     addr
@@ -141,11 +142,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
                     rows.push(measure_async(&rt, mode, work, clients, &args, db.clone())?);
                     continue;
                 }
-                if mode == "tcp-async" {
-                    // One connection for every task of the process, as FoundationDB's
-                    // client has: concurrent requests share its system calls.
+                if mode == "tcp-async" || mode == "cluster-async" {
+                    // One connection per server for every task of the process, as
+                    // FoundationDB's client has: concurrent requests share its system calls.
                     let remote = Arc::new(
-                        rt.block_on(RemoteBackend::connect_async(addr))
+                        rt.block_on(RemoteBackend::connect_async(target))
                             .map_err(|e| e.to_string())?,
                     );
                     let remote_db = Database::from_backends(remote.clone(), remote);
@@ -474,7 +475,14 @@ fn report(rows: &[Row]) {
                 e / t
             );
         }
-        for remote in ["tcp", "cluster", "tcp-async"] {
+        if let (Some(e), Some(t)) = (find("async", w, max_c), find("cluster-async", w, max_c)) {
+            println!(
+                "{} at {max_c} clients: async / cluster-async = {:.2}x [target <= 3x]",
+                w.name(),
+                e / t
+            );
+        }
+        for remote in ["tcp", "cluster", "tcp-async", "cluster-async"] {
             if let (Some(e), Some(t)) = (find("embedded", w, max_c), find(remote, w, max_c)) {
                 println!(
                     "{} at {max_c} clients: embedded / {remote} = {:.2}x [target <= 3x]",

@@ -76,11 +76,12 @@ enum BenchWhat {
         seconds: f64,
         /// `embedded` (client threads), `async` (embedded, client tasks on the async API),
         /// `tcp` (one process, over loopback), `tcp-async` (tasks over loopback, one shared
-        /// connection) and `cluster` (separate processes).
+        /// connection), `cluster` (separate processes) and `cluster-async` (separate
+        /// processes, tasks sharing one connection per server).
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "embedded,async,tcp,tcp-async,cluster"
+            default_value = "embedded,async,tcp,tcp-async,cluster,cluster-async"
         )]
         modes: Vec<String>,
         /// Any of `read`, `write`, `mix` (the raw-read baseline runs with `read`).
