@@ -103,7 +103,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         Ok::<_, String>((h, addr))
     })?;
     let mut procs = Processes(Vec::new());
-    let cluster_addr = if args.modes.iter().any(|m| m == "cluster" || m == "cluster-async") {
+    let cluster_addr = if args
+        .modes
+        .iter()
+        .any(|m| m == "cluster" || m == "cluster-async")
+    {
         let addr = start_cluster(&dir.join("cluster"), args.storage_servers, &mut procs)?;
         let remote = Database::from_backend(Arc::new(
             RemoteBackend::connect(addr).map_err(|e| e.to_string())?,

@@ -76,6 +76,13 @@ pub struct StartArgs {
     /// RUST_LOG environment variable wins over it.
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// TLS for PostgreSQL clients: the certificate chain (PEM, leaf first). Needs
+    /// --tls-key; clients that ask for TLS get it, the others are served in plain text.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The file's form of [`StartArgs`]: every key optional, none unknown.
@@ -94,6 +101,8 @@ struct FileSettings {
     roles: Option<String>,
     join: Option<SocketAddr>,
     log: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 impl StartArgs {
@@ -145,6 +154,19 @@ impl StartArgs {
             if !given("data_dir") {
                 self.data_dir = base.join(dir);
             }
+        }
+        for (given_name, from_file, field) in [
+            ("tls_cert", file.tls_cert, &mut self.tls_cert),
+            ("tls_key", file.tls_key, &mut self.tls_key),
+        ] {
+            if let Some(path) = from_file {
+                if !given(given_name) {
+                    *field = Some(base.join(path));
+                }
+            }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key go together: give both or neither".into());
         }
         if let Some(auth) = file.auth {
             if !given("auth") {
@@ -227,6 +249,26 @@ mod tests {
             "relative to the file"
         );
         assert_eq!(a.pg_max_connections, 7);
+    }
+
+    #[test]
+    fn tls_paths_come_from_the_file_relative_to_it_and_only_in_pairs() {
+        let a = parse(
+            &[],
+            "tls_cert = \"certs/server.pem\"\ntls_key = \"/keys/k.pem\"",
+        )
+        .unwrap();
+        assert_eq!(
+            a.tls_cert,
+            Some(PathBuf::from("/etc/ferrisdb/certs/server.pem"))
+        );
+        assert_eq!(a.tls_key, Some(PathBuf::from("/keys/k.pem")));
+        let e = parse(&[], "tls_cert = \"c.pem\"").unwrap_err();
+        assert!(e.contains("tls_cert and tls_key go together"), "{e}");
+        assert!(
+            parse(&["--tls-key", "k.pem"], "").is_err(),
+            "clap requires the pair"
+        );
     }
 
     #[test]

@@ -161,7 +161,18 @@ fn main() -> ExitCode {
         .init();
     let result = match command {
         Command::Start(a) => {
+            let tls = match (&a.tls_cert, &a.tls_key) {
+                (Some(cert), Some(key)) => match pg::tls::load(cert, key) {
+                    Ok(config) => Some(config),
+                    Err(e) => {
+                        eprintln!("ferrisdb: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                _ => None,
+            };
             let pg = pg::PgConfig {
+                tls,
                 max_connections: a.pg_max_connections,
                 max_message_bytes: a.pg_max_message_mb.saturating_mul(1 << 20),
                 work_mem_bytes: a.work_mem_mb.saturating_mul(1 << 20),

@@ -89,6 +89,11 @@ pub fn run(
                     .with_memory_limit(pg_config.work_mem_bytes),
             );
             let service = Arc::new(KvService::new(backend, status).with_async(cluster.clone()));
+            let tls = if pg_config.tls.is_some() {
+                " (TLS for clients that ask: sslmode=require)"
+            } else {
+                ""
+            };
             let pg = rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(pg_addr)
                     .await
@@ -97,7 +102,7 @@ pub fn run(
             })?;
             let pg_local = pg.local_addr();
             let extra = format!(
-                "  PostgreSQL on {pg_local}: psql -h {} -p {} -U postgres\n",
+                "  PostgreSQL on {pg_local}: psql -h {} -p {} -U postgres{tls}\n",
                 pg_local.ip(),
                 pg_local.port()
             );

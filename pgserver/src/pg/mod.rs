@@ -14,6 +14,7 @@
 //!   errors    PgError, SQLSTATEs of protocol errors, ErrorResponse
 //!   copy      COPY FROM STDIN / TO STDOUT messages, copy-in mode, NoticeResponse
 //!   cancel    the CancelRequest registry (process id + secret -> session)
+//!   tls       SSLRequest answered `S` with --tls-cert/--tls-key: rustls on the same socket
 //!   session   the SqlSession / SessionFactory boundary; engine: ferrisdb-sql behind it
 //! ```
 //!
@@ -25,7 +26,7 @@
 //!   read bounds-checked. We use none of pgwire's server API (`process_socket` and its
 //!   handler traits): its ReadyForQuery status is tracked from response kinds rather than
 //!   asked of the session, and its loop has no hook for a message-size limit or a
-//!   connection limit. No TLS, so pgwire is built without features and without crypto.
+//!   connection limit. pgwire is built without features (TLS is ours, `tls`, on rustls).
 //! - **A synchronous state machine on a thread per connection.** [`protocol::Connection`]
 //!   handles one message at a time and only appends bytes to an output buffer; `socket`
 //!   runs it on the connection's own thread with blocking socket I/O, because SQL
@@ -42,7 +43,7 @@
 //!
 //! ## Not supported yet
 //!
-//! TLS (SSLRequest is answered `N`, so no SCRAM channel binding), GSSAPI, COPY BINARY, the
+//! SCRAM channel binding (SCRAM-SHA-256-PLUS), client certificates, GSSAPI, COPY BINARY, the
 //! function-call message, NOTIFY/LISTEN, protocol 3.2 (we negotiate down to 3.0).
 
 pub mod auth;
@@ -60,6 +61,7 @@ pub mod rows;
 pub mod server;
 pub mod session;
 pub mod socket;
+pub mod tls;
 
 pub use auth::AuthMode;
 pub use server::{serve, PgConfig};

@@ -7,7 +7,8 @@
 //! blocks.
 //!
 //! ```text
-//!            SSLRequest / GSSENCRequest -> 'N'
+//!            SSLRequest -> 'S' with TLS configured (then the handshake), else 'N';
+//!            GSSENCRequest -> 'N'
 //!   Startup ─────────────────────────────────┐
 //!      │ StartupMessage: [password request ──> Authenticating ── 'p' messages (auth)]
 //!      │ then AuthenticationOk, ParameterStatus*, BackendKeyData, Z
@@ -169,6 +170,12 @@ pub struct Connection<F: SessionFactory> {
     reported: Vec<(&'static str, Option<String>)>,
     /// The session's settings fingerprint when `reported` was last brought up to date.
     reported_fingerprint: Option<u64>,
+    /// Whether an SSLRequest may be answered `S` (TLS is configured and not yet started).
+    tls_available: bool,
+    /// Set when `S` was just queued: the socket must start TLS once it is sent.
+    tls_requested: bool,
+    /// TLS was started: another SSLRequest is a protocol violation.
+    encrypted: bool,
     out: BytesMut,
 }
 
@@ -188,6 +195,9 @@ impl<F: SessionFactory> Connection<F> {
             portals: NameMap::default(),
             reported: Vec::new(),
             reported_fingerprint: None,
+            tls_available: false,
+            tls_requested: false,
+            encrypted: false,
             out: BytesMut::new(),
         }
     }
@@ -196,6 +206,18 @@ impl<F: SessionFactory> Connection<F> {
     pub fn with_auth(mut self, auth: AuthConfig) -> Connection<F> {
         self.auth = auth;
         self
+    }
+
+    /// Lets an SSLRequest be answered `S` (the socket layer has a TLS configuration).
+    pub fn with_tls(mut self, available: bool) -> Connection<F> {
+        self.tls_available = available;
+        self
+    }
+
+    /// Whether the output just taken ends with `S`: the socket must now run the TLS
+    /// handshake, with nothing else read in plain text meanwhile.
+    pub fn take_tls_request(&mut self) -> bool {
+        std::mem::take(&mut self.tls_requested)
     }
 
     /// Whether the client has yet to log in (the startup timeout applies).
@@ -310,6 +332,15 @@ impl<F: SessionFactory> Connection<F> {
 
     fn startup(&mut self, message: Frontend) {
         match message {
+            Frontend::SslRequest if self.encrypted => self.fail(PgError::Malformed {
+                message: "SSLRequest",
+                reason: "SSL negotiation inside an encrypted connection",
+            }),
+            Frontend::SslRequest if self.tls_available => {
+                self.tls_requested = true;
+                self.encrypted = true;
+                self.out.extend_from_slice(b"S");
+            }
             Frontend::SslRequest | Frontend::GssEncRequest => self.out.extend_from_slice(b"N"),
             // The cancel connection gets no answer either way (see `cancel`).
             Frontend::CancelRequest { pid, secret } => {

@@ -144,6 +144,26 @@ fn first_text(messages: &[Msg]) -> String {
 }
 
 #[test]
+fn ssl_is_accepted_once_when_tls_is_configured() {
+    let (conn, _) = connection(None);
+    let mut conn = conn.with_tls(true);
+    conn.handle(Frontend::GssEncRequest);
+    assert_eq!(&conn.take_output()[..], b"N");
+    assert!(!conn.take_tls_request());
+    conn.handle(Frontend::SslRequest);
+    assert_eq!(&conn.take_output()[..], b"S");
+    assert!(conn.take_tls_request(), "the socket must now handshake");
+    assert!(!conn.take_tls_request(), "once");
+    assert!(conn.in_startup());
+    // Inside the encrypted connection, another SSLRequest is a protocol violation.
+    conn.handle(Frontend::SslRequest);
+    assert!(conn.is_closed());
+    let out = conn.take_output();
+    assert_eq!(out.first(), Some(&b'E'));
+    assert!(!conn.take_tls_request());
+}
+
+#[test]
 fn ssl_is_refused_and_startup_reports_parameters_key_and_idle() {
     let (mut conn, _) = connection(None);
     conn.handle(Frontend::SslRequest);

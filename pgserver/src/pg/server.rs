@@ -49,6 +49,8 @@ pub struct PgConfig {
     /// Memory a statement's sorts and hash tables may hold; applied by the caller when it
     /// builds the engine (`Engine::with_memory_limit`).
     pub work_mem_bytes: usize,
+    /// TLS for clients that ask (`super::tls`); `None`: SSLRequest is answered `N`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for PgConfig {
@@ -60,6 +62,7 @@ impl Default for PgConfig {
             auth: super::auth::AuthMode::default(),
             statement_timeout: None,
             work_mem_bytes: ferrisdb_sql::DEFAULT_MEMORY_LIMIT,
+            tls: None,
         }
     }
 }
@@ -137,6 +140,7 @@ pub fn serve<F: SessionFactory>(
                 })
                 .with_cancel_registry(cancels.clone());
             let (max_message, timeout) = (config.max_message_bytes, config.startup_timeout);
+            let tls = config.tls.clone();
             let stream = match blocking_socket(stream) {
                 Ok(s) => s,
                 Err(e) => {
@@ -153,7 +157,7 @@ pub fn serve<F: SessionFactory>(
             let sockets = open_sockets.clone();
             connections.spawn_blocking(move || {
                 let _permit = permit;
-                if let Err(e) = serve_connection(stream, conn, max_message, timeout) {
+                if let Err(e) = serve_connection(stream, conn, max_message, timeout, tls) {
                     tracing::debug!(%peer, error = %e, "PostgreSQL connection ended");
                 }
                 sockets

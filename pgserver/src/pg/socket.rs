@@ -24,6 +24,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -31,16 +32,20 @@ use bytes::BytesMut;
 use super::frontend::{self, Frontend};
 use super::protocol::Connection;
 use super::session::SessionFactory;
+use super::tls::Stream;
 
 /// Serves one client on the calling thread until it leaves, errs fatally, or the startup
 /// times out.
 pub fn serve_connection<F: SessionFactory>(
-    mut stream: TcpStream,
+    stream: TcpStream,
     mut conn: Connection<F>,
     max_message: usize,
     startup_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let mut stream = Stream::Plain(stream);
+    conn = conn.with_tls(tls.is_some());
     let deadline = Instant::now() + startup_timeout;
     let mut input = BytesMut::with_capacity(8 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
@@ -55,8 +60,20 @@ pub fn serve_connection<F: SessionFactory>(
                 conn.fail(e);
             }
             stream.write_all(&conn.take_output())?;
+            stream.flush()?;
             if conn.is_closed() {
                 break;
+            }
+            if conn.take_tls_request() {
+                if !input.is_empty() {
+                    // Read in plain text, so not trusted to come from the client that will
+                    // hold the keys (CVE-2021-23214).
+                    tracing::warn!("client sent data after its SSLRequest, before the handshake");
+                    break;
+                }
+                if let Some(config) = &tls {
+                    stream = stream.upgrade(config)?;
+                }
             }
             continue;
         }
@@ -66,9 +83,9 @@ pub fn serve_connection<F: SessionFactory>(
                 tracing::debug!("client did not finish its startup in time");
                 break;
             }
-            stream.set_read_timeout(Some(left))?;
+            stream.tcp().set_read_timeout(Some(left))?;
         } else if timed {
-            stream.set_read_timeout(None)?;
+            stream.tcp().set_read_timeout(None)?;
             timed = false;
         }
         let read = match stream.read(&mut chunk) {
@@ -90,7 +107,7 @@ pub fn serve_connection<F: SessionFactory>(
         }
         input.extend_from_slice(&chunk[..read]);
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = stream.tcp().shutdown(Shutdown::Both);
     Ok(())
 }
 
