@@ -222,6 +222,7 @@ fn swap(txn: &mut Transaction, change: &Change) -> Result<(), SqlError> {
         Change::PrimaryKey { new, .. } => {
             crate::undo::clear_range(txn, &locked.data_range())?;
             catalog::put_index_name(txn, &new.primary().name, &new.name)?;
+            crate::sequence::follow_table(txn, locked.id, new.id, false)?;
             catalog::put_relation(txn, &Relation::Table(new.clone()))
         }
     }

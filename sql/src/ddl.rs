@@ -407,11 +407,16 @@ pub fn create_view(
 /// Like PostgreSQL's new relfilenode, the table gets a new table id (an empty key range)
 /// and its old range is cleared; inside a block this is what lets a following COPY load
 /// more than one transaction holds ([`crate::fresh`]).
+/// The sequences the table's columns own follow it to its new id, and with RESTART
+/// IDENTITY start over (`sequence::follow_table`).
 pub fn truncate(txn: &mut Transaction, tr: &ast::Truncate) -> Result<StatementResult, SqlError> {
+    let restart = matches!(tr.identity, Some(ast::TruncateIdentityOption::Restart));
     for target in &tr.table_names {
         let mut t = catalog::get_table(txn, &object_name(&target.name)?)?;
         crate::undo::clear_range(txn, &t.data_range())?;
+        let old_id = t.id;
         t.id = catalog::allocate_table_id(txn)?;
+        crate::sequence::follow_table(txn, old_id, t.id, restart)?;
         catalog::put_relation(txn, &Relation::Table(t))?;
     }
     Ok(StatementResult::command("TRUNCATE TABLE"))

@@ -465,6 +465,29 @@ pub(crate) fn owned_by_table(
         .collect())
 }
 
+/// Table `old_id` now has the id `new_id` (TRUNCATE and a new primary key give a table a
+/// fresh id, as PostgreSQL gives it a new relfilenode): the sequences its columns own
+/// follow it, so they still default its column, drop with it and answer
+/// `pg_get_serial_sequence`. With `restart` (TRUNCATE ... RESTART IDENTITY) each also
+/// starts over from its START value, at once and for good, as `setval` does: the session
+/// runs that TRUNCATE only outside a transaction block, where its own transaction commits
+/// right after (PostgreSQL would also undo the restart with a rollback).
+pub(crate) fn follow_table(
+    txn: &mut Transaction,
+    old_id: u64,
+    new_id: u64,
+    restart: bool,
+) -> Result<(), SqlError> {
+    for mut q in owned_by_table(txn, old_id)? {
+        q.owned_by = q.owned_by.map(|(_, column)| (new_id, column));
+        if restart {
+            setval(&q, q.start, false)?;
+        }
+        catalog::put_relation(txn, &Relation::Sequence(q))?;
+    }
+    Ok(())
+}
+
 /// A free name for the sequence of `table.column`: `table_column_seq`, else with a number
 /// appended, as PostgreSQL picks.
 pub(crate) fn serial_name(

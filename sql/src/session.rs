@@ -564,6 +564,21 @@ impl Session {
             }
             _ => {}
         }
+        if let Statement::Truncate(tr) = stmt {
+            if self.txn.is_some()
+                && matches!(
+                    tr.identity,
+                    Some(sqlparser::ast::TruncateIdentityOption::Restart)
+                )
+            {
+                self.failed = true;
+                return Err(SqlError::unsupported(
+                    "TRUNCATE ... RESTART IDENTITY inside a transaction block (sequences are \
+                     restarted outside transactions here); run it on its own, or TRUNCATE \
+                     and then setval()",
+                ));
+            }
+        }
         if matches!(stmt, Statement::Vacuum(_)) && self.txn.is_some() {
             self.failed = true;
             return Err(SqlError::InvalidTransactionState {

@@ -126,3 +126,55 @@ fn nextval_runs_once_per_row_and_is_never_folded() {
     s.execute("ROLLBACK").unwrap();
     assert_eq!(ints(&mut s, "SELECT nextval('s')"), vec![9]);
 }
+
+/// TRUNCATE gives the table a new id; the serial column's sequence must follow it (it
+/// was left owned by the old id: DROP TABLE then left the sequence behind and DROP
+/// SEQUENCE broke the column's default). RESTART IDENTITY restarts it, outside a block
+/// only: inside one it is refused (0A000) and fails the block rather than being ignored.
+#[test]
+fn truncate_keeps_the_serial_sequence_and_restarts_it_only_outside_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let mut s = engine.session();
+    s.execute("CREATE TABLE t (id serial PRIMARY KEY, v text)")
+        .unwrap();
+    assert_eq!(
+        ints(&mut s, "INSERT INTO t (v) VALUES ('a'), ('b') RETURNING id"),
+        [1, 2]
+    );
+    s.execute("TRUNCATE t").unwrap();
+    assert_eq!(
+        ints(&mut s, "INSERT INTO t (v) VALUES ('c') RETURNING id"),
+        [3]
+    );
+    let e = s.execute("DROP SEQUENCE t_id_seq").unwrap_err();
+    assert_eq!(e.sqlstate(), "2BP01", "{e}");
+
+    s.execute("BEGIN").unwrap();
+    let e = s.execute("TRUNCATE t RESTART IDENTITY").unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000", "{e}");
+    assert_eq!(
+        s.execute("COMMIT").unwrap()[0],
+        StatementResult::command("ROLLBACK")
+    );
+    assert_eq!(
+        ints(&mut s, "SELECT count(*) FROM t"),
+        [1],
+        "nothing was truncated"
+    );
+
+    s.execute("TRUNCATE t RESTART IDENTITY").unwrap();
+    // Another session of the same engine holding a block of values also starts over.
+    let mut other = engine.session();
+    assert_eq!(
+        ints(&mut other, "INSERT INTO t (v) VALUES ('d') RETURNING id"),
+        [1]
+    );
+    s.execute("DROP TABLE t").unwrap();
+    assert!(ints(
+        &mut s,
+        "SELECT count(*) FROM pg_class WHERE relname = 't_id_seq'"
+    )
+    .iter()
+    .all(|n| *n == 0));
+}
