@@ -478,7 +478,18 @@ pub(crate) fn follow_table(
     new_id: u64,
     restart: bool,
 ) -> Result<(), SqlError> {
-    for mut q in owned_by_table(txn, old_id)? {
+    // A snapshot read of the catalog: a conflict range would make the transaction
+    // unrefreshable, and pgbench -i's TRUNCATE-then-COPY block outlives the MVCC window. A
+    // sequence created OWNED BY this table concurrently (committed between this read and
+    // the commit) would keep the old owner.
+    let owned: Vec<SequenceDef> = catalog::list_relations_snapshot(txn)?
+        .into_iter()
+        .filter_map(|r| match r {
+            Relation::Sequence(q) if q.owned_by.as_ref().is_some_and(|o| o.0 == old_id) => Some(q),
+            _ => None,
+        })
+        .collect();
+    for mut q in owned {
         q.owned_by = q.owned_by.map(|(_, column)| (new_id, column));
         if restart {
             setval(&q, q.start, false)?;

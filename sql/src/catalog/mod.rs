@@ -407,10 +407,25 @@ pub fn list_views(txn: &mut Transaction) -> Result<Vec<ViewDef>, SqlError> {
 
 /// Every relation, in name order.
 pub fn list_relations(txn: &mut Transaction) -> Result<Vec<Relation>, SqlError> {
+    scan_relations(txn, false)
+}
+
+/// [`list_relations`] as a snapshot read: no read conflict on the catalog, so the
+/// transaction stays refreshable (a long one is not cut off by the MVCC window).
+pub fn list_relations_snapshot(txn: &mut Transaction) -> Result<Vec<Relation>, SqlError> {
+    scan_relations(txn, true)
+}
+
+fn scan_relations(txn: &mut Transaction, snapshot: bool) -> Result<Vec<Relation>, SqlError> {
     let mut range = prefix_range(&names_prefix(0x02));
     let mut out = Vec::new();
     loop {
-        let batch = txn.get_range(&range, 256, false).map_err(kv_err)?;
+        let batch = if snapshot {
+            txn.snapshot_get_range(&range, 256, false)
+        } else {
+            txn.get_range(&range, 256, false)
+        }
+        .map_err(kv_err)?;
         for (_, v) in &batch {
             out.push(decode_relation(v)?);
         }

@@ -31,6 +31,12 @@ pub const MAX_KEY_SIZE: usize = 10_000;
 pub const MAX_VALUE_SIZE: usize = 100_000;
 pub const MAX_TRANSACTION_SIZE: usize = 10_000_000;
 const MAX_DURATION: Duration = Duration::from_secs(5);
+/// A transaction older than this tries to move its read version forward ([`Transaction::refresh`])
+/// at its next operation, so one whose reads are all single keys lives past `MAX_DURATION`.
+const REFRESH_AFTER: Duration = Duration::from_millis(2500);
+/// Bytes of read values kept to re-check reads by value after the MVCC window has moved
+/// past the read version; reads beyond it are re-checked by reading at that version.
+const MAX_KEPT_READS: usize = 1 << 20;
 /// Keys fetched from storage per round trip of a range read.
 const RANGE_PAGE: usize = 256;
 
@@ -68,6 +74,10 @@ pub struct Transaction {
     held: Vec<Vec<u8>>,
     /// False once a read cannot be re-checked by value (a range, a hand-added conflict).
     refreshable: bool,
+    /// What single-key reads returned (while under `MAX_KEPT_READS` bytes), so a refresh
+    /// can re-check them without reading at the old read version.
+    read_values: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    read_values_bytes: usize,
     /// Reads and the commit go through the database's asynchronous backend (an
     /// [`super::AsyncTransaction`] of a database that has one).
     uses_async: bool,
@@ -80,6 +90,8 @@ impl Transaction {
             lock_id: None,
             held: Vec::new(),
             refreshable: true,
+            read_values: BTreeMap::new(),
+            read_values_bytes: 0,
             metadata_version: None,
             metadata_written: false,
             metadata_reads: Vec::new(),
@@ -151,9 +163,21 @@ impl Transaction {
         Ok(v)
     }
 
-    fn live(&self) -> Result<(), TxnError> {
+    fn live(&mut self) -> Result<(), TxnError> {
         if self.done {
             return Err(TxnError::Used);
+        }
+        // An old read version moves forward when every read so far is unchanged at a
+        // fresh one (an idle interactive block, a long bulk load beside it). The async
+        // path never blocks on the sync backend here.
+        if self.read_version.is_some()
+            && !self.uses_async
+            && self.refreshable
+            && self.started.elapsed() > REFRESH_AFTER
+        {
+            if let Err(e) = self.refresh() {
+                tracing::debug!(error = %e, "read version refresh failed");
+            }
         }
         match self.read_version {
             Some(v) if self.started.elapsed() > MAX_DURATION => {
@@ -211,10 +235,29 @@ impl Transaction {
             };
             self.read_version = Some(v);
             self.started = Instant::now();
+            if !snapshot {
+                self.keep_read(key, &value);
+            }
             return Ok(value);
         }
         let rv = self.read_version_io().await?;
-        self.backend_get(key, rv).await
+        let value = self.backend_get(key, rv).await?;
+        if !snapshot {
+            self.keep_read(key, &value);
+        }
+        Ok(value)
+    }
+
+    /// Remembers what a single-key read returned at the current read version.
+    fn keep_read(&mut self, key: &[u8], value: &Option<Vec<u8>>) {
+        if self.uses_async || self.read_values.contains_key(key) {
+            return;
+        }
+        let bytes = key.len() + value.as_ref().map_or(0, Vec::len);
+        if self.read_values_bytes + bytes <= MAX_KEPT_READS {
+            self.read_values_bytes += bytes;
+            self.read_values.insert(key.to_vec(), value.clone());
+        }
     }
 
     /// Take the advisory write lock on `key` ([`super::locks`]): wait (bounded) while
@@ -258,8 +301,9 @@ impl Transaction {
         if self.metadata_version.is_some() && (mv > fresh || Some(mv) != self.metadata_version) {
             return Ok(false);
         }
-        // Every read so far is a single key (else not refreshable): what it returned is
-        // what storage still holds at the old read version, so nothing was kept per read.
+        // Every read so far is a single key (else not refreshable). What it returned was
+        // kept (`read_values`) unless the kept reads outgrew their budget: those are read
+        // again at the old version, which fails once the MVCC window has moved past it.
         let mut keys: Vec<&[u8]> = Vec::with_capacity(self.read_ranges.len());
         for r in &self.read_ranges {
             let single = r.end.len() == r.begin.len() + 1
@@ -273,11 +317,18 @@ impl Transaction {
         keys.sort_unstable();
         keys.dedup();
         for key in keys {
-            if self.shared.backend.get(key, rv)? != self.shared.backend.get(key, fresh)? {
+            let now = self.shared.backend.get(key, fresh)?;
+            let then = match self.read_values.get(key) {
+                Some(v) => v.clone(),
+                None => self.shared.backend.get(key, rv)?,
+            };
+            if then != now {
                 return Ok(false);
             }
         }
+        // The kept values stay right: each key reads the same at the fresh version.
         self.read_version = Some(fresh);
+        self.started = Instant::now();
         Ok(true)
     }
 
@@ -309,6 +360,8 @@ impl Transaction {
         self.metadata_reads.push(key.to_vec());
         if let Some(value) = self.shared.metadata.get(mv, key) {
             self.add_read_range(KeyRange::single(key))?;
+            // The cache's value is the key's value at this read version.
+            self.keep_read(key, &value);
             return Ok(value);
         }
         let value = self.get(key)?;
