@@ -516,7 +516,11 @@ impl Session {
         match stmt {
             Statement::StartTransaction { .. } => {
                 if self.txn.is_none() {
-                    self.txn = Some(self.engine.db.begin());
+                    let mut txn = self.engine.db.begin();
+                    // A block may sit idle past the MVCC window: keep its reads so it can
+                    // still move its read version forward.
+                    txn.keep_reads();
+                    self.txn = Some(txn);
                     self.fresh_committed();
                     self.failed = false;
                     self.end_savepoints();

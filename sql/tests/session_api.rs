@@ -221,3 +221,31 @@ fn move_repositions_a_cursor_and_reports_the_rows_it_passed() {
     let e = s.execute("MOVE NEXT FROM missing").unwrap_err();
     assert_eq!(e.sqlstate(), "34000");
 }
+
+/// A transaction block that sits idle past the 5 s MVCC window still commits when what it
+/// read is unchanged: pgbench -i's `BEGIN; TRUNCATE; COPY ...; COMMIT` (a minute at scale
+/// 40, the COPY writing beside the block) and any interactive block failed at COMMIT with
+/// 40001 "transaction too old".
+#[test]
+fn an_idle_block_with_a_truncate_commits_after_the_mvcc_window() {
+    let (_d, mut s) = session();
+    s.execute("CREATE TABLE serials (id serial PRIMARY KEY, v int)")
+        .unwrap();
+    s.execute("INSERT INTO t VALUES (1, 'a', 1); INSERT INTO serials (v) VALUES (1)")
+        .unwrap();
+    s.execute("BEGIN; TRUNCATE t, serials; INSERT INTO t VALUES (2, 'b', 2)")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    s.execute("INSERT INTO t VALUES (3, 'c', 3)").unwrap();
+    let r = s.execute("COMMIT").unwrap();
+    assert_eq!(r[0], StatementResult::command("COMMIT"));
+    let r = s.execute("SELECT id FROM t ORDER BY id").unwrap();
+    assert_eq!(rows(&r[0]), vec![vec![Datum::Int(2)], vec![Datum::Int(3)]]);
+    let r = s
+        .execute("SELECT pg_get_serial_sequence('serials', 'id')")
+        .unwrap();
+    assert_eq!(
+        rows(&r[0]),
+        vec![vec![Datum::Text("public.serials_id_seq".into())]]
+    );
+}

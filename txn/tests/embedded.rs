@@ -67,7 +67,7 @@ fn committed_data_survives_reopen_and_versions_keep_increasing() {
     );
 }
 
-/// A transaction whose reads are all single keys outlives the 5 s MVCC window: past
+/// A transaction that keeps its reads, all single keys, outlives the 5 s MVCC window: past
 /// 2.5 s its next operation moves the read version forward when every value it read is
 /// unchanged (kept values, since the old version may no longer be readable). pgbench -i
 /// at scale 40 failed at its final COMMIT with "transaction too old": its block sat idle
@@ -84,8 +84,13 @@ fn a_long_transaction_commits_when_its_reads_are_unchanged_and_fails_when_not() 
     })
     .unwrap();
     let mut unchanged = db.begin();
+    unchanged.keep_reads();
     assert_eq!(unchanged.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+    // Without kept reads the refresh must read at the old version, gone after the window.
+    let mut forgetful = db.begin();
+    assert_eq!(forgetful.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
     let mut changed = db.begin();
+    changed.keep_reads();
     assert_eq!(changed.get(b"b").unwrap().as_deref(), Some(&b"1"[..]));
     let mut ranged = db.begin();
     assert_eq!(
@@ -110,6 +115,11 @@ fn a_long_transaction_commits_when_its_reads_are_unchanged_and_fails_when_not() 
     unchanged
         .commit()
         .expect("reads unchanged: the read version moved forward");
+    let e = forgetful
+        .set(b"z", b"1")
+        .and_then(|()| forgetful.commit())
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e}");
     let e = changed
         .set(b"b", b"3")
         .and_then(|()| changed.commit())

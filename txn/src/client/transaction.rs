@@ -78,6 +78,8 @@ pub struct Transaction {
     /// can re-check them without reading at the old read version.
     read_values: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     read_values_bytes: usize,
+    /// Whether reads are kept at all ([`Transaction::keep_reads`]).
+    keeps_reads: bool,
     /// Reads and the commit go through the database's asynchronous backend (an
     /// [`super::AsyncTransaction`] of a database that has one).
     uses_async: bool,
@@ -92,6 +94,7 @@ impl Transaction {
             refreshable: true,
             read_values: BTreeMap::new(),
             read_values_bytes: 0,
+            keeps_reads: false,
             metadata_version: None,
             metadata_written: false,
             metadata_reads: Vec::new(),
@@ -248,9 +251,17 @@ impl Transaction {
         Ok(value)
     }
 
+    /// Keep what single-key reads return from now on, so the transaction can refresh its
+    /// read version even after the MVCC window has passed it (for a transaction that may
+    /// sit idle, such as an interactive SQL block). Without it a refresh re-reads at the
+    /// old version, which works within the window; each kept read costs a copy.
+    pub fn keep_reads(&mut self) {
+        self.keeps_reads = true;
+    }
+
     /// Remembers what a single-key read returned at the current read version.
     fn keep_read(&mut self, key: &[u8], value: &Option<Vec<u8>>) {
-        if self.uses_async || self.read_values.contains_key(key) {
+        if !self.keeps_reads || self.uses_async || self.read_values.contains_key(key) {
             return;
         }
         let bytes = key.len() + value.as_ref().map_or(0, Vec::len);
