@@ -506,8 +506,50 @@ pub fn pg_type(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> 
 /// aggregates ([`super::procs`]).
 pub fn pg_proc(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> {
     let mut rows = Vec::new();
-    let mut add = |fn_oid: u32, name: &str, ret: u32, arg: u32| {
-        rows.push(vec![
+    let io = |fn_oid: u32, name: &str, ret: u32, arg: u32| {
+        let f = ProcRow {
+            kind: 'f',
+            strict: true,
+            volatility: 'i',
+            parallel: 's',
+        };
+        f.row(fn_oid, name, ret, &[arg], name)
+    };
+    for i in BASE_TYPES {
+        rows.push(io(i.io.0, i.io.1, i.data_type.oid(), 2275));
+        rows.push(io(i.io.2, i.io.3, 2275, i.data_type.oid()));
+    }
+    rows.push(io(ARRAY_IO.0, ARRAY_IO.1, 2277, 2275));
+    rows.push(io(ARRAY_IO.2, ARRAY_IO.3, 2275, 2277));
+    for p in super::procs::builtin() {
+        let f = ProcRow {
+            kind: p.kind,
+            strict: p.strict,
+            volatility: p.volatility,
+            parallel: p.parallel,
+        };
+        let args: Vec<u32> = p.args.iter().map(DataType::oid).collect();
+        let src = if p.kind == 'a' {
+            "aggregate_dummy"
+        } else {
+            p.name
+        };
+        rows.push(f.row(p.oid, p.name, p.result.oid(), &args, src));
+    }
+    Ok(rows)
+}
+
+/// The flags of a built-in `pg_proc` row (language internal, owner postgres, cost 1).
+struct ProcRow {
+    kind: char,
+    strict: bool,
+    volatility: char,
+    parallel: char,
+}
+
+impl ProcRow {
+    fn row(&self, fn_oid: u32, name: &str, ret: u32, args: &[u32], src: &str) -> Row {
+        vec![
             oid(fn_oid),
             text(name),
             oid(PG_CATALOG_OID),
@@ -517,74 +559,29 @@ pub fn pg_proc(_: &mut Transaction, _: &Snapshot) -> Result<Vec<Row>, SqlError> 
             Datum::Float(0.0),
             oid(0),
             oid(0),
-            text("f"),
+            text(&self.kind.to_string()),
             Datum::Bool(false),
             Datum::Bool(false),
-            Datum::Bool(true),
+            Datum::Bool(self.strict),
             Datum::Bool(false),
-            text("i"),
-            text("s"),
-            Datum::Int(1),
+            text(&self.volatility.to_string()),
+            text(&self.parallel.to_string()),
+            Datum::Int(args.len() as i64),
             Datum::Int(0),
             oid(ret),
-            Datum::Array(vec![oid(arg)]),
+            Datum::Array(args.iter().map(|a| oid(*a)).collect()),
             Datum::Null,
             Datum::Null,
             Datum::Null,
             Datum::Null,
             Datum::Null,
-            text(name),
+            text(src),
             Datum::Null,
             Datum::Null,
             Datum::Null,
             Datum::Null,
-        ]);
-    };
-    for i in BASE_TYPES {
-        add(i.io.0, i.io.1, i.data_type.oid(), 2275);
-        add(i.io.2, i.io.3, 2275, i.data_type.oid());
+        ]
     }
-    add(ARRAY_IO.0, ARRAY_IO.1, 2277, 2275);
-    add(ARRAY_IO.2, ARRAY_IO.3, 2275, 2277);
-    for p in super::procs::builtin() {
-        rows.push(vec![
-            oid(p.oid),
-            text(p.name),
-            oid(PG_CATALOG_OID),
-            oid(ROLE_OID),
-            oid(12),
-            Datum::Float(1.0),
-            Datum::Float(0.0),
-            oid(0),
-            oid(0),
-            text(&p.kind.to_string()),
-            Datum::Bool(false),
-            Datum::Bool(false),
-            Datum::Bool(p.strict),
-            Datum::Bool(false),
-            text(&p.volatility.to_string()),
-            text(&p.parallel.to_string()),
-            Datum::Int(p.args.len() as i64),
-            Datum::Int(0),
-            oid(p.result.oid()),
-            Datum::Array(p.args.iter().map(|t| oid(t.oid())).collect()),
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-            text(if p.kind == 'a' {
-                "aggregate_dummy"
-            } else {
-                p.name
-            }),
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-            Datum::Null,
-        ]);
-    }
-    Ok(rows)
 }
 
 /// The name of function `fn_oid` (`regproc` output), if it is one of `pg_proc`'s.
