@@ -178,8 +178,15 @@ impl Transaction {
             && self.refreshable
             && self.started.elapsed() > REFRESH_AFTER
         {
-            if let Err(e) = self.refresh() {
-                tracing::debug!(error = %e, "read version refresh failed");
+            // A read that changed stays changed: no second attempt (each re-reads the
+            // whole read set).
+            match self.refresh() {
+                Ok(true) => {}
+                Ok(false) => self.refreshable = false,
+                Err(e) => {
+                    tracing::debug!(error = %e, "read version refresh failed");
+                    self.refreshable = false;
+                }
             }
         }
         match self.read_version {
