@@ -151,6 +151,18 @@ fn bytes_after_the_ssl_request_or_a_second_request_inside_tls_close_the_connecti
     let text = String::from_utf8_lossy(&reply);
     assert!(text.contains("FATAL") && text.contains("08P01"), "{text}");
 
+    // Garbage where the TLS ClientHello should be ends that handshake, and only it.
+    let mut sock = TcpStream::connect(&node.addr).unwrap();
+    sock.write_all(&SSL_REQUEST).unwrap();
+    sock.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"S");
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = sock.read_to_end(&mut rest);
+    // At most a TLS alert record (content type 21), never a PostgreSQL message.
+    assert!(rest.is_empty() || rest[0] == 21, "{rest:?}");
+
     // The server goes on serving everyone else.
     let (_, port) = node.addr.split_once(':').unwrap();
     let (ok, out, err) = psql(
