@@ -677,3 +677,44 @@ async fn work_mem_and_message_size_flags_set_the_limits() {
     let rows = other.query("SELECT 1::int4", &[]).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 1);
 }
+
+/// A dump written by PostgreSQL 15's pg_dump (a serial column, a view, an index; see
+/// `tests/data/pg_dump15_users.sql`) restores with psql stopping at the first error:
+/// its SETs, OWNER TO, ALTER SEQUENCE ... OWNED BY and ALTER COLUMN ... SET DEFAULT all
+/// run, and the restored serial column goes on from the dumped sequence value.
+#[test]
+fn a_pg_dump_restores_with_psql_on_error_stop() {
+    let node = Node::start(&[]);
+    let (host, port) = node.addr.split_once(':').unwrap();
+    let dump = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/pg_dump15_users.sql"
+    );
+    let psql = |args: &[&str]| {
+        let out = Command::new("psql")
+            .args(["-h", host, "-p", port, "-U", "postgres", "-X", "-q"])
+            .args(["-v", "ON_ERROR_STOP=1", "-A", "-t"])
+            .args(args)
+            .output()
+            .expect("psql is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    psql(&["-f", dump]);
+    assert_eq!(
+        psql(&["-c", "SELECT id, name, score FROM users ORDER BY id"]),
+        "1|a|1.50\n2|b|2.00\n"
+    );
+    assert_eq!(
+        psql(&["-c", "INSERT INTO users (name) VALUES ('c') RETURNING id"]),
+        "3\n"
+    );
+    assert_eq!(
+        psql(&["-c", "SELECT id, name FROM v ORDER BY id DESC LIMIT 1"]),
+        "3|c\n"
+    );
+}

@@ -1,5 +1,7 @@
 //! ALTER TABLE: ADD / DROP / RENAME COLUMN, RENAME TO, ADD PRIMARY KEY, ADD CONSTRAINT
-//! (UNIQUE, CHECK), each applied to the existing rows in the statement's transaction.
+//! (UNIQUE, CHECK), each applied to the existing rows in the statement's transaction;
+//! ALTER COLUMN SET / DROP DEFAULT and DROP NOT NULL (descriptor only), and OWNER TO
+//! postgres (a no-op: every relation is postgres's), which pg_dump's output needs.
 //!
 //! A row value holds every column in table order ([`crate::encoding::encode_row`]) and
 //! index entries hold only key values, so:
@@ -38,6 +40,60 @@ use crate::store::{self, build_index, kv_err};
 use crate::types::DataType;
 use crate::undo;
 
+/// `OWNER TO role` (pg_dump writes one per relation, and for sequences and views too):
+/// every relation is owned by `postgres` here (`pg_class.relowner`), so giving it to
+/// `postgres` changes nothing; any other owner is refused rather than ignored.
+fn owner_to(txn: &mut Transaction, name: &str, owner: &ast::Owner) -> Result<(), SqlError> {
+    if catalog::get_relation(txn, name)?.is_none() {
+        return Err(SqlError::UndefinedTable {
+            name: name.to_string(),
+        });
+    }
+    match owner {
+        ast::Owner::Ident(role) if ident_name(role) == "postgres" => Ok(()),
+        other => Err(SqlError::unsupported(format!(
+            "OWNER TO {other}: relations are all owned by postgres (ownership is not modeled)"
+        ))),
+    }
+}
+
+/// `ALTER COLUMN c SET DEFAULT expr | DROP DEFAULT | DROP NOT NULL`: descriptor changes
+/// only (existing rows keep their values, as in PostgreSQL). A default is bound and
+/// checked against the column's type first, as at CREATE TABLE. SET NOT NULL (which must
+/// check every row) and SET DATA TYPE are not supported.
+fn alter_column(
+    txn: &mut Transaction,
+    mut t: TableDef,
+    column: &str,
+    op: &ast::AlterColumnOperation,
+) -> Result<(), SqlError> {
+    use ast::AlterColumnOperation as C;
+    let Some(i) = t.column_index(column) else {
+        return Err(SqlError::UndefinedColumn {
+            name: format!("{column}\" of relation \"{}", t.name),
+        });
+    };
+    match op {
+        C::SetDefault { value } => t.columns[i].default = Some(value.to_string()),
+        C::DropDefault => t.columns[i].default = None,
+        C::DropNotNull => {
+            if t.primary().columns.contains(&i) {
+                return Err(SqlError::InvalidTableDefinition {
+                    message: format!("column \"{column}\" is in a primary key"),
+                });
+            }
+            t.columns[i].not_null = false;
+        }
+        other => {
+            return Err(SqlError::unsupported(format!(
+                "ALTER TABLE ... ALTER COLUMN {other} is not supported"
+            )))
+        }
+    }
+    validate_exprs(txn, &t)?;
+    catalog::put_relation(txn, &Relation::Table(t))
+}
+
 /// ALTER TABLE [IF EXISTS] t op, ...
 pub fn alter_table(
     txn: &mut Transaction,
@@ -49,8 +105,15 @@ pub fn alter_table(
         return Ok(StatementResult::command("ALTER TABLE"));
     }
     for op in &a.operations {
+        if let Op::OwnerTo { new_owner } = op {
+            owner_to(txn, &name, new_owner)?;
+            continue;
+        }
         let t = catalog::get_table(txn, &name)?;
         match op {
+            Op::AlterColumn { column_name, op } => {
+                alter_column(txn, t, &ident_name(column_name), op)?
+            }
             Op::AddColumn {
                 if_not_exists,
                 column_def,

@@ -190,7 +190,7 @@ fn drop_sequence(
         let uses = t.columns[c]
             .default
             .as_deref()
-            .is_some_and(|d| d == crate::sequence::nextval_default(&q.name));
+            .is_some_and(|d| crate::sequence::default_uses(d, &q.name));
         if uses {
             let column = t.columns[c].name.clone();
             if !cascade {

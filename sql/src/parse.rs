@@ -44,6 +44,9 @@ fn statements(p: &mut Parser) -> Result<Vec<Statement>, ParserError> {
                 stmts.push(create_user(p)?)
             }
             Token::Word(w) if w.keyword == Keyword::FETCH => stmts.push(fetch(p)?),
+            Token::Word(w) if w.keyword == Keyword::ALTER && is_alter_sequence_start(p) => {
+                stmts.push(alter_sequence(p)?)
+            }
             Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("move") => {
                 stmts.push(fetch(p)?)
             }
@@ -182,6 +185,55 @@ fn fetch(p: &mut Parser) -> Result<Statement, ParserError> {
 
 /// The `into` of a FETCH statement that is really a MOVE (see [`fetch`]).
 pub const MOVE_MARKER: &str = "\u{0}move";
+
+/// The mark of an ALTER SEQUENCE: the first option of the CREATE SEQUENCE it is carried
+/// in (sqlparser has no ALTER SEQUENCE; a CACHE taking an identifier is not valid SQL).
+pub const ALTER_SEQUENCE_MARKER: &str = "\u{0}alter";
+
+fn is_alter_sequence_start(p: &Parser) -> bool {
+    matches!(&p.peek_nth_token_ref(1).token, Token::Word(w) if w.keyword == Keyword::SEQUENCE)
+}
+
+/// `ALTER SEQUENCE [IF EXISTS] name OWNED BY table.column | NONE` (what pg_dump writes),
+/// carried as a CREATE SEQUENCE whose first option is [`ALTER_SEQUENCE_MARKER`] and whose
+/// `if_not_exists` means IF EXISTS. Other ALTER SEQUENCE forms come back with no option
+/// after the mark (the session refuses them with 0A000); their words are skipped.
+fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
+    use sqlparser::ast::SequenceOptions;
+    p.expect_keyword(Keyword::ALTER)?;
+    p.expect_keyword(Keyword::SEQUENCE)?;
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let name = p.parse_object_name(false)?;
+    let mut options = vec![SequenceOptions::Cache(Expr::Identifier(Ident::new(
+        ALTER_SEQUENCE_MARKER,
+    )))];
+    if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+        let target = if p.parse_keyword(Keyword::NONE) {
+            None
+        } else {
+            Some(p.parse_object_name(false)?)
+        };
+        options.push(SequenceOptions::OwnedBy(target));
+    } else {
+        while !matches!(p.peek_token_ref().token, Token::EOF | Token::SemiColon) {
+            p.next_token();
+        }
+    }
+    Ok(Statement::CreateSequence {
+        temporary: false,
+        if_not_exists: if_exists,
+        name,
+        sequence_options: options,
+    })
+}
+
+/// Whether `stmt` is an ALTER SEQUENCE (see [`ALTER_SEQUENCE_MARKER`]).
+pub fn is_alter_sequence(stmt: &Statement) -> bool {
+    use sqlparser::ast::SequenceOptions;
+    matches!(stmt, Statement::CreateSequence { sequence_options, .. }
+        if matches!(sequence_options.first(),
+            Some(SequenceOptions::Cache(Expr::Identifier(i))) if i.value == ALTER_SEQUENCE_MARKER))
+}
 
 /// Whether `stmt` is a MOVE (a FETCH that returns no rows).
 pub fn is_move(stmt: &Statement) -> bool {

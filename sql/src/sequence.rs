@@ -396,6 +396,11 @@ fn owner(
                 other => other.to_string(),
             })
             .collect();
+    // pg_dump qualifies the table: `public.t.c`.
+    let parts = match parts.as_slice() {
+        [schema, rest @ ..] if rest.len() == 2 && schema == "public" => rest.to_vec(),
+        _ => parts,
+    };
     let [table, column] = parts.as_slice() else {
         return Err(invalid(
             "invalid OWNED BY option: specify OWNED BY table.column or OWNED BY NONE".into(),
@@ -441,6 +446,37 @@ pub fn create_sequence(
     q.owned_by = owner(txn, owned_by.as_ref())?;
     create(txn, q)?;
     Ok(StatementResult::command("CREATE SEQUENCE"))
+}
+
+/// `ALTER SEQUENCE [IF EXISTS] name OWNED BY table.column | NONE`; the other forms are
+/// refused (0A000), `setval` moves a sequence's value.
+pub fn alter_sequence(
+    txn: &mut Transaction,
+    if_exists: bool,
+    name: &ast::ObjectName,
+    options: &[SequenceOptions],
+) -> Result<StatementResult, SqlError> {
+    let name = object_name(name)?;
+    let mut q = match catalog::get_relation(txn, &name)? {
+        Some(Relation::Sequence(q)) => q,
+        Some(_) => {
+            return Err(SqlError::WrongObjectType {
+                message: format!("\"{name}\" is not a sequence"),
+            })
+        }
+        None if if_exists => return Ok(StatementResult::command("ALTER SEQUENCE")),
+        None => return Err(SqlError::UndefinedTable { name }),
+    };
+    match options {
+        [SequenceOptions::OwnedBy(target)] => {
+            q.owned_by = owner(txn, target.as_ref())?;
+            catalog::put_relation(txn, &Relation::Sequence(q))?;
+            Ok(StatementResult::command("ALTER SEQUENCE"))
+        }
+        _ => Err(SqlError::unsupported(
+            "ALTER SEQUENCE supports OWNED BY only (setval moves a sequence's value)",
+        )),
+    }
 }
 
 /// Removes a sequence known to exist: its descriptor and its value.
@@ -539,6 +575,14 @@ pub(crate) fn serial_type(t: &ast::DataType) -> Option<DataType> {
 }
 
 /// The default expression of a column owning sequence `seq`.
+/// Whether a column default calls `nextval` on sequence `seq`: ours
+/// ([`nextval_default`]) or as pg_dump writes it (`nextval('public.s'::regclass)`, which
+/// sqlparser prints with `REGCLASS`).
+pub(crate) fn default_uses(default: &str, seq: &str) -> bool {
+    let d = default.to_ascii_lowercase().replace("'public.", "'");
+    d.contains(&format!("nextval('{}'", seq.to_ascii_lowercase()))
+}
+
 pub(crate) fn nextval_default(seq: &str) -> String {
     format!("nextval('{}'::regclass)", seq.replace('\'', "''"))
 }

@@ -853,6 +853,14 @@ pub fn execute_statement(
         Statement::CreateIndex(c) => ddl::create_index(txn, c),
         Statement::CreateView(v) => ddl::create_view(txn, v),
         Statement::CreateSequence {
+            if_not_exists: if_exists,
+            name,
+            sequence_options,
+            ..
+        } if crate::parse::is_alter_sequence(stmt) => {
+            crate::sequence::alter_sequence(txn, *if_exists, name, &sequence_options[1..])
+        }
+        Statement::CreateSequence {
             temporary: false,
             if_not_exists,
             name,

@@ -99,6 +99,14 @@ pub static DEFS: &[Def] = &[
         "Sets the output format for bytea.",
     ),
     def(
+        "check_function_bodies",
+        "on",
+        Kind::Bool,
+        User,
+        STATEMENT,
+        "Check routine bodies during CREATE FUNCTION and CREATE PROCEDURE.",
+    ),
+    def(
         "client_encoding",
         "UTF8",
         Kind::Special,
@@ -123,6 +131,22 @@ pub static DEFS: &[Def] = &[
         User,
         LOCALE,
         "Sets the display format for date and time values.",
+    ),
+    def(
+        "default_table_access_method",
+        "heap",
+        Kind::Enum(&["heap"]),
+        User,
+        STATEMENT,
+        "Sets the default table access method for new tables.",
+    ),
+    def(
+        "default_tablespace",
+        "",
+        Kind::Enum(&["", "pg_default"]),
+        User,
+        STATEMENT,
+        "Sets the default tablespace to create tables and indexes in.",
     ),
     def(
         "default_transaction_isolation",
@@ -358,6 +382,14 @@ pub static DEFS: &[Def] = &[
         User,
         "Resource Usage / Memory",
         "Sets the maximum memory to be used for query workspaces.",
+    ),
+    def(
+        "xmloption",
+        "content",
+        Kind::Enum(&["content", "document"]),
+        User,
+        STATEMENT,
+        "Sets whether XML data in implicit parsing and serialization operations is to be considered as documents or content fragments.",
     ),
 ];
 
