@@ -578,14 +578,14 @@ fn a_bad_config_file_stops_the_start_with_the_line_at_fault() {
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
 
-#[test]
-fn psql_runs_a_query() {
-    let node = Node::start(&[]);
-    let (host, port) = node.addr.split_once(':').unwrap();
+/// psql against `addr` (unaligned, tuples only, quiet, stopping at the first error);
+/// panics with its stderr unless it succeeds, else returns its stdout.
+fn psql(addr: &str, args: &[&str]) -> String {
+    let (host, port) = addr.split_once(':').unwrap();
     let out = Command::new("psql")
-        .args([
-            "-h", host, "-p", port, "-U", "postgres", "-X", "-A", "-t", "-c", "SELECT 1",
-        ])
+        .args(["-h", host, "-p", port, "-U", "postgres", "-X", "-q"])
+        .args(["-v", "ON_ERROR_STOP=1", "-A", "-t"])
+        .args(args)
         .output()
         .expect("psql is installed");
     assert!(
@@ -593,7 +593,13 @@ fn psql_runs_a_query() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn psql_runs_a_query() {
+    let node = Node::start(&[]);
+    assert_eq!(psql(&node.addr, &["-c", "SELECT 1"]), "1\n");
 }
 
 /// Bound parameters reach the engine as typed values: text that looks like SQL stays text,
@@ -685,36 +691,30 @@ async fn work_mem_and_message_size_flags_set_the_limits() {
 #[test]
 fn a_pg_dump_restores_with_psql_on_error_stop() {
     let node = Node::start(&[]);
-    let (host, port) = node.addr.split_once(':').unwrap();
     let dump = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/pg_dump15_users.sql"
     );
-    let psql = |args: &[&str]| {
-        let out = Command::new("psql")
-            .args(["-h", host, "-p", port, "-U", "postgres", "-X", "-q"])
-            .args(["-v", "ON_ERROR_STOP=1", "-A", "-t"])
-            .args(args)
-            .output()
-            .expect("psql is installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    psql(&["-f", dump]);
+    psql(&node.addr, &["-f", dump]);
     assert_eq!(
-        psql(&["-c", "SELECT id, name, score FROM users ORDER BY id"]),
+        psql(
+            &node.addr,
+            &["-c", "SELECT id, name, score FROM users ORDER BY id"]
+        ),
         "1|a|1.50\n2|b|2.00\n"
     );
     assert_eq!(
-        psql(&["-c", "INSERT INTO users (name) VALUES ('c') RETURNING id"]),
+        psql(
+            &node.addr,
+            &["-c", "INSERT INTO users (name) VALUES ('c') RETURNING id"]
+        ),
         "3\n"
     );
     assert_eq!(
-        psql(&["-c", "SELECT id, name FROM v ORDER BY id DESC LIMIT 1"]),
+        psql(
+            &node.addr,
+            &["-c", "SELECT id, name FROM v ORDER BY id DESC LIMIT 1"]
+        ),
         "3|c\n"
     );
 }

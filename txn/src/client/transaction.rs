@@ -15,6 +15,8 @@
 //! Limits (as FoundationDB's): keys up to 10,000 bytes, values up to 100,000 bytes, a
 //! transaction's mutations and conflict ranges up to 10,000,000 bytes, and a lifetime of 5 s
 //! from its read version (after that the MVCC window may have moved past it: `TooOld`).
+//! A transaction whose reads are all single keys moves its read version forward past
+//! 2.5 s when they are unchanged (`refresh`), which restarts that clock.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -336,11 +338,11 @@ impl Transaction {
         keys.dedup();
         for key in keys {
             let now = self.shared.backend.get(key, fresh)?;
-            let then = match self.read_values.get(key) {
-                Some(v) => v.clone(),
-                None => self.shared.backend.get(key, rv)?,
+            let same = match self.read_values.get(key) {
+                Some(then) => *then == now,
+                None => self.shared.backend.get(key, rv)? == now,
             };
-            if then != now {
+            if !same {
                 return Ok(false);
             }
         }
