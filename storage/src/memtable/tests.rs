@@ -394,3 +394,52 @@ fn key_filter_never_misses_an_inserted_key_and_rejects_most_others() {
     // About 0.05% expected at this load; a broken filter says yes to nearly everything.
     assert!(false_positives < 2_000, "{false_positives} false positives");
 }
+
+/// Keys that share long zero-padded prefixes: a run of `fill` bytes (zero, so padding and real
+/// bytes look alike) then a short tail, so lengths straddle the node's 16-byte prefix.
+fn long_key_strategy() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop::sample::select(vec![0u8, b'k']),
+        0usize..24,
+        prop::collection::vec(prop::sample::select(vec![0u8, 1, 0xff]), 0..4),
+    )
+        .prop_map(|(fill, n, tail)| {
+            let mut key = vec![fill; n];
+            key.extend(tail);
+            key
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The header-prefix shortcut in node comparisons orders exactly as the full comparison,
+    /// for keys shorter than, equal to and longer than the prefix.
+    #[test]
+    fn node_comparison_matches_the_full_order_around_the_prefix_length(
+        keys in prop::collection::vec((long_key_strategy(), 0u64..3, 0u64..3), 1..40),
+    ) {
+        let list = skiplist::SkipList::new();
+        let mut seen = std::collections::HashSet::new();
+        let keys: Vec<_> = keys.into_iter().filter(|k| seen.insert(k.clone())).collect();
+        for (key, version, seq) in &keys {
+            list.insert(key, *version, *seq, ValueKind::Value, b"");
+        }
+        let mut node = list.first();
+        let mut walked = Vec::new();
+        while let Some(n) = node {
+            for (key, version, seq) in &keys {
+                prop_assert_eq!(
+                    n.cmp_to(key, *version, *seq),
+                    full_cmp((n.key(), n.version(), n.seq()), (key, *version, *seq)),
+                    "node {:?}/{}/{} vs {:?}/{}/{}", n.key(), n.version(), n.seq(), key, version, seq
+                );
+            }
+            walked.push((n.key().to_vec(), n.version(), n.seq()));
+            node = n.next(0);
+        }
+        let mut sorted = keys.clone();
+        sorted.sort_by(|a, b| full_cmp((&a.0, a.1, a.2), (&b.0, b.1, b.2)));
+        prop_assert_eq!(walked, sorted);
+    }
+}
