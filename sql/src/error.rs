@@ -307,6 +307,9 @@ pub enum SqlError {
     /// `nextval` of the session, for instance).
     #[error("{message}")]
     NotInPrerequisiteState { message: String },
+    /// 08006: the client went away while the statement was sending it rows.
+    #[error("{message}")]
+    ConnectionFailure { message: String },
 }
 
 impl SqlError {
@@ -382,6 +385,7 @@ impl SqlError {
             OutOfBounds { .. } => "22003",
             NotInPrerequisiteState { .. } => "55000",
             DuplicateCursor { .. } => "42P03",
+            ConnectionFailure { .. } => "08006",
         }
     }
 

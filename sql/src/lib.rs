@@ -24,6 +24,7 @@
 //!   copy       COPY FROM STDIN / TO STDOUT: text and CSV formats, batched loads
 //!   cancel     CancelRequest and statement_timeout: the cooperative check
 //!   notice     NOTICE messages a statement emits besides its result
+//!   stream     results handed to the server as statements complete, long ones while they run
 //!   types      DataType: names, OIDs, categories, implicit casts, common supertype
 //!     array    one-dimensional arrays: text form, comparison, array functions
 //!   datum      Datum: one value; PostgreSQL text input/output per type
@@ -86,7 +87,8 @@
 //!    index entries, after [`store::find_unique_violation`] and NOT NULL / CHECK tests.
 //! 7. The statement's result ([`StatementResult`]) goes back to the caller; in autocommit
 //!    mode `transact` has committed by then, and a commit conflict that outlives the
-//!    retries is 40001.
+//!    retries is 40001. Through [`Session::execute_to`] a long query's rows go to the
+//!    caller's [`ResultSink`] while it runs ([`stream`]).
 //!
 //! ## Not yet supported
 //!
@@ -147,6 +149,7 @@ pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod stream;
 pub mod types;
 pub mod undo;
 
@@ -163,4 +166,5 @@ pub use interval::Interval;
 pub use notice::Notice;
 pub use roles::RoleInfo;
 pub use session::{Described, Engine, Session, StatementResult, TxnStatus};
+pub use stream::ResultSink;
 pub use types::DataType;

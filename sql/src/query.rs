@@ -14,6 +14,7 @@ use crate::plan::explain::explain as render;
 use crate::plan::optimize::optimize;
 use crate::plan::Plan;
 use crate::session::{StatementEnv, StatementResult};
+use crate::stream::RowStream;
 use crate::types::DataType;
 
 /// Binds and optimizes a query.
@@ -54,6 +55,30 @@ pub fn run_query(
         rows,
         tag: None,
     })
+}
+
+/// Runs a SELECT, handing its rows to `out` as they come ([`crate::stream`]).
+pub(crate) fn stream_query(
+    txn: &mut Transaction,
+    q: &ast::Query,
+    env: StatementEnv,
+    out: &mut RowStream,
+) -> Result<StatementResult, SqlError> {
+    let b = crate::plan_cache::plan(txn, q, env)?;
+    let mut cx = ExecCtx::new(txn, env.eval, env.memory_limit);
+    let mut op = exec::build(&b.plan, None);
+    while let Some(row) = op.next(&mut cx)? {
+        out.push(row);
+        if out.full() {
+            let mut batch = out.take();
+            crate::pg_catalog::reg::name_results(&b.columns, &mut batch, cx.txn)?;
+            out.send(&b.columns, batch)?;
+        }
+    }
+    drop(op);
+    let mut rest = out.take();
+    crate::pg_catalog::reg::name_results(&b.columns, &mut rest, cx.txn)?;
+    out.finish(&b.columns, rest)
 }
 
 /// EXPLAIN: the optimized plan, one line per operator; ANALYZE runs it and adds rows and

@@ -38,6 +38,7 @@ use crate::exec::DEFAULT_MEMORY_LIMIT;
 use crate::functions::EvalContext;
 use crate::notice::Notice;
 use crate::store::kv_err;
+use crate::stream::{Collector, ResultSink, RowStream};
 use crate::types::DataType;
 use crate::{ddl, dml, query};
 
@@ -272,10 +273,55 @@ impl Session {
     /// results of the statements that completed and that error. A simple-protocol
     /// server sends the completed results before the ErrorResponse, as PostgreSQL does.
     pub fn execute_all(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
+        self.collect(sql, None)
+    }
+
+    /// Runs every statement in `sql` (with `$1 .. $n` bound to `params` when given, as
+    /// [`Session::execute_params`] does) until the first error, handing each statement's
+    /// result to `sink` as it completes and a long query's rows while it runs
+    /// ([`crate::stream`]). Returns the error that stopped the script; its notices (and
+    /// those of a COPY FROM STDIN left waiting for data) stay for [`Session::take_notices`].
+    pub fn execute_to(
+        &mut self,
+        sql: &str,
+        params: Option<&[(Datum, DataType)]>,
+        sink: &mut (dyn ResultSink + Send),
+    ) -> Option<SqlError> {
         let db = self.database.clone();
-        on_statement_stack(sql, || {
-            self.with_settings(|me| crate::catalog::with_database(&db, || me.run_script(sql)))
-        })
+        let Some(params) = params else {
+            return on_statement_stack(sql, || {
+                self.with_settings(|me| {
+                    crate::catalog::with_database(&db, || me.run_script(sql, sink))
+                })
+            });
+        };
+        let mut plans = std::mem::take(&mut self.plans);
+        let err = on_statement_stack(sql, || {
+            self.with_settings(|me| {
+                crate::catalog::with_database(&db, || {
+                    crate::plan_cache::with_cache(&mut plans, &db, sql, || {
+                        crate::bind::params::with_values(params, || me.run_script(sql, sink))
+                    })
+                })
+            })
+        });
+        self.plans = plans;
+        err
+    }
+
+    /// Runs `sql` collecting every result; notices and COPY outputs wait in the session.
+    fn collect(
+        &mut self,
+        sql: &str,
+        params: Option<&[(Datum, DataType)]>,
+    ) -> (Vec<StatementResult>, Option<SqlError>) {
+        let mut c = Collector::default();
+        let err = self.execute_to(sql, params, &mut c);
+        let failing = std::mem::take(&mut self.notices);
+        self.notices = c.notices;
+        self.notices.extend(failing);
+        self.copy_out = c.copies;
+        (c.results, err)
     }
 
     /// The database this session is connected to.
@@ -309,21 +355,21 @@ impl Session {
         std::mem::take(&mut self.notices)
     }
 
-    fn run_script(&mut self, sql: &str) -> (Vec<StatementResult>, Option<SqlError>) {
+    fn run_script(&mut self, sql: &str, sink: &mut dyn ResultSink) -> Option<SqlError> {
         self.cancel.reset();
         self.notices.clear();
         self.copy_out.clear();
         if self.copy_in.is_some() {
-            return (Vec::new(), Some(self.abort_copy(crate::copy::busy())));
+            return Some(self.abort_copy(crate::copy::busy()));
         }
         let stmts = match self.parsed.parse(sql) {
             Ok(s) => s,
             Err(e) => {
                 self.fail();
-                return (Vec::new(), Some(e));
+                return Some(e);
             }
         };
-        let mut out = Vec::with_capacity(stmts.len());
+        let streams = sink.streams();
         for (i, s) in stmts.iter().enumerate() {
             crate::plan_cache::set_statement(i);
             // The settings are installed for the script (Session::with_settings), so
@@ -331,25 +377,33 @@ impl Session {
             let timeout = crate::settings::with_current(|s| s.statement_timeout());
             let deadline = timeout.map(|d| Instant::now() + d);
             let cancel = self.cancel.clone();
-            let (r, notices) =
-                crate::notice::collect(|| crate::cancel::scope(&cancel, deadline, || self.run(s)));
-            self.notices.extend(notices.into_iter().map(|n| (i, n)));
-            if let Some(o) = self.pending_copy_out.take() {
-                self.copy_out.push((i, o));
-            }
+            let mut out = streams.then(|| RowStream::new(&mut *sink));
+            let (r, notices) = crate::notice::collect(|| {
+                crate::cancel::scope(&cancel, deadline, || self.run_with(s, out.as_mut()))
+            });
+            drop(out);
+            let copy_out = self.pending_copy_out.take();
             match r {
                 Ok(_) if self.copy_in.is_some() => {
+                    self.notices.extend(notices.into_iter().map(|n| (i, n)));
                     if i + 1 < stmts.len() {
-                        let e = self.abort_copy(crate::copy::not_last());
-                        return (out, Some(e));
+                        return Some(self.abort_copy(crate::copy::not_last()));
                     }
-                    return (out, None);
+                    return None;
                 }
-                Ok(r) => out.push(r),
-                Err(e) => return (out, Some(self.name_conflict(e))),
+                Ok(r) => {
+                    if let Err(e) = sink.completed(i, r, notices, copy_out) {
+                        self.fail();
+                        return Some(e);
+                    }
+                }
+                Err(e) => {
+                    self.notices.extend(notices.into_iter().map(|n| (i, n)));
+                    return Some(self.name_conflict(e));
+                }
             }
         }
-        (out, None)
+        None
     }
 
     /// How many generic plans of prepared queries this session keeps
@@ -365,18 +419,7 @@ impl Session {
         sql: &str,
         params: &[(Datum, DataType)],
     ) -> Result<Vec<StatementResult>, SqlError> {
-        let db = self.database.clone();
-        let mut plans = std::mem::take(&mut self.plans);
-        let (out, err) = on_statement_stack(sql, || {
-            self.with_settings(|me| {
-                crate::catalog::with_database(&db, || {
-                    crate::plan_cache::with_cache(&mut plans, &db, sql, || {
-                        crate::bind::params::with_values(params, || me.run_script(sql))
-                    })
-                })
-            })
-        });
-        self.plans = plans;
+        let (out, err) = self.collect(sql, Some(params));
         match err {
             Some(e) => Err(e),
             None => Ok(out),
@@ -506,7 +549,12 @@ impl Session {
         }
     }
 
-    pub(crate) fn run(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+    /// Runs one statement; a query's rows (and a COPY TO's lines) go to `out` when given.
+    pub(crate) fn run_with(
+        &mut self,
+        stmt: &Statement,
+        out: Option<&mut RowStream>,
+    ) -> Result<StatementResult, SqlError> {
         if let Some(r) = self.savepoint_statement(stmt) {
             return r;
         }
@@ -593,7 +641,7 @@ impl Session {
             return r;
         }
         if let Statement::Copy { .. } = stmt {
-            return self.copy_statement(stmt);
+            return self.copy_statement(stmt, out);
         }
         if self.txn.is_some() {
             if let Err(e) = self.fresh.check_statement() {
@@ -602,6 +650,9 @@ impl Session {
             }
         }
         let env = self.env();
+        if let (Statement::Query(q), Some(out)) = (stmt, out) {
+            return self.stream_query(stmt, q, env, out);
+        }
         if let Some(txn) = self.txn.as_mut() {
             let r = if self.savepoints.is_empty() {
                 execute_statement(txn, stmt, env)
@@ -615,6 +666,30 @@ impl Session {
             return r;
         }
         autocommit(&self.engine.db, stmt, env)
+    }
+
+    /// A query whose rows go to `out` as they come: in the block, or in a transaction of
+    /// its own that is retried only while no row has gone out ([`crate::stream`]).
+    fn stream_query(
+        &mut self,
+        stmt: &Statement,
+        q: &sqlparser::ast::Query,
+        env: StatementEnv,
+        out: &mut RowStream,
+    ) -> Result<StatementResult, SqlError> {
+        let Some(txn) = self.txn.as_mut() else {
+            return autocommit_stream(&self.engine.db, q, env, out);
+        };
+        let r = if self.savepoints.is_empty() {
+            query::stream_query(txn, q, env, out)
+        } else {
+            crate::undo::with_journal(&mut self.journal, || query::stream_query(txn, q, env, out))
+        };
+        match &r {
+            Ok(_) => self.note_block_statement(stmt),
+            Err(_) => self.failed = true,
+        }
+        r
     }
 
     /// DECLARE name CURSOR: runs the query now, in the block (or, WITH HOLD outside one, in
@@ -809,19 +884,65 @@ fn autocommit(
     }
 }
 
+/// A query streamed outside a block: `autocommit` for [`Session::stream_query`]. Its
+/// transaction is retried only while no row has gone out; after that a retryable failure
+/// (of the query or of its commit) goes to the client, after the rows it has.
+fn autocommit_stream(
+    db: &Database,
+    q: &sqlparser::ast::Query,
+    env: StatementEnv,
+    out: &mut RowStream,
+) -> Result<StatementResult, SqlError> {
+    loop {
+        let r = in_own_transaction_with(db, |txn| {
+            if out.began() {
+                // Called again after rows went out: the commit failed and asks for a retry.
+                let e = SqlError::SerializationFailure {
+                    reason: "could not serialize access: the transaction had to restart after \
+                             part of the result was sent"
+                        .into(),
+                    conflict_key: None,
+                };
+                return Err((e, false));
+            }
+            out.discard();
+            query::stream_query(txn, q, env, out).map_err(|e| {
+                let retryable = e.is_retryable() && !out.began();
+                (e, retryable)
+            })
+        });
+        match r {
+            Err(SqlError::RelationLocked { .. }) if !out.began() => std::thread::sleep(LOCK_POLL),
+            r => return r,
+        }
+    }
+}
+
 /// Runs `body` in a transaction of its own, retried from scratch while it fails with a
 /// retryable error (KV conflicts included); the error is the SQL one when `body` failed.
 pub(crate) fn in_own_transaction<T>(
     db: &Database,
     mut body: impl FnMut(&mut Transaction) -> Result<T, SqlError>,
 ) -> Result<T, SqlError> {
+    in_own_transaction_with(db, |txn| {
+        body(txn).map_err(|e| {
+            let retryable = e.is_retryable();
+            (e, retryable)
+        })
+    })
+}
+
+/// [`in_own_transaction`] with `body` saying which of its errors may be retried.
+fn in_own_transaction_with<T>(
+    db: &Database,
+    mut body: impl FnMut(&mut Transaction) -> Result<T, (SqlError, bool)>,
+) -> Result<T, SqlError> {
     let mut sql_error = None;
     let mark = crate::notice::mark();
     let r = db.transact(|txn| {
         sql_error = None;
         crate::notice::truncate(mark);
-        body(txn).map_err(|e| {
-            let retryable = e.is_retryable();
+        body(txn).map_err(|(e, retryable)| {
             sql_error = Some(e);
             TxnError::Remote {
                 message: String::new(),

@@ -7,8 +7,8 @@
 //! statement to learn its columns (and `... RETURNING` describes like anything else).
 
 use ferrisdb_sql::{
-    CancelHandle, Column, CopyInInfo, CopyOutput, DataType, Datum, Engine, Notice, RoleInfo,
-    Session, SqlError, StatementResult, TxnStatus,
+    CancelHandle, Column, CopyInInfo, CopyOutput, DataType, Datum, Engine, Notice, ResultSink,
+    RoleInfo, Session, SqlError, StatementResult, TxnStatus,
 };
 
 use super::session::{
@@ -82,6 +82,15 @@ impl SqlSession for Session {
         params: &[(Datum, DataType)],
     ) -> Option<Result<Vec<Outcome>, SqlError>> {
         Some(Session::execute_params(self, sql, params).map(outcomes))
+    }
+
+    fn execute_streaming(
+        &mut self,
+        sql: &str,
+        params: Option<&[(Datum, DataType)]>,
+        sink: &mut (dyn ResultSink + Send),
+    ) -> Option<Option<SqlError>> {
+        Some(Session::execute_to(self, sql, params, sink))
     }
 
     fn describe(&mut self, sql: &str) -> Option<Result<Option<Vec<OutputColumn>>, SqlError>> {

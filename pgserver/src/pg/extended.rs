@@ -35,9 +35,10 @@ use super::binary;
 use super::errors::PgError;
 use super::frontend::Target;
 use super::params::{self, BoundValue, PositionMap, ScannedSql};
-use super::protocol::Connection;
+use super::protocol::{Connection, Phase};
 use super::rows::{self, BINARY, TEXT};
 use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession};
+use super::stream::{WireSink, Writer};
 
 /// A prepared statement.
 pub struct Prepared {
@@ -311,6 +312,25 @@ impl<F: SessionFactory> Connection<F> {
         if let Some(columns) = &portal.columns {
             return Ok(columns.clone());
         }
+        // Ask the session when it can describe without running, so that Execute can
+        // still stream the rows.
+        let declared: Vec<Option<DataType>> = portal
+            .params
+            .iter()
+            .map(|(_, t)| (*t != DataType::Unknown).then_some(*t))
+            .collect();
+        let text = portal.statement.clone();
+        let session = self
+            .session
+            .as_mut()
+            .ok_or(PgError::Unsupported("a query before startup"))?;
+        if let Some(described) = session.describe_params(&text.text, &declared) {
+            let (_, columns) = described.map_err(PgError::from)?;
+            if let Some(p) = self.portals.get_mut(name) {
+                p.columns = Some(columns.clone());
+            }
+            return Ok(columns);
+        }
         self.run_portal(name)?;
         Ok(match self.portals.get(name).map(|p| &p.state) {
             Some(PortalState::Ran {
@@ -381,7 +401,21 @@ impl<F: SessionFactory> Connection<F> {
         Ok(())
     }
 
-    pub(super) fn execute(&mut self, name: &str, max_rows: i32) -> Result<(), PgError> {
+    pub(super) fn execute(
+        &mut self,
+        name: &str,
+        max_rows: i32,
+        writer: Writer<'_>,
+    ) -> Result<(), PgError> {
+        let fresh = matches!(
+            self.portals.get(name).map(|p| &p.state),
+            Some(PortalState::NotRun)
+        );
+        if fresh && max_rows <= 0 {
+            if let Some(r) = self.execute_streaming(name, writer) {
+                return r;
+            }
+        }
         self.run_portal(name)?;
         if self.start_copy_in(true) {
             return Ok(());
@@ -430,6 +464,60 @@ impl<F: SessionFactory> Connection<F> {
         }
         messages.into_iter().for_each(|m| self.send(m));
         Ok(())
+    }
+
+    /// Runs a portal that has not run, to completion, its rows written as they come
+    /// (see `stream`). `None`: the session cannot stream (the caller collects instead).
+    fn execute_streaming(&mut self, name: &str, writer: Writer<'_>) -> Option<Result<(), PgError>> {
+        let portal = self.portals.get_mut(name)?;
+        let text = portal.statement.clone();
+        let params = std::mem::take(&mut portal.params);
+        let formats = portal.result_formats.clone();
+        let Some(mut session) = self.session.take() else {
+            return Some(Err(PgError::Unsupported("a query before startup")));
+        };
+        let mut sink = WireSink::new(self, writer, Some(formats));
+        let streamed = session.execute_streaming(&text.text, Some(&params), &mut sink);
+        let report = sink.report;
+        self.session = Some(session);
+        let Some(error) = streamed else {
+            if let Some(p) = self.portals.get_mut(name) {
+                p.params = params;
+            }
+            return None;
+        };
+        if report.broken {
+            self.phase = Phase::Closed;
+            return Some(Ok(()));
+        }
+        // Notices of a failing statement, or of a COPY FROM waiting for data.
+        self.send_all_notices();
+        if let Some(e) = error {
+            let e = report.encode_error.unwrap_or_else(|| PgError::from(e));
+            self.report(&e, &|p| p);
+            self.portals.remove(name);
+            return Some(Err(PgError::Reported));
+        }
+        if self.start_copy_in(true) {
+            return Some(Ok(()));
+        }
+        let outcome = match report.last_tag {
+            Some(tag) => Some(Outcome::Command { tag }),
+            None => {
+                self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+                None
+            }
+        };
+        if let Some(p) = self.portals.get_mut(name) {
+            // Executing it again answers with its tag (and no rows).
+            p.state = PortalState::Ran {
+                outcome,
+                pending: VecDeque::new(),
+                sent: 0,
+                copy_out: None,
+            };
+        }
+        Some(Ok(()))
     }
 
     pub(super) fn close(&mut self, target: Target, name: &str) -> Result<(), PgError> {

@@ -13,6 +13,7 @@
 //!   binary    PostgreSQL's binary send/receive forms of every type
 //!   errors    PgError, SQLSTATEs of protocol errors, ErrorResponse
 //!   copy      COPY FROM STDIN / TO STDOUT messages, copy-in mode, NoticeResponse
+//!   stream    results written to the socket while a long statement still runs
 //!   cancel    the CancelRequest registry (process id + secret -> session)
 //!   tls       SSLRequest answered `S` with --tls-cert/--tls-key: rustls on the same socket
 //!   session   the SqlSession / SessionFactory boundary; engine: ferrisdb-sql behind it
@@ -61,6 +62,7 @@ pub mod rows;
 pub mod server;
 pub mod session;
 pub mod socket;
+pub mod stream;
 pub mod tls;
 
 pub use auth::AuthMode;

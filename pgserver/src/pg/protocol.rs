@@ -49,6 +49,7 @@ use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
 use super::rows;
 use super::session::{Outcome, SessionFactory, SqlSession, TxnState};
+use super::stream::{SinkReport, WireSink, Writer};
 
 /// The run-time parameters of a startup packet: every pair but the connection's own
 /// (`user`, `database`, `replication`, `options`, protocol extensions `_pq_.*`), then the
@@ -246,8 +247,20 @@ impl<F: SessionFactory> Connection<F> {
         self.out.split()
     }
 
-    /// Processes one message from the client.
+    /// Bytes waiting in the output buffer.
+    pub(super) fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Processes one message from the client, keeping every answer in the output buffer.
+    #[cfg(test)]
     pub fn handle(&mut self, message: Frontend) {
+        self.handle_to(message, None);
+    }
+
+    /// Processes one message from the client; a long result is written to `writer` while
+    /// its statement runs (see `stream`), the rest stays in the output buffer.
+    pub fn handle_to(&mut self, message: Frontend, writer: Writer<'_>) {
         match self.phase {
             Phase::Closed => {}
             Phase::Startup => self.startup(message),
@@ -261,7 +274,7 @@ impl<F: SessionFactory> Connection<F> {
                 _ => {}
             },
             Phase::CopyIn { extended } => self.copy_message(message, extended),
-            Phase::Ready => self.dispatch(message),
+            Phase::Ready => self.dispatch(message, writer),
         }
     }
 
@@ -273,10 +286,10 @@ impl<F: SessionFactory> Connection<F> {
         }
     }
 
-    fn dispatch(&mut self, message: Frontend) {
+    fn dispatch(&mut self, message: Frontend, writer: Writer<'_>) {
         let result = match message {
             Frontend::Query(sql) => {
-                self.simple_query(&sql);
+                self.simple_query(&sql, writer);
                 Ok(())
             }
             Frontend::Parse {
@@ -292,7 +305,7 @@ impl<F: SessionFactory> Connection<F> {
                 result_formats,
             } => self.bind(portal, &statement, &param_formats, params, result_formats),
             Frontend::Describe { target, name } => self.describe(target, &name),
-            Frontend::Execute { portal, max_rows } => self.execute(&portal, max_rows),
+            Frontend::Execute { portal, max_rows } => self.execute(&portal, max_rows, writer),
             Frontend::Close { target, name } => self.close(target, &name),
             Frontend::Sync => {
                 self.sync();
@@ -510,7 +523,7 @@ impl<F: SessionFactory> Connection<F> {
         self.ready_for_query();
     }
 
-    fn simple_query(&mut self, sql: &str) {
+    fn simple_query(&mut self, sql: &str, writer: Writer<'_>) {
         // The unnamed statement and portal do not survive a simple Query.
         self.statements.remove("");
         self.portals.remove("");
@@ -522,21 +535,19 @@ impl<F: SessionFactory> Connection<F> {
         } else if let Some(d) = deallocate::parse(sql).filter(|_| self.deallocates()) {
             self.deallocate(d);
         } else {
-            match self.session.as_mut() {
+            match self.session.take() {
                 None => self.report(&PgError::Unsupported("a query before startup"), &|p| p),
-                Some(session) => {
-                    // Statements before a failing one have run (and may have committed):
-                    // their results go out first, then the error.
-                    let (outcomes, error) = session.execute_all(sql);
-                    let notices = session.take_notices();
-                    let copies = session.take_copy_out();
-                    let copying = error.is_none() && session.copy_in_info().is_some();
-                    if outcomes.is_empty() && error.is_none() && !copying {
-                        self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
-                    }
-                    self.send_results(outcomes, notices, copies);
-                    if let Some(e) = error {
-                        self.report(&PgError::from(e), &|p| p);
+                Some(mut session) => {
+                    let mut sink = WireSink::new(self, writer, None);
+                    let streamed = session.execute_streaming(sql, None, &mut sink);
+                    let report = sink.report;
+                    self.session = Some(session);
+                    let copying = match streamed {
+                        Some(error) => self.finish_streamed(report, error),
+                        None => self.run_collected(sql),
+                    };
+                    if self.phase == Phase::Closed {
+                        return;
                     }
                     if copying && self.start_copy_in(false) {
                         // ReadyForQuery comes after CopyDone / CopyFail.
@@ -546,6 +557,58 @@ impl<F: SessionFactory> Connection<F> {
             }
         }
         self.ready_for_query();
+    }
+
+    /// After a streamed simple Query: EmptyQueryResponse if nothing ran, the notices of a
+    /// failing statement (or of a COPY FROM waiting for data), the error. Returns whether
+    /// a COPY FROM STDIN waits for data.
+    fn finish_streamed(
+        &mut self,
+        report: SinkReport,
+        error: Option<ferrisdb_sql::SqlError>,
+    ) -> bool {
+        if report.broken {
+            self.phase = Phase::Closed;
+            return false;
+        }
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        let notices = session.take_notices();
+        let copying = error.is_none() && session.copy_in_info().is_some();
+        if report.completed == 0 && error.is_none() && !copying {
+            self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+        }
+        for (_, n) in &notices {
+            self.send_notice(n);
+        }
+        if let Some(e) = error {
+            let e = report.encode_error.unwrap_or_else(|| PgError::from(e));
+            self.report(&e, &|p| p);
+        }
+        copying
+    }
+
+    /// A simple Query on a session that cannot stream: every result collected, then sent.
+    /// Returns whether a COPY FROM STDIN waits for data.
+    fn run_collected(&mut self, sql: &str) -> bool {
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        // Statements before a failing one have run (and may have committed): their
+        // results go out first, then the error.
+        let (outcomes, error) = session.execute_all(sql);
+        let notices = session.take_notices();
+        let copies = session.take_copy_out();
+        let copying = error.is_none() && session.copy_in_info().is_some();
+        if outcomes.is_empty() && error.is_none() && !copying {
+            self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
+        }
+        self.send_results(outcomes, notices, copies);
+        if let Some(e) = error {
+            self.report(&PgError::from(e), &|p| p);
+        }
+        copying
     }
 
     /// Whether a DEALLOCATE is ours to run: in a failed block it goes to the session,

@@ -8,7 +8,7 @@
 //! that is never committed leaves no trace.
 
 use ferrisdb_sql::{
-    CancelHandle, CopyInInfo, CopyOutput, DataType, Datum, Notice, RoleInfo, SqlError,
+    CancelHandle, CopyInInfo, CopyOutput, DataType, Datum, Notice, ResultSink, RoleInfo, SqlError,
 };
 
 /// One result column.
@@ -86,6 +86,19 @@ pub trait SqlSession: Send + 'static {
         _sql: &str,
         _params: &[(Datum, DataType)],
     ) -> Option<Result<Vec<Outcome>, SqlError>> {
+        None
+    }
+
+    /// Runs `sql` (with `$n` bound to `params` when given, as `execute_params` does),
+    /// handing each statement's result to `sink` as it completes and a long query's rows
+    /// while it runs (see `stream`); returns the error that stopped it. `None`: this
+    /// session cannot stream, and the caller uses `execute_all` / `execute_params`.
+    fn execute_streaming(
+        &mut self,
+        _sql: &str,
+        _params: Option<&[(Datum, DataType)]>,
+        _sink: &mut (dyn ResultSink + Send),
+    ) -> Option<Option<SqlError>> {
         None
     }
 

@@ -54,7 +54,7 @@ pub fn serve_connection<F: SessionFactory>(
         let (batch, error) = take_messages(&mut input, conn.in_startup(), max_message);
         if !batch.is_empty() || error.is_some() {
             for message in batch {
-                conn.handle(message);
+                conn.handle_to(message, Some(&mut stream));
             }
             if let Some(e) = error {
                 conn.fail(e);

@@ -41,8 +41,9 @@
 //!   table (or inside a block, when it fits) if all-or-nothing matters.
 //!
 //! The input is never held whole: rows are decoded as CopyData arrives and written a
-//! batch at a time. COPY TO runs its query to completion and holds the encoded lines
-//! (the wire server buffers its output per message batch anyway).
+//! batch at a time. Nor is a long output: through [`Session::execute_to`] COPY TO hands
+//! its lines to the server in batches while its query runs ([`crate::stream`]); through
+//! [`Session::execute_all`] they are collected.
 //!
 //! `FREEZE` is accepted and has no effect. COPY from or to a file or a PROGRAM is 0A000
 //! (there is no server-side file access; psql's `\copy` sends STDIN/STDOUT).
@@ -60,6 +61,7 @@ use sqlparser::ast::{CopySource, CopyTarget, Statement};
 use crate::bind::object_name;
 use crate::error::SqlError;
 use crate::session::{Session, StatementResult};
+use crate::stream::RowStream;
 pub use load::CopyInInfo;
 use load::{bind_target, insert_batch, CopyIn};
 pub use options::{CopyFormat, CopyOptions};
@@ -94,7 +96,11 @@ fn file_unsupported() -> SqlError {
 
 impl Session {
     /// Runs a COPY statement (from [`Session::execute_all`]): see the module doc.
-    pub(crate) fn copy_statement(&mut self, stmt: &Statement) -> Result<StatementResult, SqlError> {
+    pub(crate) fn copy_statement(
+        &mut self,
+        stmt: &Statement,
+        out: Option<&mut RowStream>,
+    ) -> Result<StatementResult, SqlError> {
         let Statement::Copy {
             source,
             to,
@@ -116,7 +122,7 @@ impl Session {
         }
         let opts = options::parse_options(options, legacy_options, !to)?;
         if *to {
-            return self.copy_to(source, &opts);
+            return self.copy_to(source, &opts, out);
         }
         let CopySource::Table {
             table_name,
@@ -285,11 +291,13 @@ impl Session {
         Ok(true)
     }
 
-    /// COPY ... TO STDOUT: runs the query and encodes its rows.
+    /// COPY ... TO STDOUT: runs the query and encodes its rows; with `out`, a long
+    /// output goes there while the query runs ([`crate::stream`]).
     fn copy_to(
         &mut self,
         source: &CopySource,
         opts: &CopyOptions,
+        mut out: Option<&mut RowStream>,
     ) -> Result<StatementResult, SqlError> {
         let query = match source {
             CopySource::Query(q) => Statement::Query(q.clone()),
@@ -298,31 +306,23 @@ impl Session {
                 columns,
             } => table_query(self, &object_name(table_name)?, columns)?,
         };
-        let StatementResult::Query { columns, rows, .. } = self.run(&query)? else {
+        if let Some(o) = out.as_deref_mut() {
+            o.for_copy(opts);
+        }
+        let result = self.run_with(&query, out.as_deref_mut());
+        let StatementResult::Query { columns, rows, .. } = result? else {
             return Err(SqlError::internal("COPY TO query returned no rows"));
         };
-        let force: Vec<bool> = columns
-            .iter()
-            .map(|c| opts.force_quote.contains(&c.name))
-            .collect();
+        let streamed = out.as_ref().is_some_and(|o| o.began());
+        let force = crate::stream::forced(opts, &columns);
         let mut lines = Vec::with_capacity(rows.len() + 1);
-        if opts.header {
-            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-            let mut line = Vec::new();
-            encode::encode_header(opts, &names, &mut line);
-            lines.push(line);
+        if opts.header && !streamed {
+            lines.push(crate::stream::copy_header(opts, &columns));
         }
         for row in &rows {
-            let values: Vec<Option<String>> = row
-                .iter()
-                .zip(&columns)
-                .map(|(d, c)| d.to_text(&c.data_type))
-                .collect();
-            let mut line = Vec::new();
-            encode::encode_row(opts, &values, &force, &mut line);
-            lines.push(line);
+            lines.push(crate::stream::copy_line(opts, &columns, &force, row));
         }
-        let n = rows.len() as u64;
+        let n = rows.len() as u64 + out.as_ref().map_or(0, |o| o.sent());
         self.pending_copy_out = Some(CopyOutput {
             format: opts.format,
             columns: columns.len(),
