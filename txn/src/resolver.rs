@@ -41,7 +41,7 @@
 //! Recent writes live in `history::History`: a `BTreeMap` from span begin to `(end, newest
 //! commit version)`, spans non-overlapping. Checking a read range costs `O(log n + k)` for
 //! the `k` spans it overlaps, recording a write `O((1 + k) log n)` amortized, pruning
-//! `O(log n)` per span removed (details in that module). The resolver is a pure state machine:
+//! `O(1)` amortized per write, in bulk sweeps (details in that module). The resolver is a pure state machine:
 //! no clock, no I/O, no threads.
 
 mod history;
@@ -130,7 +130,7 @@ impl Resolver {
             let outcome = self.decide(t);
             if outcome == Outcome::Committed {
                 // Recorded now, so later transactions of this batch see these writes.
-                self.history.record(commit_version, t.writes.clone());
+                self.history.record(commit_version, &t.writes);
                 committed += 1;
             }
             outcomes.push(outcome);
@@ -145,12 +145,18 @@ impl Resolver {
         Ok(outcomes)
     }
 
-    /// Move the window start up to `v` (never down) and forget history at or below it.
+    /// Move the window start up to `v` (never down); history at or below it is forgotten
+    /// in bulk, every so often (see `history`).
     pub fn set_oldest(&mut self, v: Version) {
         if v > self.oldest {
             self.oldest = v;
             self.history.prune(v);
         }
+    }
+
+    /// Forget the history below the window start now, rather than at the next sweep.
+    pub fn forget_expired(&mut self) {
+        self.history.sweep(self.oldest);
     }
 
     /// The window start: read versions below it are too old.
