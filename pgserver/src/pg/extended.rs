@@ -46,13 +46,15 @@ pub struct Prepared {
     /// One per parameter; `None`: unknown (described as text, bound as an untyped literal).
     param_types: Vec<Option<DataType>>,
     /// The result columns, once described.
-    columns: Option<Option<Vec<OutputColumn>>>,
+    pub(super) columns: Option<Option<Vec<OutputColumn>>>,
 }
 
 /// A bound portal.
 pub struct Portal {
     /// The client's statement (its text goes to `execute_params`).
     statement: Arc<ScannedSql>,
+    /// The prepared statement's name, to keep columns described for the portal there.
+    statement_name: String,
     /// The bound values, typed (`unknown`: an untyped literal the engine types).
     params: Vec<(Datum, DataType)>,
     result_formats: Vec<i16>,
@@ -116,6 +118,7 @@ impl<F: SessionFactory> Connection<F> {
         values: Vec<Option<Vec<u8>>>,
         result_formats: Vec<i16>,
     ) -> Result<(), PgError> {
+        let statement_name = statement;
         let prepared = self
             .statements
             .get(statement)
@@ -154,6 +157,7 @@ impl<F: SessionFactory> Connection<F> {
             portal,
             Portal {
                 statement,
+                statement_name: statement_name.to_string(),
                 params: typed,
                 result_formats,
                 columns,
@@ -326,8 +330,21 @@ impl<F: SessionFactory> Connection<F> {
             .ok_or(PgError::Unsupported("a query before startup"))?;
         if let Some(described) = session.describe_params(&text.text, &declared) {
             let (_, columns) = described.map_err(PgError::from)?;
-            if let Some(p) = self.portals.get_mut(name) {
-                p.columns = Some(columns.clone());
+            let statement = match self.portals.get_mut(name) {
+                Some(p) => {
+                    p.columns = Some(columns.clone());
+                    p.statement_name.clone()
+                }
+                None => String::new(),
+            };
+            // Kept on the prepared statement too, so its next portals are not described
+            // again (libpq's PQsendQueryPrepared, pgbench -M prepared, sends Describe
+            // Portal with every Execute): the columns depend on the statement, not on
+            // the values bound.
+            if let Some(p) = self.statements.get_mut(&statement) {
+                if Arc::ptr_eq(&p.sql, &text) && p.columns.is_none() {
+                    p.columns = Some(columns.clone());
+                }
             }
             return Ok(columns);
         }

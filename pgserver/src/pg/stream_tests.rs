@@ -230,3 +230,49 @@ fn a_client_gone_mid_result_closes_only_its_connection() {
     conn.handle_to(Frontend::Query(BIG.into()), Some(&mut socket));
     assert!(conn.is_closed());
 }
+
+/// libpq's PQsendQueryPrepared (pgbench -M prepared) sends Bind, Describe Portal, Execute
+/// and Sync for every query: the portal's columns are described once per statement, not
+/// bound again every time.
+#[test]
+fn a_prepared_statements_portals_are_described_once() {
+    let (_d, mut conn) = connection();
+    conn.handle(Frontend::Parse {
+        name: "q".into(),
+        sql: "SELECT $1::int + 1 AS n".into(),
+        param_oids: vec![],
+    });
+    conn.handle(Frontend::Sync);
+    conn.take_output();
+    assert!(conn.statements["q"].columns.is_none());
+    for i in 0..2 {
+        conn.handle(Frontend::Bind {
+            portal: String::new(),
+            statement: "q".into(),
+            param_formats: vec![],
+            params: vec![Some(i.to_string().into_bytes())],
+            result_formats: vec![],
+        });
+        conn.handle(Frontend::Describe {
+            target: Target::Portal,
+            name: String::new(),
+        });
+        conn.handle(Frontend::Execute {
+            portal: String::new(),
+            max_rows: 0,
+        });
+        conn.handle(Frontend::Sync);
+        let out = decode(&conn.take_output());
+        assert_eq!(count(&out, |m| matches!(m, Msg::RowDescription(_))), 1);
+        let row = out.iter().find_map(|m| match m {
+            Msg::DataRow(r) => Some(r.data.clone()),
+            _ => None,
+        });
+        let want = (i + 1).to_string();
+        assert_eq!(&row.expect("a row")[4..], want.as_bytes());
+        assert!(
+            conn.statements["q"].columns.is_some(),
+            "described columns kept on the statement"
+        );
+    }
+}
