@@ -77,6 +77,30 @@ enum State {
 }
 
 impl PlanCache {
+    /// The result columns of the generic plan of single-statement `text` for values of
+    /// `types`, if one is cached and still current in `txn`: Describe needs no binding then.
+    pub(crate) fn columns(
+        &self,
+        database: &str,
+        text: &str,
+        types: &[DataType],
+        txn: &mut Transaction,
+    ) -> Option<Vec<crate::bind::Column>> {
+        if self.database != database {
+            return None;
+        }
+        let entry = self
+            .by_text
+            .get(text)?
+            .iter()
+            .find(|e| e.index == 0 && e.types == types)?;
+        let State::Generic { epoch, query, .. } = &entry.state else {
+            return None;
+        };
+        let now = txn.metadata_version().ok()??;
+        (*epoch == now).then(|| query.columns.clone())
+    }
+
     /// How many generic plans the session holds (statistics and tests).
     pub fn generic_plans(&self) -> usize {
         self.by_text

@@ -489,6 +489,20 @@ impl Session {
             });
         }
         let db = self.engine.db.clone();
+        // Every parameter typed, and a generic plan cached for these types (the statement
+        // ran before): its columns, without binding (libpq describes every portal).
+        if let Some(types) = declared.iter().copied().collect::<Option<Vec<DataType>>>() {
+            let columns = match self.txn.as_mut() {
+                Some(t) => self.plans.columns(&self.database, sql, &types, t),
+                None => self.plans.columns(&self.database, sql, &types, &mut db.begin()),
+            };
+            if let Some(columns) = columns {
+                return Ok(Described {
+                    param_types: types,
+                    columns: Some(columns),
+                });
+            }
+        }
         let txn = &mut self.txn;
         let (columns, param_types) = crate::bind::params::describing(declared, || match txn {
             Some(t) => describe_statement(t, stmt),

@@ -129,3 +129,28 @@ fn a_cached_plan_conflicts_with_a_concurrent_schema_change() {
     let e = s.execute("COMMIT").unwrap_err();
     assert_eq!(e.sqlstate(), "40001", "{e}");
 }
+
+/// Describe answers from a current generic plan (libpq describes every portal), and binds
+/// again once a schema change made the plan stale.
+#[test]
+fn describe_uses_a_current_generic_plan_and_not_a_stale_one() {
+    let (_d, e) = engine();
+    let mut s = e.session();
+    let star = "SELECT * FROM t WHERE id = $1";
+    let names = |s: &mut ferrisdb_sql::Session| -> Vec<String> {
+        let d = s.describe(star, &[Some(DataType::Int4)]).unwrap();
+        d.columns.unwrap().into_iter().map(|c| c.name).collect()
+    };
+    assert_eq!(names(&mut s), ["id", "name"]);
+    s.execute_params(star, &[int(1)]).unwrap();
+    assert_eq!(s.generic_plans(), 1);
+    assert_eq!(names(&mut s), ["id", "name"]);
+    // Another session changes the table: the cached plan's columns are stale.
+    e.session()
+        .execute("ALTER TABLE t ADD COLUMN extra int")
+        .unwrap();
+    assert_eq!(names(&mut s), ["id", "name", "extra"]);
+    let r = rows(s.execute_params(star, &[int(2)]).unwrap());
+    assert_eq!(r, [vec![Datum::Int(2), Datum::Text("two".into()), Datum::Null]]);
+    assert_eq!(names(&mut s), ["id", "name", "extra"]);
+}
