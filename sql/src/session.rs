@@ -494,7 +494,9 @@ impl Session {
         if let Some(types) = declared.iter().copied().collect::<Option<Vec<DataType>>>() {
             let columns = match self.txn.as_mut() {
                 Some(t) => self.plans.columns(&self.database, sql, &types, t),
-                None => self.plans.columns(&self.database, sql, &types, &mut db.begin()),
+                None => self
+                    .plans
+                    .columns(&self.database, sql, &types, &mut db.begin()),
             };
             if let Some(columns) = columns {
                 return Ok(Described {

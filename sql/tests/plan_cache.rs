@@ -151,6 +151,9 @@ fn describe_uses_a_current_generic_plan_and_not_a_stale_one() {
         .unwrap();
     assert_eq!(names(&mut s), ["id", "name", "extra"]);
     let r = rows(s.execute_params(star, &[int(2)]).unwrap());
-    assert_eq!(r, [vec![Datum::Int(2), Datum::Text("two".into()), Datum::Null]]);
+    assert_eq!(
+        r,
+        [vec![Datum::Int(2), Datum::Text("two".into()), Datum::Null]]
+    );
     assert_eq!(names(&mut s), ["id", "name", "extra"]);
 }
