@@ -93,8 +93,8 @@
 //! ## Not yet supported
 //!
 //! Engine: schemas (user objects live in `public`; `pg_catalog` and `information_schema`
-//! are virtual and read-only), GENERATED ALWAYS AS IDENTITY, ALTER SEQUENCE, reading a
-//! sequence as a relation, ALTER COLUMN TYPE, foreign
+//! are virtual and read-only), GENERATED ALWAYS AS IDENTITY, ALTER SEQUENCE RENAME / SET
+//! SCHEMA / OWNER TO (and RESTART inside a block), reading a sequence as a relation, ALTER COLUMN TYPE, foreign
 //! keys, window functions, WITH RECURSIVE, LATERAL other than `CROSS JOIN LATERAL`,
 //! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog cache
 //! (every statement re-reads the descriptors it names), roles (one superuser,

@@ -194,30 +194,73 @@ fn is_alter_sequence_start(p: &Parser) -> bool {
     matches!(&p.peek_nth_token_ref(1).token, Token::Word(w) if w.keyword == Keyword::SEQUENCE)
 }
 
-/// `ALTER SEQUENCE [IF EXISTS] name OWNED BY table.column | NONE` (what pg_dump writes),
+/// Marks RESTART in an ALTER SEQUENCE's options: `Cache(Tuple([marker]))`, or
+/// `Cache(Tuple([marker, n]))` for RESTART WITH n (sqlparser has no such option).
+pub const RESTART_MARKER: &str = "\u{0}restart";
+
+/// `ALTER SEQUENCE [IF EXISTS] name option ...` with PostgreSQL's options (AS, INCREMENT
+/// BY, [NO] MINVALUE / MAXVALUE, START WITH, RESTART [WITH], CACHE, [NO] CYCLE, OWNED BY),
 /// carried as a CREATE SEQUENCE whose first option is [`ALTER_SEQUENCE_MARKER`] and whose
-/// `if_not_exists` means IF EXISTS. Other ALTER SEQUENCE forms come back with no option
-/// after the mark (the session refuses them with 0A000); their words are skipped.
+/// `if_not_exists` means IF EXISTS. Other forms (RENAME, SET SCHEMA, OWNER TO, ...) come
+/// back with no option after the mark (the session refuses them with 0A000); their words
+/// are skipped.
 fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
     use sqlparser::ast::SequenceOptions;
     p.expect_keyword(Keyword::ALTER)?;
     p.expect_keyword(Keyword::SEQUENCE)?;
     let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
     let name = p.parse_object_name(false)?;
-    let mut options = vec![SequenceOptions::Cache(Expr::Identifier(Ident::new(
-        ALTER_SEQUENCE_MARKER,
-    )))];
-    if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
-        let target = if p.parse_keyword(Keyword::NONE) {
-            None
+    let marker = SequenceOptions::Cache(Expr::Identifier(Ident::new(ALTER_SEQUENCE_MARKER)));
+    let mut options = vec![marker.clone()];
+    let done = |p: &Parser| matches!(p.peek_token_ref().token, Token::EOF | Token::SemiColon);
+    while !done(p) {
+        let option = if p.parse_keywords(&[Keyword::OWNED, Keyword::BY]) {
+            let target = if p.parse_keyword(Keyword::NONE) {
+                None
+            } else {
+                Some(p.parse_object_name(false)?)
+            };
+            SequenceOptions::OwnedBy(target)
+        } else if p.parse_keyword(Keyword::AS) {
+            SequenceOptions::DataType(p.parse_data_type()?)
+        } else if p.parse_keyword(Keyword::INCREMENT) {
+            let by = p.parse_keyword(Keyword::BY);
+            SequenceOptions::IncrementBy(p.parse_expr()?, by)
+        } else if p.parse_keyword(Keyword::MINVALUE) {
+            SequenceOptions::MinValue(Some(p.parse_expr()?))
+        } else if p.parse_keyword(Keyword::MAXVALUE) {
+            SequenceOptions::MaxValue(Some(p.parse_expr()?))
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MINVALUE]) {
+            SequenceOptions::MinValue(None)
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::MAXVALUE]) {
+            SequenceOptions::MaxValue(None)
+        } else if p.parse_keywords(&[Keyword::NO, Keyword::CYCLE]) {
+            SequenceOptions::Cycle(true)
+        } else if p.parse_keyword(Keyword::CYCLE) {
+            SequenceOptions::Cycle(false)
+        } else if p.parse_keyword(Keyword::START) {
+            let with = p.parse_keyword(Keyword::WITH);
+            SequenceOptions::StartWith(p.parse_expr()?, with)
+        } else if p.parse_keyword(Keyword::CACHE) {
+            SequenceOptions::Cache(p.parse_expr()?)
+        } else if p.parse_keyword(Keyword::RESTART) {
+            let mut parts = vec![Expr::Identifier(Ident::new(RESTART_MARKER))];
+            let with = p.parse_keyword(Keyword::WITH);
+            if with
+                || !done(p) && matches!(p.peek_token_ref().token, Token::Number(..) | Token::Minus)
+            {
+                parts.push(p.parse_expr()?);
+            }
+            SequenceOptions::Cache(Expr::Tuple(parts))
         } else {
-            Some(p.parse_object_name(false)?)
+            // A form we do not run: the session refuses it.
+            while !done(p) {
+                p.next_token();
+            }
+            options.truncate(1);
+            break;
         };
-        options.push(SequenceOptions::OwnedBy(target));
-    } else {
-        while !matches!(p.peek_token_ref().token, Token::EOF | Token::SemiColon) {
-            p.next_token();
-        }
+        options.push(option);
     }
     Ok(Statement::CreateSequence {
         temporary: false,
@@ -225,6 +268,19 @@ fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
         name,
         sequence_options: options,
     })
+}
+
+/// The RESTART of an ALTER SEQUENCE option (see [`RESTART_MARKER`]): `Some(None)` for a
+/// bare RESTART, `Some(Some(n))` for RESTART WITH n.
+pub fn as_restart(o: &sqlparser::ast::SequenceOptions) -> Option<Option<&Expr>> {
+    match o {
+        sqlparser::ast::SequenceOptions::Cache(Expr::Tuple(parts)) => match parts.as_slice() {
+            [Expr::Identifier(i)] if i.value == RESTART_MARKER => Some(None),
+            [Expr::Identifier(i), n] if i.value == RESTART_MARKER => Some(Some(n)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether `stmt` is an ALTER SEQUENCE (see [`ALTER_SEQUENCE_MARKER`]).

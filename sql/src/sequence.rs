@@ -50,6 +50,13 @@ pub const BLOCK: i128 = 32;
 struct Block {
     next: i128,
     left: i128,
+    /// The definition the block was taken under (increment, bounds, cycle): after an
+    /// ALTER SEQUENCE changed it, the rest of the block is dropped.
+    def: (i64, i64, i64, bool),
+}
+
+fn block_def(q: &SequenceDef) -> (i64, i64, i64, bool) {
+    (q.increment, q.min, q.max, q.cycle)
 }
 
 /// The blocks of every sequence, shared by the sessions of one engine.
@@ -131,11 +138,21 @@ pub fn nextval(q: &SequenceDef) -> Result<i64, SqlError> {
     with_context(|cx| {
         let block = cx.blocks.of(q.id);
         let mut b = block.lock().expect("sequence block poisoned");
-        if b.left == 0 {
-            let (first, count) = reserve(&cx.db, q)?;
+        if b.left == 0 || b.def != block_def(q) {
+            // After an ALTER SEQUENCE, PostgreSQL goes on from the last value handed out
+            // with the new increment: so do we, if no other process took values since.
+            let resume = (b.def != block_def(q) && b.def.0 != 0).then(|| {
+                let old = i128::from(b.def.0);
+                (
+                    b.next + b.left * old,
+                    b.next - old + i128::from(q.increment),
+                )
+            });
+            let (first, count) = reserve(&cx.db, q, resume)?;
             *b = Block {
                 next: first,
                 left: count,
+                def: block_def(q),
             };
         }
         let v = b.next;
@@ -149,8 +166,13 @@ pub fn nextval(q: &SequenceDef) -> Result<i64, SqlError> {
 }
 
 /// Takes the next block of values from the sequence's key, in a transaction of its own:
-/// returns its first value and how many it holds.
-fn reserve(db: &Database, q: &SequenceDef) -> Result<(i128, i128), SqlError> {
+/// returns its first value and how many it holds. `resume`: (the key's value when this
+/// process took the last block, the value to start from instead if it still is).
+fn reserve(
+    db: &Database,
+    q: &SequenceDef,
+    resume: Option<(i128, i128)>,
+) -> Result<(i128, i128), SqlError> {
     let key = catalog::sequence_value_key(q.id);
     let inc = i128::from(q.increment);
     let (min, max) = (i128::from(q.min), i128::from(q.max));
@@ -160,7 +182,10 @@ fn reserve(db: &Database, q: &SequenceDef) -> Result<(i128, i128), SqlError> {
             failure = None;
             let mut next = match tx.get(&key)? {
                 Some(b) => match decode_value(&b) {
-                    Ok(v) => v,
+                    Ok(v) => match resume {
+                        Some((expected, from)) if v == expected => from,
+                        _ => v,
+                    },
                     Err(e) => {
                         failure = Some(e);
                         return Ok((0, 0));
@@ -335,7 +360,31 @@ pub(crate) fn definition(
     let (tmin, tmax) = type_bounds(data_type);
     let min = min.unwrap_or(if increment > 0 { 1 } else { tmin });
     let max = max.unwrap_or(if increment > 0 { tmax } else { -1 });
-    let type_name = data_type.to_string();
+    let start = start.unwrap_or(if increment > 0 { min } else { max });
+    let q = SequenceDef {
+        id: 0,
+        name: name.to_string(),
+        data_type,
+        start,
+        increment,
+        min,
+        max,
+        cache,
+        cycle,
+        owned_by: None,
+    };
+    check(&q)?;
+    Ok((q, owned_by))
+}
+
+/// PostgreSQL's checks of a sequence's options (22023).
+fn check(q: &SequenceDef) -> Result<(), SqlError> {
+    if q.increment == 0 {
+        return Err(invalid("INCREMENT must not be zero".into()));
+    }
+    let (tmin, tmax) = type_bounds(q.data_type);
+    let (min, max, start) = (q.min, q.max, q.start);
+    let type_name = q.data_type.to_string();
     for (what, v) in [("MINVALUE", min), ("MAXVALUE", max)] {
         if v < tmin || v > tmax {
             return Err(invalid(format!(
@@ -348,7 +397,6 @@ pub(crate) fn definition(
             "MINVALUE ({min}) must be less than MAXVALUE ({max})"
         )));
     }
-    let start = start.unwrap_or(if increment > 0 { min } else { max });
     if start < min {
         return Err(invalid(format!(
             "START value ({start}) cannot be less than MINVALUE ({min})"
@@ -359,26 +407,76 @@ pub(crate) fn definition(
             "START value ({start}) cannot be greater than MAXVALUE ({max})"
         )));
     }
-    if cache < 1 {
+    if q.cache < 1 {
         return Err(invalid(format!(
-            "CACHE ({cache}) must be greater than zero"
+            "CACHE ({}) must be greater than zero",
+            q.cache
         )));
     }
-    Ok((
-        SequenceDef {
-            id: 0,
-            name: name.to_string(),
-            data_type,
-            start,
-            increment,
-            min,
-            max,
-            cache,
-            cycle,
-            owned_by: None,
-        },
-        owned_by,
-    ))
+    Ok(())
+}
+
+/// `q` with the options of an ALTER SEQUENCE applied (OWNED BY and RESTART are the
+/// caller's): unmentioned options keep their values; NO MINVALUE / NO MAXVALUE restore the
+/// default, and so does a new AS type for a bound that was the old type's default.
+fn altered(q: &SequenceDef, options: &[SequenceOptions]) -> Result<SequenceDef, SqlError> {
+    let mut d = q.clone();
+    let (mut min, mut max) = (None, None);
+    for o in options {
+        match o {
+            SequenceOptions::DataType(t) => {
+                d.data_type = DataType::from_sqlparser(t)?;
+                if !d.data_type.is_integer() {
+                    return Err(invalid(
+                        "sequence type must be smallint, integer, or bigint".into(),
+                    ));
+                }
+            }
+            SequenceOptions::IncrementBy(e, _) => d.increment = int_option(e, "INCREMENT")?,
+            SequenceOptions::MinValue(e) => {
+                min = Some(e.as_ref().map(|e| int_option(e, "MINVALUE")).transpose()?)
+            }
+            SequenceOptions::MaxValue(e) => {
+                max = Some(e.as_ref().map(|e| int_option(e, "MAXVALUE")).transpose()?)
+            }
+            SequenceOptions::StartWith(e, _) => d.start = int_option(e, "START")?,
+            SequenceOptions::Cache(e) => d.cache = int_option(e, "CACHE")?,
+            SequenceOptions::Cycle(no) => d.cycle = !*no,
+            SequenceOptions::OwnedBy(_) => {}
+        }
+    }
+    if d.increment == 0 {
+        return Err(invalid("INCREMENT must not be zero".into()));
+    }
+    let (old_min, old_max) = type_bounds(q.data_type);
+    let (tmin, tmax) = type_bounds(d.data_type);
+    let retyped = d.data_type != q.data_type;
+    d.min = match min {
+        Some(Some(v)) => v,
+        Some(None) => {
+            if d.increment > 0 {
+                1
+            } else {
+                tmin
+            }
+        }
+        None if retyped && q.min == old_min => tmin,
+        None => q.min,
+    };
+    d.max = match max {
+        Some(Some(v)) => v,
+        Some(None) => {
+            if d.increment > 0 {
+                tmax
+            } else {
+                -1
+            }
+        }
+        None if retyped && q.max == old_max => tmax,
+        None => q.max,
+    };
+    check(&d)?;
+    Ok(d)
 }
 
 /// Resolves `OWNED BY table.column` (NONE: `None`) to the table's id and the column.
@@ -448,8 +546,9 @@ pub fn create_sequence(
     Ok(StatementResult::command("CREATE SEQUENCE"))
 }
 
-/// `ALTER SEQUENCE [IF EXISTS] name OWNED BY table.column | NONE`; the other forms are
-/// refused (0A000), `setval` moves a sequence's value.
+/// `ALTER SEQUENCE [IF EXISTS] name option ...`: the definition changes with the
+/// statement's transaction; RESTART [WITH n] moves the value at once, as `setval(n,
+/// false)` does (the session refuses it inside a block). Other forms are 0A000.
 pub fn alter_sequence(
     txn: &mut Transaction,
     if_exists: bool,
@@ -457,7 +556,7 @@ pub fn alter_sequence(
     options: &[SequenceOptions],
 ) -> Result<StatementResult, SqlError> {
     let name = object_name(name)?;
-    let mut q = match catalog::get_relation(txn, &name)? {
+    let q = match catalog::get_relation(txn, &name)? {
         Some(Relation::Sequence(q)) => q,
         Some(_) => {
             return Err(SqlError::WrongObjectType {
@@ -467,16 +566,56 @@ pub fn alter_sequence(
         None if if_exists => return Ok(StatementResult::command("ALTER SEQUENCE")),
         None => return Err(SqlError::UndefinedTable { name }),
     };
-    match options {
-        [SequenceOptions::OwnedBy(target)] => {
-            q.owned_by = owner(txn, target.as_ref())?;
-            catalog::put_relation(txn, &Relation::Sequence(q))?;
-            Ok(StatementResult::command("ALTER SEQUENCE"))
-        }
-        _ => Err(SqlError::unsupported(
-            "ALTER SEQUENCE supports OWNED BY only (setval moves a sequence's value)",
-        )),
+    if options.is_empty() {
+        return Err(SqlError::unsupported(
+            "this form of ALTER SEQUENCE (it supports AS, INCREMENT, MINVALUE, MAXVALUE, \
+             START, RESTART, CACHE, CYCLE and OWNED BY)",
+        ));
     }
+    let mut restart = None;
+    let mut owned_by = None;
+    let mut rest = Vec::new();
+    for o in options {
+        match (crate::parse::as_restart(o), o) {
+            (Some(r), _) => restart = Some(r.map(|e| int_option(e, "RESTART")).transpose()?),
+            (None, SequenceOptions::OwnedBy(t)) => owned_by = Some(t.clone()),
+            (None, o) => rest.push(o.clone()),
+        }
+    }
+    let mut d = altered(&q, &rest)?;
+    if let Some(target) = owned_by {
+        d.owned_by = owner(txn, target.as_ref())?;
+    }
+    let restart = restart.map(|r| r.unwrap_or(d.start));
+    if let Some(v) = restart {
+        if v < d.min {
+            return Err(invalid(format!(
+                "RESTART value ({v}) cannot be less than MINVALUE ({})",
+                d.min
+            )));
+        }
+        if v > d.max {
+            return Err(invalid(format!(
+                "RESTART value ({v}) cannot be greater than MAXVALUE ({})",
+                d.max
+            )));
+        }
+    }
+    if d.start != q.start && restart.is_none() {
+        // START only matters to a later RESTART: a sequence never used yet still begins
+        // at its old start, which its (absent) value key would no longer say.
+        let key = catalog::sequence_value_key(q.id);
+        if txn.get(&key).map_err(kv_err)?.is_none() {
+            crate::undo::set(txn, &key, &i128::from(q.start).to_le_bytes())?;
+        }
+    }
+    if d != q {
+        catalog::put_relation(txn, &Relation::Sequence(d.clone()))?;
+    }
+    if let Some(v) = restart {
+        setval(&d, v, false)?;
+    }
+    Ok(StatementResult::command("ALTER SEQUENCE"))
 }
 
 /// Removes a sequence known to exist: its descriptor and its value.

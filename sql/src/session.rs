@@ -647,6 +647,22 @@ impl Session {
                 ));
             }
         }
+        if let Statement::CreateSequence {
+            sequence_options, ..
+        } = stmt
+        {
+            let restarts = crate::parse::is_alter_sequence(stmt)
+                && sequence_options
+                    .iter()
+                    .any(|o| crate::parse::as_restart(o).is_some());
+            if restarts && self.txn.is_some() {
+                self.failed = true;
+                return Err(SqlError::unsupported(
+                    "ALTER SEQUENCE ... RESTART inside a transaction block (a sequence's value \
+                     moves outside transactions here); run it on its own, or use setval()",
+                ));
+            }
+        }
         if matches!(stmt, Statement::Vacuum(_)) && self.txn.is_some() {
             self.failed = true;
             return Err(SqlError::InvalidTransactionState {

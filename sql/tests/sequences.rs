@@ -178,3 +178,58 @@ fn truncate_keeps_the_serial_sequence_and_restarts_it_only_outside_a_block() {
     .iter()
     .all(|n| *n == 0));
 }
+
+/// ALTER SEQUENCE's definition changes are transactional; RESTART moves the value at once,
+/// so it is refused inside a block (as TRUNCATE ... RESTART IDENTITY is).
+#[test]
+fn alter_sequence_changes_roll_back_and_restart_is_refused_in_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = engine(dir.path()).session();
+    s.execute("CREATE SEQUENCE s").unwrap();
+    assert_eq!(ints(&mut s, "SELECT nextval('s')"), vec![1]);
+    s.execute("BEGIN").unwrap();
+    s.execute("ALTER SEQUENCE s INCREMENT BY 100").unwrap();
+    assert_eq!(ints(&mut s, "SELECT nextval('s')"), vec![101]);
+    s.execute("ROLLBACK").unwrap();
+    // The increment is 1 again; 101 was handed out and is never handed out again.
+    let next = ints(&mut s, "SELECT nextval('s')")[0];
+    let after = ints(&mut s, "SELECT nextval('s')")[0];
+    assert_eq!(after, next + 1);
+    assert!(next > 101, "{next}");
+
+    s.execute("BEGIN").unwrap();
+    let e = s.execute("ALTER SEQUENCE s RESTART WITH 5").unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
+    assert_eq!(s.transaction_status(), ferrisdb_sql::TxnStatus::Failed);
+    s.execute("ROLLBACK").unwrap();
+    s.execute("ALTER SEQUENCE s RESTART WITH 5").unwrap();
+    assert_eq!(ints(&mut s, "SELECT nextval('s')"), vec![5]);
+
+    let e = s.execute("ALTER SEQUENCE s RENAME TO s2").unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
+}
+
+/// Two engines on one database: after an ALTER in one, the other drops the block it took
+/// under the old definition, and no value is handed out twice.
+#[test]
+fn an_altered_sequence_is_seen_by_another_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let db = Database::from_backend(Arc::new(cluster));
+    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
+    let (mut sa, mut sb) = (a.session(), b.session());
+    sa.execute("CREATE SEQUENCE s").unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..5 {
+        assert!(seen.insert(ints(&mut sa, "SELECT nextval('s')")[0]));
+        assert!(seen.insert(ints(&mut sb, "SELECT nextval('s')")[0]));
+    }
+    sa.execute("ALTER SEQUENCE s INCREMENT BY 1000").unwrap();
+    let x = ints(&mut sb, "SELECT nextval('s')")[0];
+    let y = ints(&mut sb, "SELECT nextval('s')")[0];
+    assert_eq!(y - x, 1000, "engine b uses the new increment");
+    assert!(seen.insert(x) && seen.insert(y));
+    for _ in 0..5 {
+        assert!(seen.insert(ints(&mut sa, "SELECT nextval('s')")[0]));
+    }
+}
