@@ -328,7 +328,11 @@ fn generic_safe(plan: &Plan) -> bool {
             exprs.extend(step);
         }
         Plan::Unnest { array } => exprs.push(array),
-        Plan::Limit { .. } | Plan::Distinct { .. } | Plan::SetOp { .. } | Plan::Lateral { .. } => {}
+        Plan::Limit { .. }
+        | Plan::Distinct { .. }
+        | Plan::SetOp { .. }
+        | Plan::Lateral { .. }
+        | Plan::Sequence { .. } => {}
     }
     !exprs.into_iter().any(unsafe_expr) && plan.children().into_iter().all(generic_safe)
 }

@@ -3,7 +3,10 @@
 //!
 //! A sequence is a catalog relation ([`SequenceDef`]: its options, written transactionally
 //! like any descriptor) plus one value key, `01 07 tuple(id)`, holding the next value it may
-//! hand out (an i128, so stepping past `i64::MAX` is representable; absent: its START).
+//! hand out (an i128, so stepping past `i64::MAX` is representable; absent: its START),
+//! and a flag byte when no value was handed out since it was set ([`encode_value`]).
+//! Read as a relation (`SELECT last_value, is_called FROM s`, what pg_dump asks) it shows
+//! [`state`].
 //!
 //! As in PostgreSQL, taking a value is **not transactional**: a value, once handed out, is
 //! never handed out again, even if the transaction that took it rolls back, and concurrent
@@ -122,15 +125,79 @@ fn with_context<R>(f: impl FnOnce(&mut Context) -> Result<R, SqlError>) -> Resul
     })
 }
 
-fn decode_value(bytes: &[u8]) -> Result<i128, SqlError> {
-    bytes
+/// The value key's contents: the next value to hand out (i128, little-endian), then, only
+/// when no value has been handed out since it was set (creation pinned by an ALTER,
+/// `setval(.., false)`, RESTART), a byte 0: what a sequence read as a relation reports as
+/// `is_called`.
+fn encode_value(next: i128, called: bool) -> Vec<u8> {
+    let mut v = next.to_le_bytes().to_vec();
+    if !called {
+        v.push(0);
+    }
+    v
+}
+
+/// The next value to hand out, and whether a value was handed out since it was set.
+fn decode_value(bytes: &[u8]) -> Result<(i128, bool), SqlError> {
+    let corrupt = |reason: String| SqlError::DataCorrupted {
+        what: "sequence value",
+        offset: 0,
+        reason,
+    };
+    let (value, called) = match bytes.len() {
+        16 => (bytes, true),
+        17 if bytes[16] == 0 => (&bytes[..16], false),
+        17 => return Err(corrupt(format!("flag byte {}", bytes[16]))),
+        n => return Err(corrupt(format!("{n} bytes, expected 16 or 17"))),
+    };
+    let value: [u8; 16] = value
         .try_into()
-        .map(i128::from_le_bytes)
-        .map_err(|_| SqlError::DataCorrupted {
-            what: "sequence value",
-            offset: 0,
-            reason: format!("{} bytes, expected 16", bytes.len()),
+        .map_err(|_| corrupt("short value".into()))?;
+    Ok((i128::from_le_bytes(value), called))
+}
+
+/// What a sequence read as a relation shows (PostgreSQL's columns).
+pub struct State {
+    /// The last value handed out (by this server; another server may be ahead), or the
+    /// value the next `nextval` returns when `is_called` is false.
+    pub last_value: i64,
+    /// Values this server holds and has not handed out yet.
+    pub log_cnt: i64,
+    pub is_called: bool,
+}
+
+/// `SELECT last_value, log_cnt, is_called FROM seq`, as of now (not of the statement's
+/// snapshot: as in PostgreSQL, a sequence's state is not transactional).
+pub fn state(q: &SequenceDef) -> Result<State, SqlError> {
+    with_context(|cx| {
+        let block = cx.blocks.of(q.id);
+        let b = block.lock().expect("sequence block poisoned");
+        let inc = i128::from(q.increment);
+        let narrow = |v: i128| {
+            i64::try_from(v).map_err(|_| SqlError::internal("sequence value out of range"))
+        };
+        if b.def == block_def(q) && b.left > 0 {
+            return Ok(State {
+                last_value: narrow(b.next - inc)?,
+                log_cnt: narrow(b.left)?,
+                is_called: true,
+            });
+        }
+        let key = catalog::sequence_value_key(q.id);
+        let stored = cx.db.transact(|tx| tx.get(&key)).map_err(kv_err)?.0;
+        let (last, is_called) = match stored {
+            None => (i128::from(q.start), false),
+            Some(bytes) => match decode_value(&bytes)? {
+                (next, true) => (next - inc, true),
+                (next, false) => (next, false),
+            },
+        };
+        Ok(State {
+            last_value: narrow(last)?,
+            log_cnt: 0,
+            is_called,
         })
+    })
 }
 
 /// `nextval`.
@@ -182,7 +249,7 @@ fn reserve(
             failure = None;
             let mut next = match tx.get(&key)? {
                 Some(b) => match decode_value(&b) {
-                    Ok(v) => match resume {
+                    Ok((v, _)) => match resume {
                         Some((expected, from)) if v == expected => from,
                         _ => v,
                     },
@@ -215,7 +282,7 @@ fn reserve(
                 (next - min) / -inc + 1
             };
             let count = room.clamp(1, BLOCK);
-            tx.set(&key, &(next + count * inc).to_le_bytes())?;
+            tx.set(&key, &encode_value(next + count * inc, true))?;
             Ok((next, count))
         })
         .map_err(kv_err)?;
@@ -275,7 +342,7 @@ pub fn setval(q: &SequenceDef, value: i64, is_called: bool) -> Result<i64, SqlEr
             };
         let key = catalog::sequence_value_key(q.id);
         cx.db
-            .transact(|tx| tx.set(&key, &next.to_le_bytes()))
+            .transact(|tx| tx.set(&key, &encode_value(next, is_called)))
             .map_err(kv_err)?;
         *b = Block::default();
         if is_called {
@@ -606,7 +673,7 @@ pub fn alter_sequence(
         // at its old start, which its (absent) value key would no longer say.
         let key = catalog::sequence_value_key(q.id);
         if txn.get(&key).map_err(kv_err)?.is_none() {
-            crate::undo::set(txn, &key, &i128::from(q.start).to_le_bytes())?;
+            crate::undo::set(txn, &key, &encode_value(i128::from(q.start), false))?;
         }
     }
     if d != q {

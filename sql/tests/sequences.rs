@@ -233,3 +233,34 @@ fn an_altered_sequence_is_seen_by_another_engine() {
         assert!(seen.insert(ints(&mut sa, "SELECT nextval('s')")[0]));
     }
 }
+
+/// Read as a relation, a sequence shows the values this server holds (log_cnt) and, to
+/// another server, the last value taken from the key (ahead of what was handed out, as
+/// PostgreSQL's last_value is with CACHE).
+#[test]
+fn a_sequence_read_as_a_relation_counts_the_values_its_server_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let db = Database::from_backend(Arc::new(cluster));
+    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
+    let (mut sa, mut sb) = (a.session(), b.session());
+    sa.execute("CREATE SEQUENCE s").unwrap();
+    assert_eq!(ints(&mut sa, "SELECT log_cnt FROM s"), vec![0]);
+    assert_eq!(ints(&mut sa, "SELECT nextval('s')"), vec![1]);
+    assert_eq!(
+        ints(
+            &mut sa,
+            "SELECT last_value FROM s UNION ALL SELECT log_cnt FROM s"
+        ),
+        vec![1, 31]
+    );
+    // Server b holds no block: it sees the key, which server a moved 32 ahead.
+    assert_eq!(
+        ints(
+            &mut sb,
+            "SELECT last_value FROM s UNION ALL SELECT log_cnt FROM s"
+        ),
+        vec![32, 0]
+    );
+    assert_eq!(ints(&mut sb, "SELECT nextval('s')"), vec![33]);
+}

@@ -183,10 +183,21 @@ impl Binder<'_> {
                         };
                         Ok(qualify(plan, cols, alias, &tname, None))
                     }
-                    Some(Relation::Sequence(_)) => Err(SqlError::unsupported(format!(
-                        "reading sequence \"{tname}\" as a relation is not supported \
-                         (use currval, nextval or setval)"
-                    ))),
+                    Some(Relation::Sequence(q)) => {
+                        let cols = [
+                            ("last_value", DataType::Int8),
+                            ("log_cnt", DataType::Int8),
+                            ("is_called", DataType::Bool),
+                        ]
+                        .into_iter()
+                        .map(|(name, data_type)| super::Column {
+                            name: name.into(),
+                            data_type,
+                        })
+                        .collect();
+                        let plan = Plan::Sequence { sequence: q };
+                        Ok(qualify(plan, cols, alias, &tname, None))
+                    }
                     Some(Relation::View(v)) => {
                         let q = match crate::parse::parse_statements(&v.sql)?.pop() {
                             Some(ast::Statement::Query(q)) => q,

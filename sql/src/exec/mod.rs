@@ -239,6 +239,10 @@ fn build_node<'p>(plan: &'p Plan, stats: &mut StatsSink) -> Box<dyn Operator + '
             Box::new(ops::SeriesOp::new(start, stop, step.as_ref()))
         }
         Plan::Virtual { table } => Box::new(virtual_ops::VirtualOp::new(*table)),
+        Plan::Sequence { sequence } => Box::new(virtual_ops::SequenceOp {
+            sequence,
+            done: false,
+        }),
         Plan::Unnest { array } => Box::new(virtual_ops::UnnestOp::new(array)),
         Plan::Lateral { left, right, .. } => {
             Box::new(virtual_ops::LateralOp::new(build_node(left, stats), right))

@@ -104,3 +104,23 @@ impl Operator for LateralOp<'_> {
         }
     }
 }
+
+/// A sequence read as a relation: its one row.
+pub(super) struct SequenceOp<'p> {
+    pub(super) sequence: &'p crate::catalog::SequenceDef,
+    pub(super) done: bool,
+}
+
+impl Operator for SequenceOp<'_> {
+    fn next(&mut self, _cx: &mut ExecCtx) -> Result<Option<Row>, SqlError> {
+        if std::mem::replace(&mut self.done, true) {
+            return Ok(None);
+        }
+        let s = crate::sequence::state(self.sequence)?;
+        Ok(Some(vec![
+            Datum::Int(s.last_value),
+            Datum::Int(s.log_cnt),
+            Datum::Bool(s.is_called),
+        ]))
+    }
+}

@@ -160,6 +160,7 @@ fn describe(plan: &Plan) -> String {
         Plan::SetOp { op, all, .. } => format!("{op:?}{}", if *all { " ALL" } else { "" }),
         Plan::Series { start, stop, .. } => format!("GenerateSeries {start} .. {stop}"),
         Plan::Virtual { table } => format!("Virtual Scan on {}", crate::pg_catalog::name(*table)),
+        Plan::Sequence { sequence } => format!("Seq Scan on {}", sequence.name),
         Plan::Unnest { array } => format!("Unnest {array}"),
         Plan::Lateral { .. } => "Lateral Join".into(),
     }

@@ -286,6 +286,11 @@ pub enum Plan {
     Virtual {
         table: usize,
     },
+    /// A sequence read as a relation: one row `(last_value, log_cnt, is_called)`, as of
+    /// when it runs ([`crate::sequence::state`]).
+    Sequence {
+        sequence: crate::catalog::SequenceDef,
+    },
     /// `unnest(array)`: one row per element.
     Unnest {
         array: Expr,
@@ -307,6 +312,7 @@ impl Plan {
             | Plan::Values { .. }
             | Plan::Series { .. }
             | Plan::Virtual { .. }
+            | Plan::Sequence { .. }
             | Plan::Unnest { .. } => vec![],
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }

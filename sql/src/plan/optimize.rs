@@ -166,7 +166,10 @@ fn rewrite(plan: Plan, cx: &mut ExecCtx) -> Plan {
             right: b(right, cx),
             left_width,
         },
-        other @ (Plan::Series { .. } | Plan::Virtual { .. } | Plan::Unnest { .. }) => other,
+        other @ (Plan::Series { .. }
+        | Plan::Virtual { .. }
+        | Plan::Sequence { .. }
+        | Plan::Unnest { .. }) => other,
     }
 }
 
