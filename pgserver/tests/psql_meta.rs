@@ -127,6 +127,62 @@ fn psql_meta_commands_describe_tables_indexes_and_views() {
     assert!(di.contains("Index \"public.t_pkey\""), "{di}");
 }
 
+/// `\d` of a sequence (pg_sequence, and pg_depend for its owner), `\ds`, and the
+/// pg_sequences / information_schema.sequences views; the expected lines are PostgreSQL
+/// 15's output for the same objects.
+#[test]
+fn psql_describes_sequences() {
+    if !psql_installed() {
+        eprintln!("SKIPPED: psql is not installed");
+        return;
+    }
+    let node = start();
+    psql(
+        &node,
+        "CREATE TABLE sq_t (id serial PRIMARY KEY); \
+         CREATE SEQUENCE sq_s AS int INCREMENT 5 START 10 CYCLE; SELECT nextval('sq_s')",
+    );
+    let d = psql(&node, "\\d sq_t_id_seq");
+    for expected in [
+        "Sequence \"public.sq_t_id_seq\"",
+        " integer |     1 |       1 | 2147483647 |         1 | no      |     1",
+        "Owned by: public.sq_t.id",
+    ] {
+        assert!(d.contains(expected), "missing {expected:?} in:\n{d}");
+    }
+    let d = psql(&node, "\\d sq_s");
+    assert!(
+        d.contains(" integer |    10 |       1 | 2147483647 |         5 | yes     |     1"),
+        "{d}"
+    );
+    let ds = psql(&node, "\\ds");
+    assert!(
+        ds.contains(" public | sq_s        | sequence | postgres"),
+        "{ds}"
+    );
+    let v = psql(
+        &node,
+        "SELECT sequencename, data_type, increment_by, cycle, last_value FROM pg_sequences ORDER BY 1",
+    );
+    assert!(
+        v.contains(" sq_s         | integer   |            5 | t     |         10"),
+        "{v}"
+    );
+    assert!(
+        v.contains(" sq_t_id_seq  | integer   |            1 | f     |           "),
+        "{v}"
+    );
+    let v = psql(
+        &node,
+        "SELECT sequence_name, data_type, numeric_precision, start_value, cycle_option \
+         FROM information_schema.sequences ORDER BY 1",
+    );
+    assert!(
+        v.contains(" sq_s          | integer   |                32 | 10          | YES"),
+        "{v}"
+    );
+}
+
 /// Runs `psql ARGS` with a long query, sends it SIGINT (what Ctrl-C does) after `wait`,
 /// and returns its stderr.
 fn interrupted_psql(node: &Node, args: &[&str], wait: Duration) -> String {

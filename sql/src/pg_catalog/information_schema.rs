@@ -1,4 +1,4 @@
-//! `information_schema.tables`, `.columns`, `.schemata` and `.views`: the SQL-standard
+//! `information_schema.tables`, `.columns`, `.schemata`, `.views` and `.sequences`: the SQL-standard
 //! views over the same catalog as [`super`], with PostgreSQL's column names.
 //!
 //! PostgreSQL types these columns with its information-schema domains
@@ -36,6 +36,49 @@ pub const TABLES: VirtualTable = is("tables", 13300, TABLES_COLUMNS, tables);
 pub const COLUMNS: VirtualTable = is("columns", 13310, COLUMNS_COLUMNS, columns);
 pub const SCHEMATA: VirtualTable = is("schemata", 13320, SCHEMATA_COLUMNS, schemata);
 pub const VIEWS: VirtualTable = is("views", 13330, VIEWS_COLUMNS, views);
+pub const SEQUENCES: VirtualTable = is("sequences", 13340, SEQUENCES_COLUMNS, sequences);
+
+static SEQUENCES_COLUMNS: Columns = &[
+    ("sequence_catalog", ID),
+    ("sequence_schema", ID),
+    ("sequence_name", ID),
+    ("data_type", CHARS),
+    ("numeric_precision", NUM),
+    ("numeric_precision_radix", NUM),
+    ("numeric_scale", NUM),
+    ("start_value", CHARS),
+    ("minimum_value", CHARS),
+    ("maximum_value", CHARS),
+    ("increment", CHARS),
+    ("cycle_option", CHARS),
+];
+
+fn sequences(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    Ok(snap
+        .sequences()
+        .map(|q| {
+            let bits = match q.data_type {
+                DataType::Int2 => 16,
+                DataType::Int4 => 32,
+                _ => 64,
+            };
+            vec![
+                text(&snap.database),
+                text("public"),
+                text(&q.name),
+                text(&q.data_type.to_string()),
+                Datum::Int(bits),
+                Datum::Int(2),
+                Datum::Int(0),
+                Datum::Text(q.start.to_string()),
+                Datum::Text(q.min.to_string()),
+                Datum::Text(q.max.to_string()),
+                Datum::Text(q.increment.to_string()),
+                text(if q.cycle { "YES" } else { "NO" }),
+            ]
+        })
+        .collect())
+}
 
 static TABLES_COLUMNS: Columns = &[
     ("table_catalog", ID),

@@ -233,7 +233,21 @@ pub static TABLES: &[VirtualTable] = &[
         schema::PG_FOREIGN_TABLE,
         no_rows,
     ),
-    pg("pg_sequence", 2224, "r", schema::PG_SEQUENCE, no_rows),
+    pg(
+        "pg_sequence",
+        2224,
+        "r",
+        schema::PG_SEQUENCE,
+        tables::pg_sequence,
+    ),
+    pg("pg_depend", 2608, "r", schema::PG_DEPEND, tables::pg_depend),
+    pg(
+        "pg_sequences",
+        12040,
+        "v",
+        schema::PG_SEQUENCES,
+        tables::pg_sequences,
+    ),
     pg("pg_extension", 3079, "r", schema::PG_EXTENSION, no_rows),
     pg(
         "pg_tables",
@@ -254,6 +268,7 @@ pub static TABLES: &[VirtualTable] = &[
     information_schema::COLUMNS,
     information_schema::SCHEMATA,
     information_schema::VIEWS,
+    information_schema::SEQUENCES,
 ];
 
 /// The virtual relation `schema.name` (`schema` `None`: unqualified, so `pg_catalog`).

@@ -497,6 +497,30 @@ pub static PG_SEQUENCE: Columns = &[
     ("seqcycle", BOOL),
 ];
 
+pub static PG_DEPEND: Columns = &[
+    ("classid", OID),
+    ("objid", OID),
+    ("objsubid", INT4),
+    ("refclassid", OID),
+    ("refobjid", OID),
+    ("refobjsubid", INT4),
+    ("deptype", CHAR),
+];
+
+pub static PG_SEQUENCES: Columns = &[
+    ("schemaname", NAME),
+    ("sequencename", NAME),
+    ("sequenceowner", NAME),
+    ("data_type", DataType::Oid(crate::types::OidKind::RegType)),
+    ("start_value", INT8),
+    ("min_value", INT8),
+    ("max_value", INT8),
+    ("increment_by", INT8),
+    ("cycle", BOOL),
+    ("cache_size", INT8),
+    ("last_value", INT8),
+];
+
 pub static PG_EXTENSION: Columns = &[
     ("oid", OID),
     ("extname", NAME),

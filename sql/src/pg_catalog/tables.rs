@@ -448,3 +448,78 @@ pub fn pg_indexes(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlE
     }
     Ok(rows)
 }
+
+/// `pg_sequence`: each sequence's options.
+pub fn pg_sequence(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    Ok(snap
+        .sequences()
+        .map(|q| {
+            vec![
+                oid(table_oid(q.id)),
+                oid(q.data_type.oid()),
+                Datum::Int(q.start),
+                Datum::Int(q.increment),
+                Datum::Int(q.max),
+                Datum::Int(q.min),
+                Datum::Int(q.cache),
+                Datum::Bool(q.cycle),
+            ]
+        })
+        .collect())
+}
+
+/// `pg_depend`: the dependencies psql and drivers look up, which are sequences owned by a
+/// column (`serial`, identity, OWNED BY), as PostgreSQL's automatic ('a') ones. Other
+/// dependencies (indexes, views, defaults) are not listed.
+pub fn pg_depend(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    const PG_CLASS: u32 = 1259;
+    let mut rows = Vec::new();
+    for q in snap.sequences() {
+        let Some((table_id, column)) = &q.owned_by else {
+            continue;
+        };
+        let Some(t) = snap.tables().find(|t| t.id == *table_id) else {
+            continue;
+        };
+        let Some(attnum) = t.column_index(column) else {
+            continue;
+        };
+        rows.push(vec![
+            oid(PG_CLASS),
+            oid(table_oid(q.id)),
+            Datum::Int(0),
+            oid(PG_CLASS),
+            oid(table_oid(t.id)),
+            Datum::Int(attnum as i64 + 1),
+            text("a"),
+        ]);
+    }
+    Ok(rows)
+}
+
+/// `pg_sequences`: the sequences with their options and last value (NULL until first
+/// used), as PostgreSQL's view shows them.
+pub fn pg_sequences(_: &mut Transaction, snap: &Snapshot) -> Result<Vec<Row>, SqlError> {
+    let mut rows = Vec::new();
+    for q in snap.sequences() {
+        let state = crate::sequence::state(q)?;
+        rows.push(vec![
+            text("public"),
+            text(&q.name),
+            text("postgres"),
+            oid(q.data_type.oid()),
+            Datum::Int(q.start),
+            Datum::Int(q.min),
+            Datum::Int(q.max),
+            Datum::Int(q.increment),
+            Datum::Bool(q.cycle),
+            Datum::Int(q.cache),
+            if state.is_called {
+                Datum::Int(state.last_value)
+            } else {
+                Datum::Null
+            },
+        ]);
+    }
+    Ok(rows)
+}
