@@ -74,7 +74,7 @@ fn alter_column(
         });
     };
     match op {
-        C::SetDefault { value } => t.columns[i].default = Some(value.to_string()),
+        C::SetDefault { value } => t.columns[i].default = Some(crate::ddl::default_text(value)),
         C::DropDefault => t.columns[i].default = None,
         C::DropNotNull => {
             if t.primary().columns.contains(&i) {
@@ -213,7 +213,7 @@ fn add_column(
         match &o.option {
             ast::ColumnOption::Null => {}
             ast::ColumnOption::NotNull => def.not_null = true,
-            ast::ColumnOption::Default(e) => def.default = Some(e.to_string()),
+            ast::ColumnOption::Default(e) => def.default = Some(crate::ddl::default_text(e)),
             ast::ColumnOption::Check(ch) => checks.push(CheckDef {
                 name: o
                     .name

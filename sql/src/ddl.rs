@@ -94,7 +94,7 @@ pub fn create_table(
                         position: None,
                     })
                 }
-                ColumnOption::Default(e) => def.default = Some(e.to_string()),
+                ColumnOption::Default(e) => def.default = Some(default_text(e)),
                 ColumnOption::Generated {
                     generated_as: ast::GeneratedAs::ByDefault,
                     sequence_options,
@@ -436,4 +436,44 @@ pub fn maintain(
         catalog::get_table(txn, &object_name(name)?)?;
     }
     Ok(StatementResult::command(tag))
+}
+
+/// A column default as stored and shown (`\d`, `information_schema.columns`,
+/// `pg_get_expr`): the expression's text with the type names of its casts in lower case,
+/// as PostgreSQL prints them (`nextval('s'::regclass)`, `'x'::text`), where sqlparser
+/// writes `::REGCLASS`. Only the words after a `::` change; literals and everything else
+/// keep their text.
+pub(crate) fn default_text(e: &ast::Expr) -> String {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let text = e.to_string();
+    // Literals keep their text as written (quotes doubled), so printing the tokens back
+    // reproduces them.
+    let Ok(tokens) = Tokenizer::new(&sqlparser::dialect::PostgreSqlDialect {}, &text)
+        .with_unescape(false)
+        .tokenize()
+    else {
+        return text;
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut in_type = false;
+    for t in tokens {
+        match &t {
+            Token::DoubleColon => in_type = true,
+            Token::Word(w) if in_type && w.quote_style.is_none() => {
+                out.push_str(&w.value.to_lowercase());
+                continue;
+            }
+            // A type name goes on through spaces, parentheses, numbers and commas
+            // (`character varying(20)`, `numeric(10, 2)`, `timestamp with time zone`).
+            Token::Whitespace(_)
+            | Token::LParen
+            | Token::RParen
+            | Token::Number(..)
+            | Token::Comma
+            | Token::Word(_) => {}
+            _ => in_type = false,
+        }
+        out.push_str(&t.to_string());
+    }
+    out
 }

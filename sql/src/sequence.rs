@@ -780,7 +780,6 @@ pub(crate) fn serial_type(t: &ast::DataType) -> Option<DataType> {
     }
 }
 
-/// The default expression of a column owning sequence `seq`.
 /// Whether a column default calls `nextval` on sequence `seq`: ours
 /// ([`nextval_default`]) or as pg_dump writes it (`nextval('public.s'::regclass)`, which
 /// sqlparser prints with `REGCLASS`).
@@ -789,6 +788,7 @@ pub(crate) fn default_uses(default: &str, seq: &str) -> bool {
     d.contains(&format!("nextval('{}'", seq.to_ascii_lowercase()))
 }
 
+/// The default expression of a column owning sequence `seq`.
 pub(crate) fn nextval_default(seq: &str) -> String {
     format!("nextval('{}'::regclass)", seq.replace('\'', "''"))
 }
