@@ -285,7 +285,17 @@ pub(crate) fn validate_exprs(txn: &mut Transaction, t: &TableDef) -> Result<(), 
     let mut b = Binder::new(txn);
     for c in &t.columns {
         if let Some(d) = &c.default {
-            let (_, ty) = b.bind_standalone_expr(d, Vec::new())?;
+            let (e, ty) = b.bind_standalone_expr(d, Vec::new())?;
+            // An untyped literal takes the column's type now, as PostgreSQL's parse
+            // analysis does: `int DEFAULT 'x'` fails here (22P02), not at the first INSERT.
+            // (A string type's length is checked when the value is stored, as there.)
+            if let (DataType::Unknown, crate::plan::Expr::Literal(crate::Datum::Text(text))) =
+                (ty, &e)
+            {
+                if !c.data_type.is_string() {
+                    crate::Datum::parse(text, &c.data_type)?;
+                }
+            }
             if !castable(&ty, &c.data_type, CastContext::Assignment) {
                 return Err(SqlError::DatatypeMismatch {
                     message: format!(

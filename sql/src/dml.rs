@@ -209,11 +209,16 @@ fn source_plan(
 /// An expression cast for assignment to column `col`.
 fn assign((e, ty): (Expr, DataType), t: &TableDef, col: usize) -> Result<Expr, SqlError> {
     let c = &t.columns[col];
-    coerce(e, ty, c.data_type, CastContext::Assignment).map_err(|_| SqlError::DatatypeMismatch {
-        message: format!(
-            "column \"{}\" is of type {} but expression is of type {ty}",
-            c.name, c.data_type
-        ),
+    // No assignment cast: 42804. A literal that does not convert keeps its own error
+    // ('x' into an int column: 22P02; 'abc' into varchar(2): 22001), as in PostgreSQL.
+    coerce(e, ty, c.data_type, CastContext::Assignment).map_err(|e| match e {
+        SqlError::CannotCoerce { .. } => SqlError::DatatypeMismatch {
+            message: format!(
+                "column \"{}\" is of type {} but expression is of type {ty}",
+                c.name, c.data_type
+            ),
+        },
+        other => other,
     })
 }
 
