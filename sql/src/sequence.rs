@@ -421,9 +421,6 @@ pub(crate) fn definition(
             SequenceOptions::OwnedBy(o) => owned_by = o.clone(),
         }
     }
-    if increment == 0 {
-        return Err(invalid("INCREMENT must not be zero".into()));
-    }
     let (tmin, tmax) = type_bounds(data_type);
     let min = min.unwrap_or(if increment > 0 { 1 } else { tmin });
     let max = max.unwrap_or(if increment > 0 { tmax } else { -1 });
@@ -511,9 +508,6 @@ fn altered(q: &SequenceDef, options: &[SequenceOptions]) -> Result<SequenceDef, 
             SequenceOptions::Cycle(no) => d.cycle = !*no,
             SequenceOptions::OwnedBy(_) => {}
         }
-    }
-    if d.increment == 0 {
-        return Err(invalid("INCREMENT must not be zero".into()));
     }
     let (old_min, old_max) = type_bounds(q.data_type);
     let (tmin, tmax) = type_bounds(d.data_type);

@@ -26,6 +26,14 @@ fn ints(s: &mut Session, sql: &str) -> Vec<i64> {
     }
 }
 
+/// A session on each of two engines sharing one database (two SQL processes).
+fn two_engines(dir: &std::path::Path) -> (Session, Session) {
+    let cluster = EmbeddedCluster::open(dir, EmbeddedOptions::default()).unwrap();
+    let db = Database::from_backend(Arc::new(cluster));
+    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
+    (a.session(), b.session())
+}
+
 #[test]
 fn concurrent_sessions_never_share_a_value_and_each_sees_its_own_increase() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,10 +66,7 @@ fn concurrent_sessions_never_share_a_value_and_each_sees_its_own_increase() {
 #[test]
 fn two_engines_on_one_database_never_share_a_value() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
-    let db = Database::from_backend(Arc::new(cluster));
-    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
-    let (mut sa, mut sb) = (a.session(), b.session());
+    let (mut sa, mut sb) = two_engines(dir.path());
     sa.execute("CREATE TABLE t (id serial PRIMARY KEY, who text)")
         .unwrap();
     for i in 0..100 {
@@ -214,10 +219,7 @@ fn alter_sequence_changes_roll_back_and_restart_is_refused_in_a_block() {
 #[test]
 fn an_altered_sequence_is_seen_by_another_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
-    let db = Database::from_backend(Arc::new(cluster));
-    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
-    let (mut sa, mut sb) = (a.session(), b.session());
+    let (mut sa, mut sb) = two_engines(dir.path());
     sa.execute("CREATE SEQUENCE s").unwrap();
     let mut seen = HashSet::new();
     for _ in 0..5 {
@@ -240,10 +242,7 @@ fn an_altered_sequence_is_seen_by_another_engine() {
 #[test]
 fn a_sequence_read_as_a_relation_counts_the_values_its_server_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap();
-    let db = Database::from_backend(Arc::new(cluster));
-    let (a, b) = (Engine::new(db.clone()), Engine::new(db));
-    let (mut sa, mut sb) = (a.session(), b.session());
+    let (mut sa, mut sb) = two_engines(dir.path());
     sa.execute("CREATE SEQUENCE s").unwrap();
     assert_eq!(ints(&mut sa, "SELECT log_cnt FROM s"), vec![0]);
     assert_eq!(ints(&mut sa, "SELECT nextval('s')"), vec![1]);
