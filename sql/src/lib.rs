@@ -94,7 +94,7 @@
 //!
 //! Engine: schemas (user objects live in `public`; `pg_catalog` and `information_schema`
 //! are virtual and read-only), GENERATED ALWAYS AS IDENTITY, ALTER SEQUENCE RENAME / SET
-//! SCHEMA / OWNER TO (and RESTART inside a block), ALTER COLUMN TYPE, foreign
+//! SCHEMA (and RESTART inside a block), ALTER COLUMN TYPE, foreign
 //! keys, window functions, WITH RECURSIVE, LATERAL other than `CROSS JOIN LATERAL`,
 //! DISTINCT ON, UPDATE ... FROM / DELETE ... USING, LIKE ... ESCAPE, a catalog cache
 //! (every statement re-reads the descriptors it names), roles (one superuser,

@@ -198,10 +198,25 @@ fn is_alter_sequence_start(p: &Parser) -> bool {
 /// `Cache(Tuple([marker, n]))` for RESTART WITH n (sqlparser has no such option).
 pub const RESTART_MARKER: &str = "\u{0}restart";
 
+/// Marks OWNER TO in an ALTER SEQUENCE's options: `Cache(Tuple([marker, role]))`.
+pub const OWNER_MARKER: &str = "\u{0}owner";
+
+/// The role of an ALTER SEQUENCE's OWNER TO option (see [`OWNER_MARKER`]).
+pub fn as_owner(o: &sqlparser::ast::SequenceOptions) -> Option<&Ident> {
+    match o {
+        sqlparser::ast::SequenceOptions::Cache(Expr::Tuple(parts)) => match parts.as_slice() {
+            [Expr::Identifier(m), Expr::Identifier(role)] if m.value == OWNER_MARKER => Some(role),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `ALTER SEQUENCE [IF EXISTS] name option ...` with PostgreSQL's options (AS, INCREMENT
-/// BY, [NO] MINVALUE / MAXVALUE, START WITH, RESTART [WITH], CACHE, [NO] CYCLE, OWNED BY),
+/// BY, [NO] MINVALUE / MAXVALUE, START WITH, RESTART [WITH], CACHE, [NO] CYCLE, OWNED BY,
+/// OWNER TO),
 /// carried as a CREATE SEQUENCE whose first option is [`ALTER_SEQUENCE_MARKER`] and whose
-/// `if_not_exists` means IF EXISTS. Other forms (RENAME, SET SCHEMA, OWNER TO, ...) come
+/// `if_not_exists` means IF EXISTS. Other forms (RENAME, SET SCHEMA, ...) come
 /// back with no option after the mark (the session refuses them with 0A000); their words
 /// are skipped.
 fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
@@ -243,6 +258,12 @@ fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
             SequenceOptions::StartWith(p.parse_expr()?, with)
         } else if p.parse_keyword(Keyword::CACHE) {
             SequenceOptions::Cache(p.parse_expr()?)
+        } else if p.parse_keywords(&[Keyword::OWNER, Keyword::TO]) {
+            let role = p.parse_identifier()?;
+            SequenceOptions::Cache(Expr::Tuple(vec![
+                Expr::Identifier(Ident::new(OWNER_MARKER)),
+                Expr::Identifier(role),
+            ]))
         } else if p.parse_keyword(Keyword::RESTART) {
             let mut parts = vec![Expr::Identifier(Ident::new(RESTART_MARKER))];
             let with = p.parse_keyword(Keyword::WITH);

@@ -630,13 +630,23 @@ pub fn alter_sequence(
     if options.is_empty() {
         return Err(SqlError::unsupported(
             "this form of ALTER SEQUENCE (it supports AS, INCREMENT, MINVALUE, MAXVALUE, \
-             START, RESTART, CACHE, CYCLE and OWNED BY)",
+             START, RESTART, CACHE, CYCLE, OWNED BY and OWNER TO postgres)",
         ));
     }
     let mut restart = None;
     let mut owned_by = None;
     let mut rest = Vec::new();
     for o in options {
+        if let Some(role) = crate::parse::as_owner(o) {
+            // Every relation is owned by postgres here (see `alter::owner_to`).
+            if ident_name(role) != "postgres" {
+                return Err(SqlError::unsupported(format!(
+                    "OWNER TO {role}: relations are all owned by postgres (ownership is not \
+                     modeled)"
+                )));
+            }
+            continue;
+        }
         match (crate::parse::as_restart(o), o) {
             (Some(r), _) => restart = Some(r.map(|e| int_option(e, "RESTART")).transpose()?),
             (None, SequenceOptions::OwnedBy(t)) => owned_by = Some(t.clone()),

@@ -212,6 +212,9 @@ fn alter_sequence_changes_roll_back_and_restart_is_refused_in_a_block() {
 
     let e = s.execute("ALTER SEQUENCE s RENAME TO s2").unwrap_err();
     assert_eq!(e.sqlstate(), "0A000");
+    s.execute("ALTER SEQUENCE s OWNER TO postgres").unwrap();
+    let e = s.execute("ALTER SEQUENCE s OWNER TO alice").unwrap_err();
+    assert_eq!(e.sqlstate(), "0A000");
 }
 
 /// Two engines on one database: after an ALTER in one, the other drops the block it took
