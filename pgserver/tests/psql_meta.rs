@@ -35,17 +35,21 @@ fn psql(node: &Node, command: &str) -> String {
     format!("{}{stderr}", String::from_utf8_lossy(&out.stdout))
 }
 
-fn start() -> Node {
-    Node::start(&[])
+/// A node to run psql against; `None` (the test is skipped, with a message) when psql is
+/// not installed.
+fn start() -> Option<Node> {
+    if !psql_installed() {
+        eprintln!("SKIPPED: psql is not installed");
+        return None;
+    }
+    Some(Node::start(&[]))
 }
 
 #[test]
 fn psql_meta_commands_on_an_empty_catalog() {
-    if !psql_installed() {
-        eprintln!("SKIPPED: psql is not installed");
+    let Some(node) = start() else {
         return;
-    }
-    let node = start();
+    };
     assert!(psql(&node, "\\dt").contains("Did not find any relations"));
     assert!(psql(&node, "\\di").contains("Did not find any relations"));
     assert!(psql(&node, "\\dv").contains("Did not find any relations"));
@@ -83,11 +87,9 @@ fn psql_meta_commands_on_an_empty_catalog() {
 
 #[test]
 fn psql_meta_commands_describe_tables_indexes_and_views() {
-    if !psql_installed() {
-        eprintln!("SKIPPED: psql is not installed");
+    let Some(node) = start() else {
         return;
-    }
-    let node = start();
+    };
     psql(
         &node,
         "CREATE TABLE t (id int PRIMARY KEY, name varchar(20) NOT NULL DEFAULT 'x', \
@@ -132,11 +134,9 @@ fn psql_meta_commands_describe_tables_indexes_and_views() {
 /// 15's output for the same objects.
 #[test]
 fn psql_describes_sequences() {
-    if !psql_installed() {
-        eprintln!("SKIPPED: psql is not installed");
+    let Some(node) = start() else {
         return;
-    }
-    let node = start();
+    };
     psql(
         &node,
         "CREATE TABLE sq_t (id serial PRIMARY KEY); \
@@ -211,11 +211,9 @@ const LONG: &str =
 
 #[test]
 fn ctrl_c_in_psql_cancels_the_running_statement() {
-    if !psql_installed() {
-        eprintln!("SKIPPED: psql is not installed");
+    let Some(node) = start() else {
         return;
-    }
-    let node = start();
+    };
     let script = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(script.path(), format!("SELECT 1;\n{LONG};\n")).unwrap();
     let script_path = script.path().to_str().unwrap().to_string();
