@@ -682,14 +682,20 @@ impl Session {
             }
         }
         let env = self.env();
-        if let (Statement::Query(q), Some(out)) = (stmt, out) {
-            return self.stream_query(stmt, q, env, out);
-        }
+        // A query with somewhere to stream to hands its rows over as they come.
+        let streamed = match stmt {
+            Statement::Query(q) => out.map(|o| (q, o)),
+            _ => None,
+        };
         if let Some(txn) = self.txn.as_mut() {
+            let run = |txn: &mut Transaction| match streamed {
+                Some((q, out)) => query::stream_query(txn, q, env, out),
+                None => execute_statement(txn, stmt, env),
+            };
             let r = if self.savepoints.is_empty() {
-                execute_statement(txn, stmt, env)
+                run(txn)
             } else {
-                crate::undo::with_journal(&mut self.journal, || execute_statement(txn, stmt, env))
+                crate::undo::with_journal(&mut self.journal, || run(txn))
             };
             match &r {
                 Ok(_) => self.note_block_statement(stmt),
@@ -697,31 +703,10 @@ impl Session {
             }
             return r;
         }
-        autocommit(&self.engine.db, stmt, env)
-    }
-
-    /// A query whose rows go to `out` as they come: in the block, or in a transaction of
-    /// its own that is retried only while no row has gone out ([`crate::stream`]).
-    fn stream_query(
-        &mut self,
-        stmt: &Statement,
-        q: &sqlparser::ast::Query,
-        env: StatementEnv,
-        out: &mut RowStream,
-    ) -> Result<StatementResult, SqlError> {
-        let Some(txn) = self.txn.as_mut() else {
-            return autocommit_stream(&self.engine.db, q, env, out);
-        };
-        let r = if self.savepoints.is_empty() {
-            query::stream_query(txn, q, env, out)
-        } else {
-            crate::undo::with_journal(&mut self.journal, || query::stream_query(txn, q, env, out))
-        };
-        match &r {
-            Ok(_) => self.note_block_statement(stmt),
-            Err(_) => self.failed = true,
+        match streamed {
+            Some((q, out)) => autocommit_stream(&self.engine.db, q, env, out),
+            None => autocommit(&self.engine.db, stmt, env),
         }
-        r
     }
 
     /// DECLARE name CURSOR: runs the query now, in the block (or, WITH HOLD outside one, in
@@ -916,7 +901,7 @@ fn autocommit(
     }
 }
 
-/// A query streamed outside a block: `autocommit` for [`Session::stream_query`]. Its
+/// A query streamed outside a block: `autocommit` for a query whose rows go to `out`. Its
 /// transaction is retried only while no row has gone out; after that a retryable failure
 /// (of the query or of its commit) goes to the client, after the rows it has.
 fn autocommit_stream(
