@@ -38,7 +38,7 @@ use super::params::{self, BoundValue, PositionMap, ScannedSql};
 use super::protocol::{Connection, Phase};
 use super::rows::{self, BINARY, TEXT};
 use super::session::{Outcome, OutputColumn, SessionFactory, SqlSession};
-use super::stream::{WireSink, Writer};
+use super::stream::Writer;
 
 /// A prepared statement.
 pub struct Prepared {
@@ -490,27 +490,19 @@ impl<F: SessionFactory> Connection<F> {
         let text = portal.statement.clone();
         let params = std::mem::take(&mut portal.params);
         let formats = portal.result_formats.clone();
-        let Some(mut session) = self.session.take() else {
-            return Some(Err(PgError::Unsupported("a query before startup")));
-        };
-        let mut sink = WireSink::new(self, writer, Some(formats));
-        let streamed = session.execute_streaming(&text.text, Some(&params), &mut sink);
-        let report = sink.report;
-        self.session = Some(session);
-        let Some(error) = streamed else {
+        let Some(streamed) = self.run_streamed(&text.text, Some(&params), writer, Some(formats))
+        else {
             if let Some(p) = self.portals.get_mut(name) {
                 p.params = params;
             }
             return None;
         };
-        if report.broken {
-            self.phase = Phase::Closed;
+        if self.phase == Phase::Closed {
             return Some(Ok(()));
         }
         // Notices of a failing statement, or of a COPY FROM waiting for data.
         self.send_all_notices();
-        if let Some(e) = error {
-            let e = report.encode_error.unwrap_or_else(|| PgError::from(e));
+        if let Some(e) = streamed.error {
             self.report(&e, &|p| p);
             self.portals.remove(name);
             return Some(Err(PgError::Reported));
@@ -518,7 +510,7 @@ impl<F: SessionFactory> Connection<F> {
         if self.start_copy_in(true) {
             return Some(Ok(()));
         }
-        let outcome = match report.last_tag {
+        let outcome = match streamed.last_tag {
             Some(tag) => Some(Outcome::Command { tag }),
             None => {
                 self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));

@@ -49,7 +49,7 @@ use super::extended::{Portal, Prepared};
 use super::frontend::Frontend;
 use super::rows;
 use super::session::{Outcome, SessionFactory, SqlSession, TxnState};
-use super::stream::{SinkReport, WireSink, Writer};
+use super::stream::{Streamed, Writer};
 
 /// The run-time parameters of a startup packet: every pair but the connection's own
 /// (`user`, `database`, `replication`, `options`, protocol extensions `_pq_.*`), then the
@@ -535,15 +535,13 @@ impl<F: SessionFactory> Connection<F> {
         } else if let Some(d) = deallocate::parse(sql).filter(|_| self.deallocates()) {
             self.deallocate(d);
         } else {
-            match self.session.take() {
-                None => self.report(&PgError::Unsupported("a query before startup"), &|p| p),
-                Some(mut session) => {
-                    let mut sink = WireSink::new(self, writer, None);
-                    let streamed = session.execute_streaming(sql, None, &mut sink);
-                    let report = sink.report;
-                    self.session = Some(session);
-                    let copying = match streamed {
-                        Some(error) => self.finish_streamed(report, error),
+            match self.run_streamed(sql, None, writer, None) {
+                None if self.session.is_none() => {
+                    self.report(&PgError::Unsupported("a query before startup"), &|p| p)
+                }
+                outcome => {
+                    let copying = match outcome {
+                        Some(streamed) => self.finish_streamed(streamed),
                         None => self.run_collected(sql),
                     };
                     if self.phase == Phase::Closed {
@@ -562,29 +560,23 @@ impl<F: SessionFactory> Connection<F> {
     /// After a streamed simple Query: EmptyQueryResponse if nothing ran, the notices of a
     /// failing statement (or of a COPY FROM waiting for data), the error. Returns whether
     /// a COPY FROM STDIN waits for data.
-    fn finish_streamed(
-        &mut self,
-        report: SinkReport,
-        error: Option<ferrisdb_sql::SqlError>,
-    ) -> bool {
-        if report.broken {
-            self.phase = Phase::Closed;
+    fn finish_streamed(&mut self, streamed: Streamed) -> bool {
+        if self.phase == Phase::Closed {
             return false;
         }
         let Some(session) = self.session.as_mut() else {
             return false;
         };
         let notices = session.take_notices();
-        let copying = error.is_none() && session.copy_in_info().is_some();
-        if report.completed == 0 && error.is_none() && !copying {
+        let copying = streamed.error.is_none() && session.copy_in_info().is_some();
+        if streamed.completed == 0 && streamed.error.is_none() && !copying {
             self.send(Msg::EmptyQueryResponse(EmptyQueryResponse::new()));
         }
         for (_, n) in &notices {
             self.send_notice(n);
         }
-        if let Some(e) = error {
-            let e = report.encode_error.unwrap_or_else(|| PgError::from(e));
-            self.report(&e, &|p| p);
+        if let Some(e) = &streamed.error {
+            self.report(e, &|p| p);
         }
         copying
     }

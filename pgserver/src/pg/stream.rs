@@ -30,9 +30,9 @@ use pgwire::messages::response::CommandComplete;
 use pgwire::messages::PgWireBackendMessage as Msg;
 
 use super::errors::PgError;
-use super::protocol::Connection;
+use super::protocol::{Connection, Phase};
 use super::rows;
-use super::session::{OutputColumn, SessionFactory};
+use super::session::{OutputColumn, SessionFactory, SqlSession};
 
 /// Output buffered before it is written to the socket in the middle of a statement.
 pub const FLUSH_BYTES: usize = 64 * 1024;
@@ -41,7 +41,7 @@ pub const FLUSH_BYTES: usize = 64 * 1024;
 pub type Writer<'a> = Option<&'a mut (dyn Write + Send)>;
 
 /// The connection as a [`ResultSink`] for one `execute_to` call.
-pub(super) struct WireSink<'c, 'w, F: SessionFactory> {
+struct WireSink<'c, 'w, F: SessionFactory> {
     conn: &'c mut Connection<F>,
     writer: Writer<'w>,
     /// The extended protocol's result formats (no RowDescription here); `None`: simple.
@@ -51,20 +51,63 @@ pub(super) struct WireSink<'c, 'w, F: SessionFactory> {
     /// A COPY TO is streaming its lines now.
     copying: bool,
     /// What the run left to report or act on.
-    pub(super) report: SinkReport,
+    report: SinkReport,
 }
 
 /// What a [`WireSink`] learned while the session ran.
 #[derive(Default)]
-pub(super) struct SinkReport {
+struct SinkReport {
+    completed: usize,
+    last_tag: Option<String>,
+    /// A value that could not be encoded: the error to report instead of the session's.
+    encode_error: Option<PgError>,
+    /// Writing to the socket failed: the client is gone.
+    broken: bool,
+}
+
+/// What a statement run with the connection as its sink left to report.
+pub(super) struct Streamed {
+    /// The error that stopped the script: an encoding error of ours, else the session's.
+    pub(super) error: Option<PgError>,
     /// Statements completed.
     pub(super) completed: usize,
     /// The last completed statement's command tag.
     pub(super) last_tag: Option<String>,
-    /// A value that could not be encoded: the error to report instead of the session's.
-    pub(super) encode_error: Option<PgError>,
-    /// Writing to the socket failed: the client is gone.
-    pub(super) broken: bool,
+}
+
+impl<F: SessionFactory> Connection<F> {
+    /// Runs `sql` (with `params` bound, and rows in `formats` for an Execute) on the
+    /// session with this connection as its sink. `None`: there is no session or it cannot
+    /// stream (the caller collects instead). When the socket failed, the connection is
+    /// closed and nothing is left to report.
+    pub(super) fn run_streamed(
+        &mut self,
+        sql: &str,
+        params: Option<&[(ferrisdb_sql::Datum, ferrisdb_sql::DataType)]>,
+        writer: Writer<'_>,
+        formats: Option<Vec<i16>>,
+    ) -> Option<Streamed> {
+        // Out of the connection while it runs, so that the sink can write to the rest.
+        let mut session = self.session.take()?;
+        let mut sink = WireSink::new(self, writer, formats);
+        let error = session.execute_streaming(sql, params, &mut sink);
+        let report = sink.report;
+        self.session = Some(session);
+        let error = error?;
+        if report.broken {
+            self.phase = Phase::Closed;
+            return Some(Streamed {
+                error: None,
+                completed: report.completed,
+                last_tag: None,
+            });
+        }
+        Some(Streamed {
+            error: error.map(|e| report.encode_error.unwrap_or_else(|| PgError::from(e))),
+            completed: report.completed,
+            last_tag: report.last_tag,
+        })
+    }
 }
 
 fn output_columns(columns: &[Column]) -> Vec<OutputColumn> {
@@ -79,7 +122,7 @@ fn output_columns(columns: &[Column]) -> Vec<OutputColumn> {
 
 impl<'c, 'w, F: SessionFactory> WireSink<'c, 'w, F> {
     /// A sink for a simple Query (`formats: None`) or an Execute in the given formats.
-    pub(super) fn new(
+    fn new(
         conn: &'c mut Connection<F>,
         writer: Writer<'w>,
         formats: Option<Vec<i16>>,
