@@ -50,11 +50,23 @@ fn owner_to(txn: &mut Transaction, name: &str, owner: &ast::Owner) -> Result<(),
         });
     }
     match owner {
-        ast::Owner::Ident(role) if ident_name(role) == "postgres" => Ok(()),
-        other => Err(SqlError::unsupported(format!(
-            "OWNER TO {other}: relations are all owned by postgres (ownership is not modeled)"
-        ))),
+        ast::Owner::Ident(role) => check_owner(role),
+        other => Err(not_postgres(other)),
     }
+}
+
+/// Giving a relation to `role`: fine for `postgres`, who owns them all; refused otherwise.
+pub(crate) fn check_owner(role: &ast::Ident) -> Result<(), SqlError> {
+    match ident_name(role) == "postgres" {
+        true => Ok(()),
+        false => Err(not_postgres(role)),
+    }
+}
+
+fn not_postgres(owner: impl std::fmt::Display) -> SqlError {
+    SqlError::unsupported(format!(
+        "OWNER TO {owner}: relations are all owned by postgres (ownership is not modeled)"
+    ))
 }
 
 /// `ALTER COLUMN c SET DEFAULT expr | DROP DEFAULT | DROP NOT NULL`: descriptor changes

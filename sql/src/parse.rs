@@ -203,9 +203,17 @@ pub const OWNER_MARKER: &str = "\u{0}owner";
 
 /// The role of an ALTER SEQUENCE's OWNER TO option (see [`OWNER_MARKER`]).
 pub fn as_owner(o: &sqlparser::ast::SequenceOptions) -> Option<&Ident> {
+    match marked(o, OWNER_MARKER)? {
+        [Expr::Identifier(role)] => Some(role),
+        _ => None,
+    }
+}
+
+/// The values after `marker` in an option we carry as `Cache(Tuple([marker, ...]))`.
+fn marked<'a>(o: &'a sqlparser::ast::SequenceOptions, marker: &str) -> Option<&'a [Expr]> {
     match o {
         sqlparser::ast::SequenceOptions::Cache(Expr::Tuple(parts)) => match parts.as_slice() {
-            [Expr::Identifier(m), Expr::Identifier(role)] if m.value == OWNER_MARKER => Some(role),
+            [Expr::Identifier(m), rest @ ..] if m.value == marker => Some(rest),
             _ => None,
         },
         _ => None,
@@ -294,12 +302,9 @@ fn alter_sequence(p: &mut Parser) -> Result<Statement, ParserError> {
 /// The RESTART of an ALTER SEQUENCE option (see [`RESTART_MARKER`]): `Some(None)` for a
 /// bare RESTART, `Some(Some(n))` for RESTART WITH n.
 pub fn as_restart(o: &sqlparser::ast::SequenceOptions) -> Option<Option<&Expr>> {
-    match o {
-        sqlparser::ast::SequenceOptions::Cache(Expr::Tuple(parts)) => match parts.as_slice() {
-            [Expr::Identifier(i)] if i.value == RESTART_MARKER => Some(None),
-            [Expr::Identifier(i), n] if i.value == RESTART_MARKER => Some(Some(n)),
-            _ => None,
-        },
+    match marked(o, RESTART_MARKER)? {
+        [] => Some(None),
+        [n] => Some(Some(n)),
         _ => None,
     }
 }

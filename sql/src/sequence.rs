@@ -638,13 +638,7 @@ pub fn alter_sequence(
     let mut rest = Vec::new();
     for o in options {
         if let Some(role) = crate::parse::as_owner(o) {
-            // Every relation is owned by postgres here (see `alter::owner_to`).
-            if ident_name(role) != "postgres" {
-                return Err(SqlError::unsupported(format!(
-                    "OWNER TO {role}: relations are all owned by postgres (ownership is not \
-                     modeled)"
-                )));
-            }
+            crate::alter::check_owner(role)?;
             continue;
         }
         match (crate::parse::as_restart(o), o) {
