@@ -7,6 +7,7 @@
 //!   Describe S               -> ParameterDescription, RowDescription | NoData
 //!   Describe P               -> RowDescription (in the portal's formats) | NoData
 //!   Execute(portal, max)     -> DataRow* then CommandComplete, or PortalSuspended
+//!                               (max 0: streamed while it runs)
 //! ```
 //!
 //! The engine binds the typed values itself ([`SqlSession::execute_params`]); a session
@@ -17,8 +18,13 @@
 //! `VALUES`, `WITH`, `TABLE`, `SHOW`) is run once with every parameter NULL of its type
 //! and its columns kept (column types do not depend on values; reads have no side
 //! effects); other statements return no rows and are described as NoData, except
-//! `... RETURNING`, which we refuse (0A000) rather than describe wrongly. A portal runs
-//! at Describe, and its Execute sends the rows kept from that run.
+//! `... RETURNING`, which we refuse (0A000) rather than describe wrongly. A portal is
+//! described without running when the session can (the columns are then kept on its
+//! prepared statement too: libpq describes the portal of every prepared query), so that
+//! an Execute without a row limit runs it and writes its rows as they come (see
+//! `stream`). An Execute with a row limit, or a portal a session could only describe by
+//! running it, collects the rows and sends them a batch per Execute
+//! (PortalSuspended between).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

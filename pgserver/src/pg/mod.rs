@@ -29,10 +29,11 @@
 //!   asked of the session, and its loop has no hook for a message-size limit or a
 //!   connection limit. pgwire is built without features (TLS is ours, `tls`, on rustls).
 //! - **A synchronous state machine on a thread per connection.** [`protocol::Connection`]
-//!   handles one message at a time and only appends bytes to an output buffer; `socket`
-//!   runs it on the connection's own thread with blocking socket I/O, because SQL
-//!   execution blocks on the KV layer (the listener is a tokio task; see `socket` for why
-//!   connections are not).
+//!   handles one message at a time and appends bytes to an output buffer; `socket` runs
+//!   it on the connection's own thread with blocking socket I/O, because SQL execution
+//!   blocks on the KV layer (the listener is a tokio task; see `socket` for why
+//!   connections are not). The one exception: a long result is written to the writer
+//!   `socket` lends it while the statement runs (`stream`).
 //! - **Password authentication as PostgreSQL does it** (`auth`): SCRAM-SHA-256 or MD5
 //!   for roles with a password, trust for password-less roles on loopback only, and one
 //!   28P01 for every wrong password; `--auth trust` accepts everyone.

@@ -1,10 +1,11 @@
 //! [`Connection`]: the PostgreSQL protocol of one client as a synchronous state machine.
 //!
-//! The socket shell (`socket`) decodes frames and calls [`Connection::handle`] once per
-//! message; the connection appends its answers to an output buffer the shell writes out.
-//! No I/O, clock or runtime in here, so tests drive it message by message and a simulator
-//! could too. The shell runs `handle` on a blocking thread because the session's SQL
-//! blocks.
+//! The socket shell (`socket`) decodes frames and calls [`Connection::handle_to`] once
+//! per message; the connection appends its answers to an output buffer the shell writes
+//! out. No clock or runtime in here, and no I/O but the writer the shell lends for a long
+//! result (`stream`; tests lend none, or one that records), so tests drive it message by
+//! message and a simulator could too. The shell runs it on the connection's thread
+//! because the session's SQL blocks.
 //!
 //! ```text
 //!            SSLRequest -> 'S' with TLS configured (then the handshake), else 'N';
