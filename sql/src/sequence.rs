@@ -144,16 +144,15 @@ fn decode_value(bytes: &[u8]) -> Result<(i128, bool), SqlError> {
         offset: 0,
         reason,
     };
-    let (value, called) = match bytes.len() {
-        16 => (bytes, true),
-        17 if bytes[16] == 0 => (&bytes[..16], false),
-        17 => return Err(corrupt(format!("flag byte {}", bytes[16]))),
-        n => return Err(corrupt(format!("{n} bytes, expected 16 or 17"))),
+    let bad_length = || corrupt(format!("{} bytes, expected 16 or 17", bytes.len()));
+    let (value, flag) = bytes.split_first_chunk::<16>().ok_or_else(bad_length)?;
+    let called = match flag {
+        [] => true,
+        [0] => false,
+        [f] => return Err(corrupt(format!("flag byte {f}"))),
+        _ => return Err(bad_length()),
     };
-    let value: [u8; 16] = value
-        .try_into()
-        .map_err(|_| corrupt("short value".into()))?;
-    Ok((i128::from_le_bytes(value), called))
+    Ok((i128::from_le_bytes(*value), called))
 }
 
 /// What a sequence read as a relation shows (PostgreSQL's columns).
