@@ -253,6 +253,10 @@ impl KvService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<KvService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
+        let req = match self.handle_now(req) {
+            Ok(answer) => return answer,
+            Err(req) => req,
+        };
         if let (
             Some(b),
             KvRequest::Commit(_) | KvRequest::Get { .. } | KvRequest::GetRange { .. },
@@ -260,21 +264,27 @@ impl Handler<KvRequest, KvResponse> for Arc<KvService> {
         {
             return self.answer_async(b.as_ref(), req).await;
         }
-        // A read at an applied version is a memory or cache lookup: answer it on this worker.
         // Anything that may block (fsync, waiting for a version) runs with `block_in_place`,
         // which moves the runtime's other tasks elsewhere: cheaper than a trip through the
-        // blocking pool, far dearer than the lookup itself.
+        // blocking pool, far dearer than a lookup.
+        tokio::task::block_in_place(|| self.answer(req))
+    }
+
+    /// A read at an applied version, and a read version that needs no empty commit first,
+    /// are memory or cache lookups: answered where the request arrived.
+    fn handle_now(&self, req: KvRequest) -> Result<KvResponse, KvRequest> {
         let quick = match &req {
             KvRequest::Get { version, .. } | KvRequest::GetRange { version, .. } => {
                 self.backend.readable_now(*version)
             }
-            KvRequest::GetLatest { .. } => self.backend.readable_now(0),
+            KvRequest::GetLatest { .. } | KvRequest::ReadVersion => self.backend.readable_now(0),
             _ => false,
         };
         if quick {
-            return self.answer(req);
+            Ok(self.answer(req))
+        } else {
+            Err(req)
         }
-        tokio::task::block_in_place(|| self.answer(req))
     }
 }
 

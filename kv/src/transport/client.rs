@@ -1,7 +1,8 @@
-//! The TCP client: a [`Transport`] that keeps one multiplexed connection to a server.
+//! The TCP client: a [`Transport`] that keeps multiplexed connections to a server.
 //!
-//! Design choice: one connection per client (clone the [`TcpTransport`] to share it), opened
-//! on first need and replaced after it dies; many calls run on it concurrently (see [`super::
+//! Design choice: one connection per client by default, or a few
+//! ([`ClientConfig::connections`]; clone the [`TcpTransport`] to share them), each opened on
+//! first need and replaced after it dies; many calls run on each concurrently (see [`super::
 //! mux`]). There is no automatic retry here: whether a failed call may be repeated depends on
 //! the request (see [`TransportError::is_unknown_result`]), which only the caller knows. A
 //! call after a failure simply opens a new connection, so the caller's retry loop (with its
@@ -13,7 +14,7 @@
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -33,6 +34,11 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Largest frame `len` sent or accepted; should match the server's limit.
     pub max_frame_len: u32,
+    /// Connections to keep to the server (at least one); calls are spread over them by
+    /// request id. More than one lets the server, and this client's runtime, work on one
+    /// client's calls on several cores at once, since each connection's reading and answering
+    /// is one task at either end.
+    pub connections: usize,
 }
 
 impl Default for ClientConfig {
@@ -41,6 +47,7 @@ impl Default for ClientConfig {
             call_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            connections: 1,
         }
     }
 }
@@ -65,8 +72,23 @@ struct Client<Resp> {
     addr: SocketAddr,
     config: ClientConfig,
     next_id: AtomicU64,
-    /// The current connection; the async lock makes concurrent callers share one reconnect.
-    conn: Mutex<Option<Arc<Conn<Resp>>>>,
+    lanes: Vec<Lane<Resp>>,
+}
+
+/// One of the client's connections.
+struct Lane<Resp> {
+    /// The connection calls use; read on every call without waiting.
+    current: StdMutex<Option<Arc<Conn<Resp>>>>,
+    /// Held while (re)connecting, so concurrent callers share one reconnect.
+    opening: Mutex<()>,
+}
+
+impl<Resp> Lane<Resp> {
+    /// The lane's connection if it is up.
+    fn live(&self) -> Option<Arc<Conn<Resp>>> {
+        let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        current.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
 }
 
 impl<Req, Resp> TcpTransport<Req, Resp>
@@ -84,7 +106,9 @@ where
     pub async fn connect_with(addr: SocketAddr, config: ClientConfig) -> Result<Self> {
         let transport = Self::lazy(addr, config);
         let deadline = Instant::now() + config.connect_timeout;
-        transport.inner.connection(deadline).await?;
+        for lane in &transport.inner.lanes {
+            transport.inner.connection(lane, deadline).await?;
+        }
         Ok(transport)
     }
 
@@ -95,7 +119,12 @@ where
                 addr,
                 config,
                 next_id: AtomicU64::new(1),
-                conn: Mutex::new(None),
+                lanes: (0..config.connections.max(1))
+                    .map(|_| Lane {
+                        current: StdMutex::new(None),
+                        opening: Mutex::new(()),
+                    })
+                    .collect(),
             }),
             _req: PhantomData,
         }
@@ -115,7 +144,11 @@ where
             &req,
             self.inner.config.max_frame_len,
         )?;
-        let conn = self.inner.connection(deadline).await?;
+        let lane = &self.inner.lanes[(id % self.inner.lanes.len() as u64) as usize];
+        let conn = match lane.live() {
+            Some(conn) => conn,
+            None => self.inner.connection(lane, deadline).await?,
+        };
         match timeout_at(deadline, conn.call(id, frame)).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::Timeout {
@@ -127,19 +160,18 @@ where
 
 impl<Resp: DeserializeOwned + Send + 'static> Client<Resp> {
     /// The live connection, opening a new one if there is none or the last one died.
-    async fn connection(&self, deadline: Instant) -> Result<Arc<Conn<Resp>>> {
+    async fn connection(&self, lane: &Lane<Resp>, deadline: Instant) -> Result<Arc<Conn<Resp>>> {
         let opened = timeout_at(deadline, async {
-            let mut slot = self.conn.lock().await;
-            if let Some(conn) = slot.as_ref().filter(|c| !c.is_closed()) {
-                return Ok(Arc::clone(conn));
+            let _opening = lane.opening.lock().await;
+            if let Some(conn) = lane.live() {
+                return Ok(conn);
             }
-            *slot = None;
             let open = Conn::open(self.addr, self.config.max_frame_len);
             let conn = tokio::time::timeout(self.config.connect_timeout, open)
                 .await
                 .map_err(|_| TransportError::Timeout { sent: false })??;
             let conn = Arc::new(conn);
-            *slot = Some(Arc::clone(&conn));
+            *lane.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&conn));
             Ok(conn)
         });
         opened

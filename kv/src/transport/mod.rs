@@ -26,7 +26,9 @@
 //!   error saying whether the request may have been delivered.
 //! - Handlers run in their own tokio tasks, so a slow handler never holds up other calls on
 //!   the same connection and a panicking handler becomes a [`TransportError::Remote`] answer
-//!   instead of taking the connection (or the server) down.
+//!   instead of taking the connection (or the server) down. The exception is a request the
+//!   handler answers at once ([`Handler::handle_now`]): the TCP server answers it on the
+//!   connection's own task, with its panics caught the same way.
 
 mod client;
 mod error;
@@ -52,6 +54,23 @@ pub use wire::{FrameLimits, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION};
 #[async_trait::async_trait]
 pub trait Handler<Req, Resp>: Send + Sync + 'static {
     async fn handle(&self, req: Req) -> Resp;
+
+    /// The answer to `req` if it can be given at once, without waiting for anything (a read
+    /// of data already in memory, say); otherwise `req` back, to go to [`Handler::handle`].
+    /// The TCP server calls this on its connection task, so a quick request costs no task
+    /// spawn; it must not block. A panic here is caught and answered like one in `handle`.
+    fn handle_now(&self, req: Req) -> std::result::Result<Resp, Req> {
+        Err(req)
+    }
+}
+
+/// Aborts a task when dropped: a connection's writer task ends with its connection.
+pub(crate) struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The client side of an RPC service.

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::de::DeserializeOwned;
@@ -29,7 +30,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::wire::{decode_payload, offer_hello, read_frame, FrameKind};
-use super::{Result, TransportError};
+use super::{AbortOnDrop, Result, TransportError};
 
 /// Requests queued for the writer before callers wait for room.
 const OUTBOUND_QUEUE: usize = 1024;
@@ -75,7 +76,7 @@ impl<Resp: DeserializeOwned + Send + 'static> Conn<Resp> {
 
 impl<Resp> Conn<Resp> {
     pub(crate) fn is_closed(&self) -> bool {
-        self.table.lock().closed.is_some()
+        self.table.dead.load(Ordering::Acquire)
     }
 
     /// Sends request `id` (already encoded as `frame`) and waits for its answer. If this future
@@ -132,6 +133,8 @@ struct State<Resp> {
 /// The pending-call table shared by callers and the connection task.
 struct Table<Resp> {
     state: Mutex<State<Resp>>,
+    /// Set once `state.closed` is: lets callers check for a dead connection without the lock.
+    dead: AtomicBool,
 }
 
 impl<Resp> Table<Resp> {
@@ -141,6 +144,7 @@ impl<Resp> Table<Resp> {
                 closed: None,
                 pending: HashMap::new(),
             }),
+            dead: AtomicBool::new(false),
         }
     }
 
@@ -188,6 +192,7 @@ impl<Resp> Table<Resp> {
         let drained: Vec<Pending<Resp>> = {
             let mut state = self.lock();
             state.closed = Some(reason.to_string());
+            self.dead.store(true, Ordering::Release);
             state.pending.drain().map(|(_, p)| p).collect()
         };
         for p in drained {
@@ -202,7 +207,7 @@ impl<Resp> Table<Resp> {
 }
 
 /// The connection task: runs reader and writer until either stops, then fails what is left.
-async fn drive<Resp: DeserializeOwned>(
+async fn drive<Resp: DeserializeOwned + Send + 'static>(
     rd: OwnedReadHalf,
     wr: OwnedWriteHalf,
     table: Arc<Table<Resp>>,
@@ -210,9 +215,14 @@ async fn drive<Resp: DeserializeOwned>(
     max_frame_len: u32,
     addr: SocketAddr,
 ) {
+    // The writer is its own task, so requests go out from one worker while the other is
+    // handing answers to their callers.
+    let mut writer = AbortOnDrop(tokio::spawn(write_requests(wr, Arc::clone(&table), out_rx)));
     let reason = tokio::select! {
         e = read_responses(rd, &table, max_frame_len) => e,
-        e = write_requests(wr, &table, out_rx) => e,
+        e = &mut writer.0 => e.unwrap_or_else(|e| {
+            TransportError::ConnectionClosed(format!("connection writer failed: {e}"))
+        }),
     };
     match &reason {
         TransportError::Decode(_)
@@ -260,9 +270,9 @@ async fn read_responses<Resp: DeserializeOwned>(
 }
 
 /// Writes queued requests, flushing whenever the queue runs dry; returns why it stopped.
-async fn write_requests<Resp>(
+async fn write_requests<Resp: Send + 'static>(
     wr: OwnedWriteHalf,
-    table: &Table<Resp>,
+    table: Arc<Table<Resp>>,
     mut rx: mpsc::Receiver<(u64, Vec<u8>)>,
 ) -> TransportError {
     let mut wr = BufWriter::new(wr);

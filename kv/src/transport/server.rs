@@ -2,11 +2,13 @@
 //!
 //! Structure: one accept task owns the listener and a `JoinSet` of connection tasks, so
 //! shutting down (or dropping the [`ServerHandle`]) aborts every connection and, through each
-//! connection's own `JoinSet`, every handler still running. A connection task drives three
-//! things at once with `select!`: a reader future (frames in, validated and decoded), the
-//! handler tasks, and a writer future (answers out, in completion order — that is why responses
-//! carry the request id). The reader and writer are single long-lived futures rather than
-//! per-iteration calls, because reading a frame is not cancel-safe.
+//! connection's own `JoinSet`, every handler still running. A connection task drives, with
+//! `select!`, a reader future (frames in, validated and decoded) and the handler tasks; a
+//! writer task sends answers out in completion order (that is why responses carry the request
+//! id), on another worker while the reader goes on. The reader is a single long-lived future
+//! rather than per-iteration calls, because reading a frame is not cancel-safe. A request the
+//! handler can answer at once ([`Handler::handle_now`]: a read of data in memory) is answered
+//! by the reader itself and goes straight to the writer, with no task spawned for it.
 //!
 //! Invariants:
 //! - A frame that is oversized, truncated, of an unknown or client-illegal kind, or whose
@@ -36,7 +38,7 @@ use super::wire::{
     accept_hello, decode_payload, encode_error_frame, encode_frame, read_frame, FrameKind,
     FrameLimits,
 };
-use super::{Handler, Result, TransportError};
+use super::{AbortOnDrop, Handler, Result, TransportError};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -175,9 +177,21 @@ where
     let permits = Arc::new(Semaphore::new(limits.max_in_flight));
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound<Req>>(INBOUND_QUEUE);
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Outbound>();
-    let reader = read_requests(rd, limits.max_frame_len, permits, in_tx);
-    let writer = write_answers(wr, out_rx);
-    tokio::pin!(reader, writer);
+    let reader = read_requests(
+        rd,
+        limits.max_frame_len,
+        permits,
+        in_tx,
+        Quick {
+            handler: Arc::clone(&handler),
+            out: out_tx.clone(),
+            peer,
+        },
+    );
+    // The writer is its own task, so answers go out from the other worker while this one
+    // is still reading and answering the rest of a batch of requests.
+    let mut writer = AbortOnDrop(tokio::spawn(write_answers(wr, out_rx)));
+    tokio::pin!(reader);
     let mut handlers = JoinSet::new();
     let mut running: HashMap<task::Id, (u64, OwnedSemaphorePermit)> = HashMap::new();
     let mut ids_in_flight = HashSet::new();
@@ -204,7 +218,7 @@ where
             Some(joined) = handlers.join_next_with_id() => {
                 let (task_id, outcome) = match joined {
                     Ok((task_id, resp)) => (task_id, Ok(resp)),
-                    Err(e) => (e.id(), Err(e)),
+                    Err(e) => (e.id(), Err(task_failure(e))),
                 };
                 let Some((id, permit)) = running.remove(&task_id) else { continue };
                 ids_in_flight.remove(&id);
@@ -213,24 +227,34 @@ where
                     break;
                 }
             }
-            r = &mut writer => return r,
+            r = &mut writer.0 => return r.unwrap_or_else(|e| Err(writer_failure(e))),
         }
     }
     drop(out_tx);
-    writer.await
+    (&mut writer.0)
+        .await
+        .unwrap_or_else(|e| Err(writer_failure(e)))
+}
+
+fn writer_failure(e: JoinError) -> TransportError {
+    TransportError::Protocol(format!("connection writer failed: {}", task_failure(e)))
 }
 
 /// Reads, validates and decodes requests until the client ends its stream (`Ok`) or breaks
 /// the protocol (`Err`).
-async fn read_requests<Req: DeserializeOwned>(
+async fn read_requests<Req, Resp>(
     rd: OwnedReadHalf,
     max_frame_len: u32,
     permits: Arc<Semaphore>,
     tx: mpsc::Sender<Inbound<Req>>,
-) -> Result<()> {
+    quick: Quick<Req, Resp>,
+) -> Result<()>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + Send + 'static,
+{
     let mut rd = BufReader::new(rd);
     loop {
-        // The semaphore is never closed; an error would only mean the connection is going away.
         let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
             return Ok(());
         };
@@ -244,14 +268,47 @@ async fn read_requests<Req: DeserializeOwned>(
             )));
         }
         let req = decode_payload::<Req>(&frame.payload)?;
+        let Some((req, permit)) = quick.try_answer(frame.id, req, permit, max_frame_len) else {
+            continue;
+        };
         if tx.send((frame.id, req, permit)).await.is_err() {
             return Ok(());
         }
     }
 }
 
-/// Writes answers as they come, flushing whenever the queue runs dry; ends the stream once
-/// every answer is written.
+/// What the reader needs to answer a quick request itself ([`Handler::handle_now`]).
+struct Quick<Req, Resp> {
+    handler: Arc<dyn Handler<Req, Resp>>,
+    out: mpsc::UnboundedSender<Outbound>,
+    peer: SocketAddr,
+}
+
+impl<Req: Send + 'static, Resp: Serialize + Send + 'static> Quick<Req, Resp> {
+    /// Answers `req` now if its handler can; otherwise hands it (and its permit) back. The
+    /// permit travels with the answer, so the in-flight bound still covers unwritten answers.
+    fn try_answer(
+        &self,
+        id: u64,
+        req: Req,
+        permit: OwnedSemaphorePermit,
+        max_frame_len: u32,
+    ) -> Option<(Req, OwnedSemaphorePermit)> {
+        let handler = &self.handler;
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.handle_now(req)
+        })) {
+            Ok(Err(req)) => return Some((req, permit)),
+            Ok(Ok(resp)) => Ok(resp),
+            Err(panic) => Err(format!("handler panicked: {}", panic_text(panic))),
+        };
+        let frame = answer_frame(id, outcome, max_frame_len, self.peer);
+        // The writer is gone only when the connection is closing; the answer has nowhere to go.
+        let _ = self.out.send((frame, permit));
+        None
+    }
+}
+
 async fn write_answers(
     wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
@@ -279,7 +336,7 @@ async fn write_answers(
 /// panicked or the response cannot be sent (unencodable or over the limit).
 fn answer_frame<Resp: Serialize>(
     id: u64,
-    outcome: std::result::Result<Resp, JoinError>,
+    outcome: std::result::Result<Resp, String>,
     max_frame_len: u32,
     peer: SocketAddr,
 ) -> Vec<u8> {
@@ -288,9 +345,17 @@ fn answer_frame<Resp: Serialize>(
             Ok(frame) => return frame,
             Err(e) => format!("response not sent: {e}"),
         },
-        Err(e) if e.is_panic() => format!("handler panicked: {}", panic_text(e.into_panic())),
-        Err(_) => "handler was cancelled".to_string(),
+        Err(failure) => failure,
     };
     warn!(%peer, id, error = %text, "request failed");
     encode_error_frame(id, &text, max_frame_len)
+}
+
+/// Why a handler task did not return an answer, as the error text the client receives.
+fn task_failure(e: JoinError) -> String {
+    if e.is_panic() {
+        format!("handler panicked: {}", panic_text(e.into_panic()))
+    } else {
+        "handler was cancelled".to_string()
+    }
 }

@@ -151,6 +151,10 @@ impl Coordinator {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<Coordinator> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
+        let req = match self.handle_now(req) {
+            Ok(answer) => return answer,
+            Err(req) => req,
+        };
         if let KvRequest::Pull { from, .. } = &req {
             // Long poll without holding a worker thread: wait for a commit at or past `from`.
             let mut rx = self.pipeline.subscribe();
@@ -161,6 +165,17 @@ impl Handler<KvRequest, KvResponse> for Arc<Coordinator> {
             self.answer(req)
                 .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))
         })
+    }
+
+    /// A read version that needs no empty commit first is an atomic load: answered where the
+    /// request arrived instead of as blocking work.
+    fn handle_now(&self, req: KvRequest) -> Result<KvResponse, KvRequest> {
+        match req {
+            KvRequest::ReadVersion if !self.pipeline.read_version_is_stale() => Ok(self
+                .answer(req)
+                .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))),
+            req => Err(req),
+        }
     }
 }
 

@@ -337,22 +337,28 @@ impl ReadService {
 #[async_trait::async_trait]
 impl Handler<KvRequest, KvResponse> for Arc<ReadService> {
     async fn handle(&self, req: KvRequest) -> KvResponse {
-        // Reads at an applied version do not wait: answer them on this worker (see KvService).
-        let quick = match &req {
-            KvRequest::Get { version, .. } | KvRequest::GetRange { version, .. } => {
-                *version <= self.server.applied_version()
-            }
-            _ => false,
+        let req = match self.handle_now(req) {
+            Ok(answer) => return answer,
+            Err(req) => req,
         };
-        if quick {
-            return self
-                .answer(req)
-                .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)));
-        }
         tokio::task::block_in_place(|| {
             self.answer(req)
                 .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e)))
         })
+    }
+
+    /// Reads at an applied version do not wait: answered where they arrived (see KvService).
+    fn handle_now(&self, req: KvRequest) -> Result<KvResponse, KvRequest> {
+        match &req {
+            KvRequest::Get { version, .. } | KvRequest::GetRange { version, .. }
+                if *version <= self.server.applied_version() =>
+            {
+                Ok(self
+                    .answer(req)
+                    .unwrap_or_else(|e| KvResponse::Error(WireError::from(&e))))
+            }
+            _ => Err(req),
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct RemoteBackend {
     coordinator: Conn,
     map: RwLock<ShardMap>,
     storage: Mutex<HashMap<SocketAddr, Conn>>,
+    /// How connections to the coordinator and the storage servers are made.
+    config: ClientConfig,
 }
 
 impl RemoteBackend {
@@ -53,12 +55,15 @@ impl RemoteBackend {
             .enable_all()
             .build()
             .map_err(|e| TxnError::Unavailable(format!("cannot start the client runtime: {e}")))?;
-        let coordinator = rt.block_on(connect(addr))?;
+        // One connection per server: a current-thread runtime works on one thing at a time.
+        let config = ClientConfig::default();
+        let coordinator = rt.block_on(connect(addr, config))?;
         let backend = RemoteBackend {
             rt: Some(rt),
             coordinator,
             map: RwLock::new(ShardMap::default()),
             storage: Mutex::new(HashMap::new()),
+            config,
         };
         backend.refresh_map()?;
         Ok(backend)
@@ -67,11 +72,19 @@ impl RemoteBackend {
     /// Connect from inside a tokio runtime, for the async API: use it with
     /// [`crate::Database::from_backends`] (its synchronous calls fail with an error).
     pub async fn connect_async(addr: SocketAddr) -> Result<RemoteBackend, TxnError> {
+        // A connection per core (up to 4) to each server: each connection's reading and
+        // answering is one task at either end, so one connection keeps one core busy.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let config = ClientConfig {
+            connections: cores.clamp(1, 4),
+            ..ClientConfig::default()
+        };
         let backend = RemoteBackend {
             rt: None,
-            coordinator: connect(addr).await?,
+            coordinator: connect(addr, config).await?,
             map: RwLock::new(ShardMap::default()),
             storage: Mutex::new(HashMap::new()),
+            config,
         };
         backend.refresh_map_io().await?;
         Ok(backend)
@@ -155,7 +168,7 @@ impl RemoteBackend {
                 .lock()
                 .expect("connection table poisoned")
                 .entry(a)
-                .or_insert_with(|| TcpTransport::lazy(a, ClientConfig::default()))
+                .or_insert_with(|| TcpTransport::lazy(a, self.config))
                 .clone(),
         }
     }
@@ -278,8 +291,8 @@ impl RemoteBackend {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<Conn, TxnError> {
-    TcpTransport::connect_with(addr, ClientConfig::default())
+async fn connect(addr: SocketAddr, config: ClientConfig) -> Result<Conn, TxnError> {
+    TcpTransport::connect_with(addr, config)
         .await
         .map_err(|e| TxnError::Unavailable(format!("cannot connect to {addr}: {e}")))
 }

@@ -33,6 +33,10 @@ pub(super) enum Req {
     /// Never answer.
     Hang,
     Panic,
+    /// Answered at once, on the connection task (`handle_now`), with `Echo`.
+    Quick(u64),
+    /// Panics in `handle_now`.
+    PanicNow,
     /// Answer with this many bytes.
     Big(u32),
 }
@@ -91,6 +95,17 @@ impl Handler<Req, Resp> for Toy {
             }
             Req::Panic => panic!("toy handler asked to panic"),
             Req::Big(n) => Resp::Bytes(vec![7; n as usize]),
+            // Only transports without a quick path get here.
+            Req::Quick(x) => Resp::Echo(x),
+            Req::PanicNow => panic!("toy handler asked to panic now"),
+        }
+    }
+
+    fn handle_now(&self, req: Req) -> Result<Resp, Req> {
+        match req {
+            Req::Quick(x) => Ok(Resp::Echo(x)),
+            Req::PanicNow => panic!("toy handler asked to panic now"),
+            other => Err(other),
         }
     }
 }

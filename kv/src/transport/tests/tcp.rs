@@ -72,6 +72,77 @@ async fn handler_panic_is_a_remote_error_and_the_connection_survives() {
     server.shutdown().await;
 }
 
+/// A request the handler answers at once is answered on the connection task, while a slow
+/// one on the same connection is still waiting.
+#[tokio::test]
+async fn a_quick_answer_does_not_wait_for_a_slow_call_on_the_same_connection() {
+    let server = start(Toy::new(), FrameLimits::default()).await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.call(Req::Wait(4)).await }
+    });
+    for x in 0..100 {
+        assert_eq!(client.call(Req::Quick(x)).await.unwrap(), Resp::Echo(x));
+    }
+    assert!(!slow.is_finished());
+    assert_eq!(client.call(Req::Release(4)).await.unwrap(), Resp::Done(4));
+    assert_eq!(slow.await.unwrap().unwrap(), Resp::Done(4));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panic_answering_at_once_is_a_remote_error_and_the_connection_survives() {
+    let server = start(Toy::new(), FrameLimits::default()).await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let err = client.call(Req::PanicNow).await.unwrap_err();
+    assert!(
+        matches!(&err, TransportError::Remote(m) if m.contains("handler panicked: toy handler asked to panic now")),
+        "{err}"
+    );
+    assert_eq!(client.call(Req::Quick(2)).await.unwrap(), Resp::Echo(2));
+    assert_eq!(client.call(Req::Echo(3)).await.unwrap(), Resp::Echo(3));
+    server.shutdown().await;
+}
+
+/// A client with several connections spreads its calls over them; every answer still
+/// reaches its own caller, quick and slow alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_spread_over_several_connections_are_matched() {
+    let server = start(Toy::new(), FrameLimits::default()).await;
+    let config = ClientConfig {
+        connections: 3,
+        ..ClientConfig::default()
+    };
+    let client = Client::connect_with(server.local_addr(), config)
+        .await
+        .unwrap();
+    let mut rng = Rng::from_time();
+    let mut tasks = Vec::new();
+    for id in 0..600u64 {
+        let client = client.clone();
+        let req = match id % 3 {
+            0 => Req::Quick(id),
+            1 => Req::Echo(id),
+            _ => Req::Sleep {
+                id,
+                micros: rng.next() % 5_000,
+            },
+        };
+        tasks.push(tokio::spawn(async move { (id, client.call(req).await) }));
+    }
+    for t in tasks {
+        let (id, resp) = t.await.unwrap();
+        let want = if id % 3 == 2 {
+            Resp::Done(id)
+        } else {
+            Resp::Echo(id)
+        };
+        assert_eq!(resp.unwrap(), want);
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_call_times_out_and_the_connection_keeps_working() {
     let toy = Toy::new();
@@ -125,29 +196,47 @@ async fn server_shutdown_fails_pending_calls_with_a_retryable_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_reconnects_after_the_server_restarts_on_the_same_port() {
+    reconnects_after_restart(1).await;
+}
+
+/// Every one of a client's connections dies with the server; each is replaced on its next use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_several_connections_reconnects_each_after_a_restart() {
+    reconnects_after_restart(3).await;
+}
+
+async fn reconnects_after_restart(connections: usize) {
     let server = start(Toy::new(), FrameLimits::default()).await;
     let addr = server.local_addr();
-    let client = Client::connect(addr).await.unwrap();
-    assert_eq!(client.call(Req::Echo(1)).await.unwrap(), Resp::Echo(1));
+    let config = ClientConfig {
+        connections,
+        ..ClientConfig::default()
+    };
+    let client = Client::connect_with(addr, config).await.unwrap();
+    for x in 0..connections as u64 {
+        assert_eq!(client.call(Req::Echo(x)).await.unwrap(), Resp::Echo(x));
+    }
     server.shutdown().await;
 
     let listener = TcpListener::bind(addr).await.unwrap();
     let server = serve(listener, Toy::new(), FrameLimits::default())
         .await
         .unwrap();
-    // The first call may still meet the old, dead connection; every failure must be
-    // retryable, and a bounded number of retries must get through.
-    let mut answer = None;
-    for _ in 0..5 {
-        match client.call(Req::Echo(2)).await {
-            Ok(resp) => {
-                answer = Some(resp);
-                break;
+    // A call may still meet an old, dead connection; every failure must be retryable, and
+    // a bounded number of retries must get each call through.
+    for x in 0..3 * connections as u64 {
+        let mut answer = None;
+        for _ in 0..5 {
+            match client.call(Req::Echo(x)).await {
+                Ok(resp) => {
+                    answer = Some(resp);
+                    break;
+                }
+                Err(e) => assert!(e.is_retryable(), "{e}"),
             }
-            Err(e) => assert!(e.is_retryable(), "{e}"),
         }
+        assert_eq!(answer, Some(Resp::Echo(x)));
     }
-    assert_eq!(answer, Some(Resp::Echo(2)));
     server.shutdown().await;
 }
 
