@@ -21,6 +21,22 @@ fn kill(child: &mut Child) {
     child.wait().unwrap();
 }
 
+/// The cluster's processes, killed however the test ends: a failed assertion must not leave
+/// them running (holding the test's output pipe open, they hang whatever reads it).
+struct Processes {
+    coord: Child,
+    storage: Vec<Child>,
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in std::iter::once(&mut self.coord).chain(self.storage.iter_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn account(i: u32) -> Vec<u8> {
     format!("acct/{i:05}").into_bytes()
 }
@@ -62,7 +78,7 @@ fn bank_across_four_processes_survives_sigkill_of_storage_and_coordinator() {
     let coord_addr = format!("127.0.0.1:{port}");
     let coord_dir = dir.path().join("coord");
     let coord_args = ["--roles", "coordinator", "--addr", coord_addr.as_str()];
-    let (mut coord, _) = start(&coord_dir, &coord_args);
+    let (coord, _) = start(&coord_dir, &coord_args);
     let storage_args = [
         "--roles",
         "storage",
@@ -71,9 +87,10 @@ fn bank_across_four_processes_survives_sigkill_of_storage_and_coordinator() {
         "--join",
         coord_addr.as_str(),
     ];
-    let mut storage: Vec<Child> = (0..3)
+    let storage: Vec<Child> = (0..3)
         .map(|i| start(&dir.path().join(format!("s{i}")), &storage_args).0)
         .collect();
+    let mut procs = Processes { coord, storage };
 
     let remote = Arc::new(RemoteBackend::connect(coord_addr.parse().unwrap()).unwrap());
     let db = Database::from_backend(remote.clone());
@@ -143,15 +160,15 @@ fn bank_across_four_processes_survives_sigkill_of_storage_and_coordinator() {
     }
 
     // SIGKILL a storage server mid-run and restart it on the same data.
-    kill(&mut storage[1]);
+    kill(&mut procs.storage[1]);
     std::thread::sleep(Duration::from_millis(500));
-    storage[1] = start(&dir.path().join("s1"), &storage_args).0;
+    procs.storage[1] = start(&dir.path().join("s1"), &storage_args).0;
     std::thread::sleep(Duration::from_secs(2));
 
     // SIGKILL the coordinator mid-run and restart it on the same port and data.
-    kill(&mut coord);
+    kill(&mut procs.coord);
     std::thread::sleep(Duration::from_millis(500));
-    coord = start(&coord_dir, &coord_args).0;
+    procs.coord = start(&coord_dir, &coord_args).0;
     std::thread::sleep(Duration::from_secs(3));
 
     stop.store(true, Ordering::Relaxed);
@@ -180,8 +197,4 @@ fn bank_across_four_processes_survives_sigkill_of_storage_and_coordinator() {
     }
     let status = remote.status().unwrap();
     assert_eq!(status.matches(" alive").count(), 3, "{status}");
-    kill(&mut coord);
-    for s in &mut storage {
-        kill(s);
-    }
 }

@@ -75,7 +75,7 @@ mod tests;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ferrisdb_kv::{Mutation, Version};
@@ -114,8 +114,12 @@ pub struct CommitLog {
     segments: VecDeque<Segment>,
     writer: Option<RecordWriter>,
     last_appended: Option<Version>,
-    /// Every entry at or below this version is durable.
+    /// Every entry at or below this version is durable (by `sync` or recovery; syncs through
+    /// sync points are in `synced`: read both with `durable_now`).
     durable: Option<Version>,
+    /// The newest version a [`SyncPoint`] has made durable (0: none), set from the thread
+    /// that synced.
+    synced: Arc<AtomicU64>,
     /// An append or sync failed: refuse writes until reopened.
     failed: bool,
     /// A sync through a [`SyncPoint`] failed (set from another thread): as `failed`.
@@ -132,6 +136,8 @@ pub struct SyncPoint {
     file: Arc<File>,
     path: PathBuf,
     failed: Arc<AtomicBool>,
+    /// The log's `synced`, raised to `version` once the sync succeeds.
+    synced: Arc<AtomicU64>,
 }
 
 impl SyncPoint {
@@ -140,12 +146,16 @@ impl SyncPoint {
         self.version
     }
 
-    /// fdatasync; a failure poisons the log (its page cache state is unknown).
+    /// fdatasync; a failure poisons the log (its page cache state is unknown). On success
+    /// the log counts the entries through [`Self::version`] as durable: its pulls return
+    /// them.
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| {
             self.failed.store(true, Ordering::Release);
-            ferrisdb_storage::Error::io(&self.path, e).into()
-        })
+            ferrisdb_storage::Error::io(&self.path, e)
+        })?;
+        self.synced.fetch_max(self.version, Ordering::AcqRel);
+        Ok(())
     }
 }
 
@@ -180,6 +190,7 @@ impl CommitLog {
             last_appended: last,
             // Recovered entries are on disk: `open_append` fsynced the newest segment.
             durable: last,
+            synced: Arc::new(AtomicU64::new(0)),
             failed: false,
             sync_failed: Arc::new(AtomicBool::new(false)),
             sync_file: None,
@@ -218,7 +229,7 @@ impl CommitLog {
     /// Make every appended entry durable with one fdatasync (none if nothing is pending).
     pub fn sync(&mut self) -> Result<()> {
         self.check_usable()?;
-        if self.durable == self.last_appended {
+        if self.durable_now() == self.last_appended {
             return Ok(());
         }
         if let Some(w) = self.writer.as_mut() {
@@ -234,8 +245,7 @@ impl CommitLog {
     /// Hand every appended entry to the OS and return the [`SyncPoint`] that makes them
     /// durable (`None` if nothing was appended), so that a thread can fdatasync while this
     /// one appends the next entries. Until a sync point or [`Self::sync`] has synced, the
-    /// entries are not durable; this log's own `durable_version` does not learn of syncs
-    /// done through sync points.
+    /// entries are not durable; once it has, `pull` and `durable_version` count them.
     pub fn flush_for_sync(&mut self) -> Result<Option<SyncPoint>> {
         self.check_usable()?;
         let (Some(version), Some(w), Some(seg)) = (
@@ -262,6 +272,7 @@ impl CommitLog {
             file,
             path: seg.path.clone(),
             failed: self.sync_failed.clone(),
+            synced: self.synced.clone(),
         }))
     }
 
@@ -274,7 +285,7 @@ impl CommitLog {
         from_version: Version,
         max_bytes: usize,
     ) -> Result<Vec<(Version, Vec<Mutation>)>> {
-        let Some(durable) = self.durable else {
+        let Some(durable) = self.durable_now() else {
             return Ok(Vec::new());
         };
         let budget = u64::try_from(max_bytes).unwrap_or(u64::MAX);
@@ -320,7 +331,7 @@ impl CommitLog {
             let next_durable = next
                 .index
                 .first()
-                .is_some_and(|(first, _)| self.durable.is_some_and(|d| *first <= d));
+                .is_some_and(|(first, _)| self.durable_now().is_some_and(|d| *first <= d));
             if last >= v || !next_durable {
                 break;
             }
@@ -345,9 +356,17 @@ impl CommitLog {
         self.last_appended
     }
 
-    /// The last version made durable by `sync` (or recovered at open).
+    /// The last version made durable by `sync` or a [`SyncPoint`] (or recovered at open).
     pub fn durable_version(&self) -> Option<Version> {
-        self.durable
+        self.durable_now()
+    }
+
+    fn durable_now(&self) -> Option<Version> {
+        let synced = self.synced.load(Ordering::Acquire);
+        match self.durable {
+            Some(d) => Some(d.max(synced)),
+            None => (synced > 0).then_some(synced),
+        }
     }
 
     /// The oldest version still held.

@@ -49,6 +49,8 @@ use crate::sequencer::Sequencer;
 
 mod apply;
 mod sync;
+#[cfg(test)]
+mod tests;
 
 /// Log entries as storage servers pull them.
 pub type LogEntries = Vec<(Version, Vec<Mutation>)>;

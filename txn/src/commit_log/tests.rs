@@ -105,6 +105,31 @@ fn pull_sees_only_synced_entries() {
     assert_eq!(log.durable_version(), Some(2));
 }
 
+/// Entries synced through a sync point, on another thread, are durable to `pull` and
+/// `durable_version` too (they were not: see the pipeline's
+/// `a_pull_behind_the_tail_returns_commits_synced_by_the_sync_thread`).
+#[test]
+fn pull_sees_entries_synced_through_a_sync_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = CommitLog::open_with(dir.path(), small()).unwrap();
+    log.append(1, &muts(1)).unwrap();
+    log.sync().unwrap();
+    log.append(2, &muts(2)).unwrap();
+    log.append(3, &muts(3)).unwrap();
+    let point = log.flush_for_sync().unwrap().expect("entries to sync");
+    assert_eq!(point.version(), 3);
+    log.append(4, &muts(4)).unwrap();
+    assert_eq!(versions(&log.pull(0, usize::MAX).unwrap()), vec![1]);
+    std::thread::spawn(move || point.sync().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(versions(&log.pull(0, usize::MAX).unwrap()), vec![1, 2, 3]);
+    assert_eq!(log.durable_version(), Some(3));
+    log.sync().unwrap();
+    assert_eq!(versions(&log.pull(2, usize::MAX).unwrap()), vec![2, 3, 4]);
+    assert_eq!(log.durable_version(), Some(4));
+}
+
 #[test]
 fn versions_must_strictly_increase() {
     let dir = tempfile::tempdir().unwrap();
