@@ -14,12 +14,12 @@
 //! Modes: `embedded` (the cluster in this process, one thread per client), `async` (the
 //! same cluster, every client a task on a tokio runtime using `Database::transact_async`:
 //! a commit suspends the task rather than parking a thread), `tcp-async` (the same tasks over
-//! loopback, sharing one connection from `RemoteBackend::connect_async`), `tcp` (the same
-//! cluster served on
-//! loopback; every client has its own connection), `cluster` (separate processes started
-//! from this binary: `ferrisdb start --roles coordinator` and `--storage-servers` storage
-//! servers; clients commit through the coordinator and read from the storage servers) and
-//! `cluster-async` (the same processes, the clients tasks sharing one connection per server). Keys are `key/{n:08}` over `--keys`
+//! loopback, sharing the connections of one `RemoteBackend::connect_async`: one per core),
+//! `tcp` (the same cluster served on loopback; every client thread has its own connection),
+//! `cluster` (separate processes started from this binary: `ferrisdb start --roles
+//! coordinator` and `--storage-servers` storage servers; clients commit through the
+//! coordinator and read from the storage servers) and `cluster-async` (the same processes,
+//! the client tasks sharing one `connect_async` backend). Keys are `key/{n:08}` over `--keys`
 //! preloaded keys, values 100 bytes. Prints ops/s, p50 and p99 latency per row, and the
 //! ratios the issue sets targets for.
 
@@ -155,8 +155,8 @@ fn run_in(dir: &std::path::Path, args: BenchArgs) -> Result<(), String> {
                     continue;
                 }
                 if mode == "tcp-async" || mode == "cluster-async" {
-                    // One connection per server for every task of the process, as
-                    // FoundationDB's client has: concurrent requests share its system calls.
+                    // One backend for every task of the process, as FoundationDB's client
+                    // has: concurrent requests share its connections' system calls.
                     let remote = Arc::new(
                         rt.block_on(RemoteBackend::connect_async(target))
                             .map_err(|e| e.to_string())?,

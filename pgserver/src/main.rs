@@ -75,9 +75,9 @@ enum BenchWhat {
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
         /// `embedded` (client threads), `async` (embedded, client tasks on the async API),
-        /// `tcp` (one process, over loopback), `tcp-async` (tasks over loopback, one shared
-        /// connection), `cluster` (separate processes) and `cluster-async` (separate
-        /// processes, tasks sharing one connection per server).
+        /// `tcp` (one process, over loopback), `tcp-async` (tasks over loopback sharing one
+        /// client's connections), `cluster` (separate processes) and `cluster-async`
+        /// (separate processes, tasks sharing one client's connections).
         #[arg(
             long,
             value_delimiter = ',',

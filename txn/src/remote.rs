@@ -1,7 +1,8 @@
 //! The transactional KV API over the network: the service a cluster serves, and
 //! [`RemoteBackend`], the client side, so `Database` works the same embedded or remote.
 //!
-//! One request per backend call, over `ferrisdb_kv::transport` (length-framed postcard
+//! One request per backend call (except read versions on the async API: concurrent ones share
+//! one request, see `read_versions`), over `ferrisdb_kv::transport` (length-framed postcard
 //! messages; see that module for the wire format):
 //!
 //! ```text
@@ -37,6 +38,8 @@ use crate::cluster::{Assignment, Heartbeat, ShardMap};
 use crate::pipeline::LogEntries;
 
 mod backend;
+mod read_versions;
+use backend::Conn;
 pub use backend::RemoteBackend;
 
 /// A request to the KV service.

@@ -1,11 +1,14 @@
 //! The transactional API over TCP: `RemoteBackend` against `KvService` on the embedded cluster
 //! behaves like the embedded backend, conflicts and retries included.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ferrisdb_kv::transport::{serve, FrameLimits};
+use ferrisdb_kv::transport::{serve, FrameLimits, Handler};
+use ferrisdb_txn::client::AsyncTxnBackend;
 use ferrisdb_txn::{
-    Database, EmbeddedCluster, EmbeddedOptions, KvService, RemoteBackend, TxnBackend, TxnError,
+    Database, EmbeddedCluster, EmbeddedOptions, KvRequest, KvResponse, KvService, RemoteBackend,
+    TxnBackend, TxnError,
 };
 
 #[test]
@@ -157,4 +160,110 @@ fn tasks_sharing_one_async_connection_lose_no_update() {
         .block_on(sync_db.transact_async(|tx| Box::pin(async { tx.get(b"n").await })))
         .unwrap_err();
     assert!(e.to_string().contains("connect_async"), "{e}");
+}
+
+/// Counts the read-version requests reaching a service.
+struct CountReadVersions {
+    inner: Arc<KvService>,
+    seen: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Handler<KvRequest, KvResponse> for CountReadVersions {
+    async fn handle(&self, req: KvRequest) -> KvResponse {
+        self.count(&req);
+        self.inner.handle(req).await
+    }
+
+    fn handle_now(&self, req: KvRequest) -> Result<KvResponse, KvRequest> {
+        self.count(&req);
+        self.inner.handle_now(req).map_err(|req| {
+            // `handle` counts it again when it gets there.
+            if matches!(req, KvRequest::ReadVersion) {
+                self.seen.fetch_sub(1, Ordering::Relaxed);
+            }
+            req
+        })
+    }
+}
+
+impl CountReadVersions {
+    fn count(&self, req: &KvRequest) {
+        if matches!(req, KvRequest::ReadVersion) {
+            self.seen.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Tasks asking for a read version at the same time share one request, and a shared read
+/// version still covers every commit acknowledged before its transactions began.
+#[test]
+fn concurrent_read_versions_share_one_request_and_cover_earlier_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Arc::new(EmbeddedCluster::open(dir.path(), EmbeddedOptions::default()).unwrap());
+    let backend: Arc<dyn TxnBackend> = cluster.clone();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let service = CountReadVersions {
+        inner: Arc::new(KvService::new(backend, Arc::new(|| "ok".to_string())).with_async(cluster)),
+        seen: seen.clone(),
+    };
+    // The service blocks in place at times: it needs a multi-threaded runtime of its own.
+    let server_rt = tokio::runtime::Runtime::new().unwrap();
+    let (server, addr) = server_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let h = serve(listener, Arc::new(service), FrameLimits::default())
+            .await
+            .unwrap();
+        (h, addr)
+    });
+    // The client on one thread: the tasks spawned together all run before their batch's
+    // request does, so how many requests they share is determined, not timing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let remote = Arc::new(rt.block_on(RemoteBackend::connect_async(addr)).unwrap());
+    let db = Database::from_backends(remote.clone(), remote.clone());
+    let ask = |n: usize| {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let remote = remote.clone();
+                rt.spawn(async move { AsyncTxnBackend::read_version(&*remote).await })
+            })
+            .collect();
+        rt.block_on(async {
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    };
+    for round in 0..10u64 {
+        let committed = rt.block_on(async {
+            let mut tx = db.begin_async();
+            tx.set(b"round", &round.to_le_bytes()).unwrap();
+            tx.commit().await.unwrap()
+        });
+        let before = seen.load(Ordering::Relaxed);
+        for v in ask(32) {
+            let v = v.unwrap();
+            assert!(
+                v >= committed,
+                "round {round}: read version {v} below the acknowledged commit {committed}"
+            );
+        }
+        assert_eq!(
+            seen.load(Ordering::Relaxed) - before,
+            1,
+            "round {round}: 32 concurrent read versions took more than one request"
+        );
+    }
+    // A batch that fails hands every member the error.
+    server_rt.block_on(server.shutdown());
+    for r in ask(8) {
+        let e = r.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+    }
 }

@@ -11,8 +11,9 @@
 //! Two ways to connect. [`RemoteBackend::connect`] is for threads: the backend runs its own
 //! current-thread runtime and each call drives it with `block_on`. [`RemoteBackend::connect_async`]
 //! is for tasks: the connections live on the caller's tokio runtime, the backend is an
-//! [`AsyncTxnBackend`], and every task of a process shares one connection per server, so
-//! concurrent requests travel together (one write and one read system call for many).
+//! [`AsyncTxnBackend`], and every task of a process shares a few connections per server (one
+//! per core, up to four), so concurrent requests travel together (one write and one read
+//! system call for many) while both cores work on them at each end.
 //! Both run the same async code below; each refuses the other API with a clear error.
 
 use std::collections::HashMap;
@@ -24,11 +25,12 @@ use std::time::Duration;
 use ferrisdb_kv::transport::{ClientConfig, TcpTransport, Transport};
 use ferrisdb_kv::{KeyRange, KvError, Version};
 
+use super::read_versions::ReadVersions;
 use super::{transport_error, unexpected, KvRequest, KvResponse};
 use crate::client::{AsyncTxnBackend, CommitRequest, KeyValue, TxnBackend, TxnError};
 use crate::cluster::ShardMap;
 
-type Conn = TcpTransport<KvRequest, KvResponse>;
+pub(super) type Conn = TcpTransport<KvRequest, KvResponse>;
 
 /// Attempts of one read before its error goes to the transaction.
 const READ_ATTEMPTS: usize = 4;
@@ -43,6 +45,8 @@ pub struct RemoteBackend {
     storage: Mutex<HashMap<SocketAddr, Conn>>,
     /// How connections to the coordinator and the storage servers are made.
     config: ClientConfig,
+    /// Read-version requests of concurrent transactions, sent as one (async API only).
+    read_versions: ReadVersions,
 }
 
 impl RemoteBackend {
@@ -64,6 +68,7 @@ impl RemoteBackend {
             map: RwLock::new(ShardMap::default()),
             storage: Mutex::new(HashMap::new()),
             config,
+            read_versions: ReadVersions::default(),
         };
         backend.refresh_map()?;
         Ok(backend)
@@ -85,6 +90,7 @@ impl RemoteBackend {
             map: RwLock::new(ShardMap::default()),
             storage: Mutex::new(HashMap::new()),
             config,
+            read_versions: ReadVersions::default(),
         };
         backend.refresh_map_io().await?;
         Ok(backend)
@@ -205,6 +211,10 @@ impl RemoteBackend {
     }
 
     async fn read_version_io(&self) -> Result<Version, TxnError> {
+        if self.rt.is_none() {
+            // Tasks on the caller's runtime: batch with the others asking now.
+            return self.read_versions.get(&self.coordinator).await;
+        }
         match self.call(KvRequest::ReadVersion, false).await? {
             KvResponse::Version(v) => Ok(v),
             other => Err(unexpected(&other)),
