@@ -126,7 +126,8 @@ pub fn encode_frame<T: Serialize>(
     msg: &T,
     max_frame_len: u32,
 ) -> Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(64);
+    // Room for a typical KV message (a key and a 100-byte value) without regrowing.
+    let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(&[0u8; 4]);
     buf.extend_from_slice(&id.to_be_bytes());
     buf.push(kind as u8);
@@ -208,36 +209,33 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             "frame length {len} is shorter than the {FRAME_OVERHEAD}-byte header"
         )));
     }
-    // Grows only as bytes arrive: a peer announcing a large frame and sending little costs
-    // little.
-    let mut body = Vec::new();
-    r.take(u64::from(len)).read_to_end(&mut body).await?;
-    if body.len() != len as usize {
+    let mut header = [0u8; FRAME_OVERHEAD];
+    let got = read_full(r, &mut header).await?;
+    if got < header.len() {
         return Err(TransportError::Protocol(format!(
-            "stream ended inside a frame ({} of {len} bytes)",
-            body.len()
+            "stream ended inside a frame ({got} of {len} bytes)"
         )));
     }
-    parse_body(body)
-}
-
-/// Splits a complete frame body (everything after the prefix) into id, kind and payload.
-fn parse_body(mut body: Vec<u8>) -> Result<Option<Frame>> {
-    let id_bytes: [u8; 8] = body
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(short_body)?;
-    let id = u64::from_be_bytes(id_bytes);
-    let kind_byte = *body.get(8).ok_or_else(short_body)?;
-    let kind = FrameKind::from_byte(kind_byte)
-        .ok_or_else(|| TransportError::Protocol(format!("unknown frame kind {kind_byte}")))?;
-    let payload = body.split_off(FRAME_OVERHEAD);
+    let id = u64::from_be_bytes(header[..8].try_into().expect("8 bytes"));
+    let kind = FrameKind::from_byte(header[8])
+        .ok_or_else(|| TransportError::Protocol(format!("unknown frame kind {}", header[8])))?;
+    let payload_len = len as usize - FRAME_OVERHEAD;
+    // Room for the whole payload up front (no regrowth, no copy) when it is small; a large
+    // one grows only as bytes arrive, so a peer announcing a large frame and sending little
+    // costs little.
+    let mut payload = Vec::with_capacity(payload_len.min(PREALLOCATE_MAX));
+    r.take(payload_len as u64).read_to_end(&mut payload).await?;
+    if payload.len() != payload_len {
+        return Err(TransportError::Protocol(format!(
+            "stream ended inside a frame ({} of {len} bytes)",
+            FRAME_OVERHEAD + payload.len()
+        )));
+    }
     Ok(Some(Frame { id, kind, payload }))
 }
 
-fn short_body() -> TransportError {
-    TransportError::Protocol("frame body shorter than its header".into())
-}
+/// The largest payload [`read_frame`] allocates room for before its bytes arrive.
+const PREALLOCATE_MAX: usize = 64 << 10;
 
 /// Reads until `buf` is full or the stream ends; returns how many bytes were read.
 async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<usize> {
