@@ -1,15 +1,31 @@
 //! The transactional API over TCP: `RemoteBackend` against `KvService` on the embedded cluster
 //! behaves like the embedded backend, conflicts and retries included.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ferrisdb_kv::transport::{serve, FrameLimits, Handler};
+use ferrisdb_kv::transport::{serve, FrameLimits, Handler, ServerHandle};
 use ferrisdb_txn::client::AsyncTxnBackend;
 use ferrisdb_txn::{
     Database, EmbeddedCluster, EmbeddedOptions, KvRequest, KvResponse, KvService, RemoteBackend,
     TxnBackend, TxnError,
 };
+
+/// Serves `handler` on 127.0.0.1 (a free port) from `rt`.
+fn serve_on(
+    rt: &tokio::runtime::Runtime,
+    handler: Arc<dyn Handler<KvRequest, KvResponse>>,
+) -> (ServerHandle, SocketAddr) {
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let h = serve(listener, handler, FrameLimits::default())
+            .await
+            .unwrap();
+        (h, addr)
+    })
+}
 
 #[test]
 fn concurrent_read_modify_write_over_tcp_loses_no_update() {
@@ -18,16 +34,7 @@ fn concurrent_read_modify_write_over_tcp_loses_no_update() {
     let backend: Arc<dyn TxnBackend> = cluster.clone();
     let service = Arc::new(KvService::new(backend, Arc::new(|| "ok".to_string())));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (handle, addr) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        (
-            serve(listener, Arc::new(service), FrameLimits::default())
-                .await
-                .unwrap(),
-            addr,
-        )
-    });
+    let (handle, addr) = serve_on(&rt, Arc::new(service));
     let threads: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(move || {
@@ -95,14 +102,7 @@ fn tasks_sharing_one_async_connection_lose_no_update() {
         .enable_all()
         .build()
         .unwrap();
-    let (_handle, addr) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let h = serve(listener, Arc::new(service), FrameLimits::default())
-            .await
-            .unwrap();
-        (h, addr)
-    });
+    let (_handle, addr) = serve_on(&rt, Arc::new(service));
     let remote = Arc::new(rt.block_on(RemoteBackend::connect_async(addr)).unwrap());
     let db = Database::from_backends(remote.clone(), remote.clone());
     const TASKS: u64 = 24;
@@ -209,14 +209,7 @@ fn concurrent_read_versions_share_one_request_and_cover_earlier_commits() {
     };
     // The service blocks in place at times: it needs a multi-threaded runtime of its own.
     let server_rt = tokio::runtime::Runtime::new().unwrap();
-    let (server, addr) = server_rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let h = serve(listener, Arc::new(service), FrameLimits::default())
-            .await
-            .unwrap();
-        (h, addr)
-    });
+    let (server, addr) = serve_on(&server_rt, Arc::new(service));
     // The client on one thread: the tasks spawned together all run before their batch's
     // request does, so how many requests they share is determined, not timing.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -57,18 +57,28 @@ async fn a_later_response_can_overtake_an_earlier_one() {
     server.shutdown().await;
 }
 
+/// In a handler task or answering at once on the connection task (`handle_now`), alike.
 #[tokio::test]
 async fn handler_panic_is_a_remote_error_and_the_connection_survives() {
     let server = start(Toy::new(), FrameLimits::default()).await;
     let client = Client::connect(server.local_addr()).await.unwrap();
-    let err = client.call(Req::Panic).await.unwrap_err();
-    assert!(
-        matches!(&err, TransportError::Remote(m) if m.contains("asked to panic")),
-        "{err}"
-    );
-    assert!(!err.is_retryable());
-    assert!(err.is_unknown_result());
-    assert_eq!(client.call(Req::Echo(1)).await.unwrap(), Resp::Echo(1));
+    for (req, text) in [
+        (Req::Panic, "handler panicked: toy handler asked to panic"),
+        (
+            Req::PanicNow,
+            "handler panicked: toy handler asked to panic now",
+        ),
+    ] {
+        let err = client.call(req).await.unwrap_err();
+        assert!(
+            matches!(&err, TransportError::Remote(m) if m.contains(text)),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+        assert!(err.is_unknown_result());
+        assert_eq!(client.call(Req::Echo(1)).await.unwrap(), Resp::Echo(1));
+        assert_eq!(client.call(Req::Quick(2)).await.unwrap(), Resp::Echo(2));
+    }
     server.shutdown().await;
 }
 
@@ -88,20 +98,6 @@ async fn a_quick_answer_does_not_wait_for_a_slow_call_on_the_same_connection() {
     assert!(!slow.is_finished());
     assert_eq!(client.call(Req::Release(4)).await.unwrap(), Resp::Done(4));
     assert_eq!(slow.await.unwrap().unwrap(), Resp::Done(4));
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn a_panic_answering_at_once_is_a_remote_error_and_the_connection_survives() {
-    let server = start(Toy::new(), FrameLimits::default()).await;
-    let client = Client::connect(server.local_addr()).await.unwrap();
-    let err = client.call(Req::PanicNow).await.unwrap_err();
-    assert!(
-        matches!(&err, TransportError::Remote(m) if m.contains("handler panicked: toy handler asked to panic now")),
-        "{err}"
-    );
-    assert_eq!(client.call(Req::Quick(2)).await.unwrap(), Resp::Echo(2));
-    assert_eq!(client.call(Req::Echo(3)).await.unwrap(), Resp::Echo(3));
     server.shutdown().await;
 }
 
